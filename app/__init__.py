@@ -1,0 +1,122 @@
+"""Leadforge: the application factory."""
+import logging
+
+from dotenv import load_dotenv
+from flask import Flask, g, request, session
+from flask_login import current_user
+
+from app.config import INSTANCE_DIR, load_config
+from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    load_dotenv()
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR), template_folder="../templates",
+                static_folder="../static")
+    app.config.update(load_config())
+    app.config.update(config or {})
+    INSTANCE_DIR.mkdir(exist_ok=True)
+
+    from app.core.logging import configure_logging
+
+    configure_logging(app)
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_request_hooks(app)
+    _register_templates(app)
+    from app.core.errorpages import register_error_handlers
+
+    register_error_handlers(app)
+    from app.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Log in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    from app.auth.models import User
+    from app.core import models  # noqa: F401 (register the core tables)
+
+    @login_manager.user_loader
+    def load_user(user_id):
+        import uuid
+
+        try:
+            return db.session.get(User, uuid.UUID(user_id))
+        except ValueError:
+            return None
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.api import bp as api_bp
+    from app.api import docs_bp
+    from app.auth import bp as auth_bp
+    from app.dashboard import bp as dashboard_bp
+    from app.settings import bp as settings_bp
+
+    csrf.exempt(api_bp)  # machines authenticate with API keys, not cookies
+    for blueprint in (auth_bp, dashboard_bp, settings_bp, api_bp, docs_bp):
+        app.register_blueprint(blueprint)
+
+
+def _register_request_hooks(app: Flask) -> None:
+    from app.auth.services import membership_of, memberships_of
+    from app.core.tenancy import set_current
+    from app.core.web import assign_request_id
+
+    @app.before_request
+    def load_request_state():
+        assign_request_id()
+        set_current(None, None, None)
+        if request.blueprint == "api" or not current_user.is_authenticated:
+            return
+        membership = membership_of(current_user, session.get("account_id"))
+        if membership is None:
+            memberships = memberships_of(current_user)
+            membership = memberships[0] if memberships else None
+            session["account_id"] = str(membership.account_id) if membership else None
+        set_current(membership.account if membership else None, membership, current_user._get_current_object())
+
+    @app.after_request
+    def add_headers(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if not request.path.startswith("/static/"):
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                "script-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+        return response
+
+
+def _register_templates(app: Flask) -> None:
+    from app.auth.services import memberships_of
+    from app.core.formatting import register_filters
+    from app.core.roles import can
+    from app.core.tenancy import current_account, current_membership
+
+    register_filters(app)
+    app.jinja_env.add_extension("jinja2.ext.do")
+
+    @app.context_processor
+    def shell_context():
+        def workspaces():
+            return memberships_of(current_user) if current_user.is_authenticated else []
+
+        return {"can": can, "current_account": current_account(), "current_membership": current_membership(),
+                "workspaces": workspaces}

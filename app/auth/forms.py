@@ -1,0 +1,111 @@
+"""Forms of accounts and access. Fields check presence and length; the services check the rest
+and their errors are put next to the field (see app.core.forms.apply_error)."""
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from app.core.formatting import CURRENCIES, timezone_names
+from app.core.roles import ROLE_LABELS
+from app.core.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+
+REQUIRED = DataRequired(message="This field is required.")
+PASSWORD_LENGTH = Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH,
+                         message=f"Use {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters.")
+
+
+def _email_field(label="E-mail"):
+    return EmailField(label, validators=[REQUIRED, Length(max=254)], render_kw={"autocomplete": "email"})
+
+
+class SignupForm(FlaskForm):
+    name = StringField("Your name", validators=[REQUIRED, Length(max=120)], render_kw={"autocomplete": "name"})
+    email = _email_field("Work e-mail")
+    password = PasswordField("Password", validators=[REQUIRED, PASSWORD_LENGTH],
+                             render_kw={"autocomplete": "new-password"},
+                             description=f"At least {MIN_PASSWORD_LENGTH} characters.")
+    workspace_name = StringField("Workspace name", validators=[REQUIRED, Length(max=120)],
+                                 description="Your company or agency. You can add more workspaces later.")
+
+
+class LoginForm(FlaskForm):
+    email = _email_field()
+    password = PasswordField("Password", validators=[REQUIRED, Length(max=MAX_PASSWORD_LENGTH)],
+                             render_kw={"autocomplete": "current-password"})
+    remember = BooleanField("Keep me logged in on this device")
+    next = HiddenField()
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = _email_field()
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[REQUIRED, PASSWORD_LENGTH],
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField("Repeat the new password",
+                            validators=[REQUIRED, EqualTo("password", message="The two passwords differ.")],
+                            render_kw={"autocomplete": "new-password"})
+
+
+class ProfileForm(FlaskForm):
+    name = StringField("Name", validators=[REQUIRED, Length(max=120)])
+    timezone = SelectField("Time zone", validators=[REQUIRED], validate_choice=False,
+                           description="Dates and times are shown in this zone.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = timezone_names()
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[REQUIRED, Length(max=MAX_PASSWORD_LENGTH)],
+                                     render_kw={"autocomplete": "current-password"})
+    new_password = PasswordField("New password", validators=[REQUIRED, PASSWORD_LENGTH],
+                                 render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField("Repeat the new password",
+                            validators=[REQUIRED, EqualTo("new_password", message="The two passwords differ.")],
+                            render_kw={"autocomplete": "new-password"})
+
+
+class WorkspaceForm(FlaskForm):
+    name = StringField("Workspace name", validators=[REQUIRED, Length(max=120)])
+    timezone = SelectField("Time zone", validators=[REQUIRED], validate_choice=False,
+                           description="Reports count days in this zone.")
+    currency = SelectField("Currency", validators=[REQUIRED], validate_choice=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = timezone_names()
+        self.currency.choices = CURRENCIES
+
+
+class DeleteWorkspaceForm(FlaskForm):
+    confirm_name = StringField("Type the workspace name to confirm", validators=[REQUIRED, Length(max=120)])
+
+
+class InviteForm(FlaskForm):
+    email = _email_field()
+    role = SelectField("Role", choices=list(ROLE_LABELS.items()), default="user", validate_choice=False)
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=[(r, r.title()) for r in ROLE_LABELS], validate_choice=False)
+
+
+class JoinForm(FlaskForm):
+    name = StringField("Your name", validators=[REQUIRED, Length(max=120)])
+    password = PasswordField("Choose a password", validators=[REQUIRED, PASSWORD_LENGTH],
+                             render_kw={"autocomplete": "new-password"})
+
+
+class ApiKeyForm(FlaskForm):
+    name = StringField("Key name", validators=[REQUIRED, Length(max=80)],
+                       description="Where the key is used, e.g. “Zapier” or “Website backend”.")
+
+
+class ActionForm(FlaskForm):
+    """A form with nothing but the CSRF token, for buttons that post."""
+
+
+class SwitchWorkspaceForm(FlaskForm):
+    account_id = HiddenField(validators=[REQUIRED])

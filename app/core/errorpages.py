@@ -1,0 +1,64 @@
+"""Styled error pages (HTML) and JSON errors for /api/; a 500 is logged with its request id."""
+import logging
+
+from flask import g, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: ("Bad request", "The request could not be understood. Reload the page and try again."),
+    401: ("Log in required", "Log in to continue."),
+    403: ("Not allowed", "Your role in this workspace does not allow this."),
+    404: ("Page not found", "There is nothing here. It may have been deleted, or the link is wrong."),
+    405: ("Not allowed", "This address does not accept that kind of request."),
+    410: ("Gone", "This is no longer available."),
+    413: ("Too large", "That upload is larger than allowed."),
+    422: ("Could not process", "Some of what was sent is not valid."),
+    429: ("Slow down", "Too many attempts in a short time. Wait a minute and try again."),
+    500: ("Something went wrong", "We hit an error on our side and have logged it. Please try again."),
+}
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def render_error(status: int, description: str | None = None):
+    title, default_message = TITLES.get(status, ("Error", "Something went wrong."))
+    if _is_api():
+        from app.api.base import error_response
+
+        return error_response(status, description or default_message)
+    message = description or default_message
+    body = render_template("errors/error.html", status=status, title=title, message=message,
+                           request_id=g.get("request_id"))
+    return body, status
+
+
+def register_error_handlers(app) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_error(400, "The form expired or was sent from elsewhere (missing CSRF token). "
+                                 "Reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        description = error.description if error.description != type(error).description else None
+        return render_error(error.code or 500, description)
+
+    @app.errorhandler(InternalServerError)
+    @app.errorhandler(Exception)
+    def server_error(error):
+        original = getattr(error, "original_exception", None) or error
+        if isinstance(original, HTTPException) and not isinstance(original, InternalServerError):
+            return http_error(original)
+        log.error("unhandled error", exc_info=original)
+        try:
+            from app.extensions import db
+
+            db.session.rollback()
+        except Exception:
+            pass
+        return render_error(500)

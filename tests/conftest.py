@@ -1,0 +1,164 @@
+"""Test fixtures: PostgreSQL and Redis (TEST_DATABASE_URL, TEST_REDIS_URL), a local SMTP server,
+factories, and log-in helpers. Each test starts with empty tables and an empty Redis database."""
+import os
+import threading
+import time
+
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.extensions import db
+from tests import factories
+
+DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/leadforge_test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the test database, so migrations run from an empty one."""
+    parsed = make_url(url)
+    admin = parsed.set(database="postgres", drivername="postgresql")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{parsed.database}"')
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class CollectingHandler:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted"
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    handler = CollectingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, handler
+    controller.stop()
+
+
+def test_config(smtp_port: int, **overrides) -> dict:
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": DATABASE_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+        "REDIS_URL": REDIS_URL,
+        "RATELIMIT_STORAGE_URI": REDIS_URL,
+        "JOBS_MODE": "rq",
+        "RQ_QUEUE": "leadforge-test",
+        "WTF_CSRF_ENABLED": False,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": smtp_port,
+        "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_SECURE": False,
+        "LOG_LEVEL": "WARNING",
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="session")
+def app(smtp_server, tmp_path_factory):
+    recreate_database(DATABASE_URL)
+    folder = tmp_path_factory.mktemp("instance")
+    application = create_app(test_config(smtp_server[0].port, EXPORTS_DIR=str(folder / "exports"),
+                                         OUTBOX_DIR=str(folder / "outbox")))
+    with application.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request, app):
+    """Empty tables and Redis after each test; keep an app context open during it."""
+    with app.app_context():
+        yield
+        db.session.remove()
+        tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        with db.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        from redis import Redis
+
+        with Redis.from_url(REDIS_URL) as redis:
+            redis.flushdb()
+
+
+@pytest.fixture
+def outbox(smtp_server):
+    handler = smtp_server[1]
+    handler.messages.clear()
+    return handler.messages
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def csrf_enabled(app):
+    app.config["WTF_CSRF_ENABLED"] = True
+    yield
+    app.config["WTF_CSRF_ENABLED"] = False
+
+
+@pytest.fixture
+def owner():
+    """A user who owns a workspace: (user, account)."""
+    user = factories.make_user("owner@example.com", name="Olive Owner")
+    account = factories.make_account(user, "Olive's Agency")
+    return user, account
+
+
+@pytest.fixture
+def login(client):
+    def do_login(user, account=None):
+        factories.login(client, user, account)
+        return client
+
+    return do_login
+
+
+def wait_for(predicate, timeout=5.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def run_jobs(app):
+    """Run every queued RQ job now, in this process (as `flask worker --burst` would)."""
+    from rq import SimpleWorker
+
+    from app.core import jobs
+
+    with app.app_context():
+        worker = SimpleWorker([jobs.queue()], connection=jobs.redis_connection())
+        worker.work(burst=True)
+
+
+__all__ = ["wait_for", "run_jobs", "threading"]
