@@ -112,6 +112,12 @@ def _register_templates(app: Flask) -> None:
 
     register_filters(app)
     app.jinja_env.add_extension("jinja2.ext.do")
+    # The UI macros (components/macros.html) are globals, so that a block rendered alone for an
+    # htmx swap can use them as well as the whole page.
+    macros = app.jinja_env.get_template("components/macros.html").module
+    for name in dir(macros):
+        if not name.startswith("_"):
+            app.jinja_env.globals[name] = getattr(macros, name)
 
     @app.context_processor
     def shell_context():

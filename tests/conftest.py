@@ -7,6 +7,7 @@ import time
 import psycopg
 import pytest
 from aiosmtpd.controller import Controller
+from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -14,8 +15,42 @@ from app import create_app
 from app.extensions import db
 from tests import factories
 
-DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/leadforge_test")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+BASE_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/leadforge_test")
+BASE_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _claim_slot() -> int:
+    """Runs of the suite that overlap on one machine each take a slot of their own (a database and a
+    Redis db number), held by a file lock until the process exits."""
+    import atexit
+    import fcntl
+    import tempfile
+
+    for slot in range(8):
+        handle = open(os.path.join(tempfile.gettempdir(), f"leadforge-test-slot-{slot}.lock"), "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        atexit.register(handle.close)  # the lock is held for the life of the process
+        return slot
+    raise RuntimeError("eight test runs are already going on this machine")
+
+
+SLOT = _claim_slot()
+
+
+def _slotted_urls() -> tuple[str, str]:
+    database = make_url(BASE_DATABASE_URL)
+    if SLOT:
+        database = database.set(database=f"{database.database}_{SLOT}")
+    redis_base, _, redis_db = BASE_REDIS_URL.rpartition("/")
+    redis_db = int(redis_db) - SLOT if redis_db.isdigit() else 15 - SLOT
+    return database.render_as_string(hide_password=False), f"{redis_base}/{redis_db}"
+
+
+DATABASE_URL, REDIS_URL = _slotted_urls()
 
 
 def recreate_database(url: str) -> None:
@@ -75,12 +110,25 @@ def test_config(smtp_port: int, **overrides) -> dict:
     return config
 
 
+class FreshContextClient(FlaskClient):
+    """Each request gets its own app context (so `g` and the DB session start empty), as in
+    production, even though the test itself runs inside one. Afterwards the test's session is
+    expired, so the test reads what the request wrote."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        db.session.expire_all()  # the test's own session sees what the request changed
+        return response
+
+
 @pytest.fixture(scope="session")
 def app(smtp_server, tmp_path_factory):
     recreate_database(DATABASE_URL)
     folder = tmp_path_factory.mktemp("instance")
     application = create_app(test_config(smtp_server[0].port, EXPORTS_DIR=str(folder / "exports"),
                                          OUTBOX_DIR=str(folder / "outbox")))
+    application.test_client_class = FreshContextClient
     with application.app_context():
         from flask_migrate import upgrade
 

@@ -2,6 +2,7 @@
 and their errors are put next to the field (see app.core.forms.apply_error)."""
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.core.formatting import CURRENCIES, timezone_names
@@ -85,11 +86,13 @@ class DeleteWorkspaceForm(FlaskForm):
 
 class InviteForm(FlaskForm):
     email = _email_field()
-    role = SelectField("Role", choices=list(ROLE_LABELS.items()), default="user", validate_choice=False)
+    role = SelectField("Role", choices=[SelectChoice(role, label) for role, label in ROLE_LABELS.items()],
+                       default="user", validate_choice=False)
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=[(r, r.title()) for r in ROLE_LABELS], validate_choice=False)
+    role = SelectField("Role", choices=[SelectChoice(role, role.title()) for role in ROLE_LABELS],
+                       validate_choice=False)
 
 
 class JoinForm(FlaskForm):
