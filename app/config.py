@@ -66,5 +66,5 @@ def load_config() -> dict:
         "EXPORTS_DIR": os.environ.get("EXPORTS_DIR") or str(INSTANCE_DIR / "exports"),
         "OUTBOX_DIR": os.environ.get("OUTBOX_DIR") or str(INSTANCE_DIR / "outbox"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
-        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json"),
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT") or ("text" if debug else "json"),
     }

@@ -141,7 +141,11 @@ def app(smtp_server, tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _clean_state(request, app):
     """Empty tables and Redis after each test; keep an app context open during it."""
+    from app.extensions import limiter
+
     with app.app_context():
+        # The limiter is one object for every app a test builds: start each test with no counts.
+        limiter.reset()
         yield
         db.session.remove()
         tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)

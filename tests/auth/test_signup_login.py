@@ -120,3 +120,18 @@ def test_form_without_csrf_token_is_refused(client, csrf_enabled):
     assert response.status_code == 400
     assert "CSRF" in response.text
     assert db.session.execute(select(User)).first() is None
+
+
+def test_htmx_request_with_the_csrf_header_passes(client, csrf_enabled, owner, login):
+    import re
+
+    user, account = owner
+    login(user, account)
+    page = client.get("/settings/workspace")
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page.text).group(1)
+    data = {"name": "Via header", "timezone": "UTC", "currency": "USD"}
+    refused = client.post("/settings/workspace", data=data, headers={"HX-Request": "true"})
+    assert refused.status_code == 400
+    accepted = client.post("/settings/workspace", data=data, headers={"HX-Request": "true", "X-CSRFToken": token})
+    assert accepted.status_code == 200 and "HX-Location" in accepted.headers
+    assert db.session.get(Account, account.id).name == "Via header"

@@ -48,3 +48,14 @@ def test_embedded_app_migrates_seeds_serves_and_runs_jobs(tmp_path):
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+def test_cookies_are_secure_unless_in_debug(monkeypatch):
+    monkeypatch.delenv("SESSION_COOKIE_SECURE", raising=False)
+    monkeypatch.setenv("FLASK_DEBUG", "0")
+    production = load_config()
+    assert production["SESSION_COOKIE_SECURE"] and production["REMEMBER_COOKIE_SECURE"]
+    assert production["SESSION_COOKIE_HTTPONLY"] and production["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert production["LOG_FORMAT"] == "json"
+    monkeypatch.setenv("FLASK_DEBUG", "1")
+    assert not load_config()["SESSION_COOKIE_SECURE"]
