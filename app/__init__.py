@@ -51,13 +51,15 @@ def _init_extensions(app: Flask) -> None:
     from app.core import models  # noqa: F401 (register the core tables)
 
     @login_manager.user_loader
-    def load_user(user_id):
+    def load_user(session_id):
         import uuid
 
+        user_id, _, fingerprint = (session_id or "").partition(":")
         try:
-            return db.session.get(User, uuid.UUID(user_id))
+            user = db.session.get(User, uuid.UUID(user_id))
         except ValueError:
             return None
+        return user if user is not None and user.session_fingerprint == fingerprint else None
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -39,7 +39,7 @@ def add_member(account: Account, role: str, email: str | None = None, name: str 
 def login(client, user: User, account: Account | None = None) -> None:
     """Log the test client in as `user` (in `account`) without going through the rate-limited form."""
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = user.get_id()
         session["_fresh"] = True
         if account is not None:
             session["account_id"] = str(account.id)

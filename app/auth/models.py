@@ -1,4 +1,5 @@
 """Users, workspaces (accounts), memberships with roles, invitations and API keys."""
+import hashlib
 import uuid
 from datetime import datetime
 
@@ -27,6 +28,16 @@ class User(UUIDPrimaryKey, Timestamps, UserMixin, db.Model):
     @property
     def display_name(self) -> str:
         return self.name or self.email.split("@")[0]
+
+    @property
+    def session_fingerprint(self) -> str:
+        """Changes whenever the password changes; part of the session id (see get_id)."""
+        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+
+    def get_id(self) -> str:
+        # Sessions and remember-me cookies carry the fingerprint, so a password change or reset
+        # logs out every other session of the user.
+        return f"{self.id}:{self.session_fingerprint}"
 
 
 class Account(UUIDPrimaryKey, Timestamps, db.Model):

@@ -96,17 +96,12 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def _reset_fingerprint(user: User) -> str:
-    # Changes as soon as the password changes, so a reset link works once.
-    return sha256_hex(user.password_hash)[:16]
-
-
 def request_password_reset(email: str, reset_url_for) -> bool:
     """E-mail a reset link if the address belongs to a user. Says nothing either way to the caller."""
     user = user_by_email(email or "")
     if user is None:
         return False
-    token = sign({"uid": str(user.id), "fp": _reset_fingerprint(user)}, RESET_SALT)
+    token = sign({"uid": str(user.id), "fp": user.session_fingerprint}, RESET_SALT)
     mail.send_template(user.email, "Reset your Leadforge password", "password_reset",
                        user=user, reset_url=reset_url_for(token),
                        minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60)
@@ -116,7 +111,7 @@ def request_password_reset(email: str, reset_url_for) -> bool:
 def user_for_reset_token(token: str) -> User:
     data = unsign(token, RESET_SALT, current_app.config["PASSWORD_RESET_MAX_AGE"])
     user = db.session.get(User, _uuid(data.get("uid"))) if isinstance(data, dict) else None
-    if user is None or data.get("fp") != _reset_fingerprint(user):
+    if user is None or data.get("fp") != user.session_fingerprint:
         raise TokenError("This link has already been used or is no longer valid.")
     return user
 
@@ -126,7 +121,7 @@ def reset_password(token: str, new_password: str) -> User:
     check_password(new_password)
     user.password_hash = hash_password(new_password)
     for membership in user.memberships:
-        audit.record("user.password_reset", user, "Password reset by e-mail link",
+        audit.record("user.password_reset", user, f"{user.email} reset their password by e-mail link",
                      account=membership.account, user=user)
     db.session.commit()
     return user

@@ -117,7 +117,7 @@ def reset_password(token):
         else:
             logout_user()
             flash("Your password is changed. Log in with the new one.", "success")
-            return redirect_to(url_for("auth.login", next=""))
+            return redirect_to(url_for("auth.login"))
     if form.errors:
         return _invalid("auth/reset_password.html", form, token=token)
     return render("auth/reset_password.html", form=form, token=token)
@@ -152,7 +152,8 @@ def change_password():
         except ServiceError as error:
             apply_error(password_form, error)
         else:
-            flash("Password changed.", "success")
+            login_user(current_user._get_current_object())  # this session stays; every other one ends
+            flash("Password changed. You were logged out everywhere else.", "success")
             return redirect_to(url_for("auth.profile"))
     return render("auth/profile.html", block="password_form", status=422, form=form, password_form=password_form)
 

@@ -46,14 +46,15 @@ class Page:
         return min(self.total, self.page * self.page_size)
 
 
-def parse_page_args(args, strict: bool = False) -> tuple[int, int]:
+def parse_page_args(args, strict: bool = False, page_field: str = "page") -> tuple[int, int]:
     """Read page and page_size from query args.
 
     strict (the JSON API): a bad value or a page_size above the maximum raises PageParamError.
     Not strict (pages): bad values fall back to the defaults and the size is capped.
+    page_field: the name of the page argument, when one page shows two lists.
     """
     values = {}
-    for field, default in (("page", 1), ("page_size", DEFAULT_PAGE_SIZE)):
+    for field, default in ((page_field, 1), ("page_size", DEFAULT_PAGE_SIZE)):
         raw = args.get(field)
         if raw in (None, ""):
             values[field] = default
@@ -73,7 +74,7 @@ def parse_page_args(args, strict: bool = False) -> tuple[int, int]:
         if strict:
             raise PageParamError("page_size", f"page_size must be at most {MAX_PAGE_SIZE}.")
         values["page_size"] = MAX_PAGE_SIZE
-    return values["page"], values["page_size"]
+    return values[page_field], values["page_size"]
 
 
 def paginate(query: Select, page: int, page_size: int, scalars: bool = True) -> Page:

@@ -1,13 +1,14 @@
 """Workspace settings, the team (members, invitations, roles) and API keys."""
-from flask import abort, flash, session, url_for
+from flask import abort, flash, request, session, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import func
 
 from app.auth import services
 from app.auth.forms import ActionForm, ApiKeyForm, DeleteWorkspaceForm, InviteForm, RoleForm, WorkspaceForm
 from app.auth.models import ApiKey, Invitation, Membership, User
 from app.core.errors import ServiceError
 from app.core.forms import apply_error
+from app.core.pagination import paginate, parse_page_args
 from app.core.roles import can, role_required
 from app.core.tenancy import current_account, current_membership, get_or_404, scoped
 from app.core.web import redirect_to, render
@@ -57,13 +58,12 @@ def delete_workspace():
 
 def _team_context(invite_form=None):
     account = current_account()
-    members = db.session.execute(
-        scoped(Membership).join(User).order_by(func.lower(User.name), User.email)
-    ).scalars().all()
-    invitations = db.session.execute(
+    members = paginate(scoped(Membership).join(User).order_by(func.lower(User.name), User.email, Membership.id),
+                       *parse_page_args(request.args))
+    invitations = paginate(
         scoped(Invitation).where(Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
-        .order_by(Invitation.created_at.desc())
-    ).scalars().all()
+        .order_by(Invitation.created_at.desc(), Invitation.id),
+        *parse_page_args(request.args, page_field="invitations_page"))
     return dict(account=account, members=members, invitations=invitations,
                 invite_form=invite_form or InviteForm(), role_form=RoleForm(), action_form=ActionForm())
 
@@ -159,7 +159,8 @@ def remove_member(member_id):
 
 
 def _api_keys_context(form=None, new_secret=None, new_key=None):
-    keys = db.session.execute(scoped(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc())).scalars().all()
+    keys = paginate(scoped(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc(), ApiKey.id),
+                    *parse_page_args(request.args))
     return dict(keys=keys, form=form or ApiKeyForm(), action_form=ActionForm(), new_secret=new_secret, new_key=new_key)
 
 

@@ -95,3 +95,27 @@ def test_smtp_failure_is_reported_not_a_500(client, app):
         app.config["MAIL_PORT"] = port
     assert response.status_code == 422
     assert "could not send" in response.text
+
+
+def test_a_reset_logs_out_every_other_session(app, client, outbox):
+    user = factories.make_user("bob@example.com")
+    account = factories.make_account(user, "Bob's")
+    elsewhere = app.test_client()
+    factories.login(elsewhere, user, account)
+    assert elsewhere.get("/").status_code == 200
+    request_reset(client, outbox)
+    client.post(path_of(reset_link(outbox[0])), data={"password": "brand-new-secret", "confirm": "brand-new-secret"})
+    assert "/login" in elsewhere.get("/").headers["Location"]
+
+
+def test_a_password_change_keeps_this_session_and_ends_the_others(app, client):
+    user = factories.make_user("bob@example.com")
+    account = factories.make_account(user, "Bob's")
+    factories.login(client, user, account)
+    elsewhere = app.test_client()
+    factories.login(elsewhere, user, account)
+    changed = client.post("/profile/password", data={"pw-current_password": factories.PASSWORD,
+                                                     "pw-new_password": "new-password-1", "pw-confirm": "new-password-1"})
+    assert changed.status_code in (302, 303)
+    assert client.get("/").status_code == 200
+    assert "/login" in elsewhere.get("/").headers["Location"]

@@ -195,3 +195,20 @@ def test_invalid_role_is_refused(client, owner, login):
     response = client.post(f"/settings/team/{membership.id}/role", data={"role": "emperor"})
     assert response.status_code == 422
     assert invite(client, role="emperor").status_code == 422
+
+
+def test_team_members_and_invitations_paginate(client, owner, login):
+    user, account = owner
+    for i in range(21):
+        factories.add_member(account, "viewer", email=f"member{i:02d}@example.com", name=f"Member {i:02d}")
+    for i in range(22):
+        from app.auth import services
+
+        services.invite(account, user, "owner", f"pending{i:02d}@example.com", "user")
+    login(user, account)
+    first = client.get("/settings/team")
+    assert "1–20 of 22" in first.text  # members: 21 + the owner
+    assert "1–20 of 22" in first.text and 'href="/settings/team?page=2"' in first.text
+    assert 'href="/settings/team?invitations_page=2"' in first.text
+    second = client.get("/settings/team?page=2&invitations_page=2")
+    assert second.text.count("21–22 of 22") == 2
