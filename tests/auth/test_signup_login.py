@@ -1,3 +1,5 @@
+import re
+
 from sqlalchemy import select
 
 from app.auth.models import Account, Membership, User
@@ -74,6 +76,9 @@ def test_wrong_password_and_unknown_email_get_the_same_message(client):
     assert wrong.status_code == unknown.status_code == 422
     assert "The e-mail or password is not right." in wrong.text
     assert "The e-mail or password is not right." in unknown.text
+    # The e-mail is kept and the cursor waits in the password field.
+    assert 'value="bob@example.com"' in wrong.text
+    assert re.search(r'<input[^>]*autofocus[^>]*id="password"|<input[^>]*id="password"[^>]*autofocus', wrong.text)
 
 
 def test_sixth_rapid_login_attempt_is_refused(client):

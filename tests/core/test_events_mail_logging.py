@@ -87,6 +87,7 @@ def test_json_log_lines_carry_the_request_id(app):
 
 def test_every_response_carries_a_request_id(client):
     given = client.get("/login", headers={"X-Request-ID": "req-12345678"})
+    assert given.status_code == 200 and "Log in" in given.text
     assert given.headers["X-Request-ID"] == "req-12345678"
     invented = client.get("/login", headers={"X-Request-ID": "bad id with spaces"})
     assert len(invented.headers["X-Request-ID"]) == 32
