@@ -1,7 +1,9 @@
 """Conventions of the JSON API: key auth, errors, lists, and the OpenAPI registry.
 
 Errors:  {"error": {"code": "...", "message": "...", "fields": {"field": "message"}}}
-Lists:   {"items": [...], "page": 1, "page_size": 20, "total": 57}; `page`, `page_size` (max 100), `q`.
+Lists:   {"items": [...], "page": 1, "page_size": 20, "total": 57}; `page` (max 1,000,000), `page_size`
+         (max 100), `q` (max 200 characters, matched literally); anything else is a 400 naming the field.
+Bodies:  `json_body()` (a JSON object or 400), `body_strings()` (wrong types are a 422 naming the fields).
 Create:  201 with the object, its "id" included.
 
 Every route is declared with `@api_route(...)`, which registers the view and its OpenAPI operation,
@@ -10,16 +12,17 @@ so the document (/api/v1/openapi.json) cannot forget a route.
 from functools import wraps
 
 from flask import g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from app.auth import services as auth_services
 from app.core.errors import ServiceError
-from app.core.pagination import Page, PageParamError, parse_page_args, paginate
+from app.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, Page, PageParamError, parse_page_args, paginate
 from app.core.roles import role_at_least
 from app.core.tenancy import set_current
 
 OPERATIONS: dict[str, dict[str, dict]] = {}  # OpenAPI path -> method -> operation
 PUBLIC_ENDPOINTS: set[str] = set()
+MAX_Q_LENGTH = 200
 
 ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 410: "gone", 413: "payload_too_large",
@@ -27,12 +30,20 @@ ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
                500: "internal_error"}
 
 
-def error_response(status: int, message: str, fields: dict | None = None, code: str | None = None):
+def error_response(status: int, message: str, fields: dict | None = None, code: str | None = None,
+                   allow: list[str] | None = None):
     body = {"error": {"code": code or ERROR_CODES.get(status, "error"), "message": message, "fields": fields or {}}}
     response = jsonify(body)
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="leadforge"'
+    if status == 405:
+        # A 405 names the methods the URL does accept (RFC 9110); routing puts them on the exception.
+        routing = getattr(request, "routing_exception", None)
+        if allow is None and isinstance(routing, MethodNotAllowed):
+            allow = routing.valid_methods
+        if allow:
+            response.headers["Allow"] = ", ".join(sorted(allow))
     return response
 
 
@@ -51,14 +62,15 @@ def handle_error(error):
     if isinstance(error, PageParamError):
         return error_response(400, str(error), {error.field: str(error)})
     if isinstance(error, HTTPException):
-        return error_response(error.code or 500, error.description or error.name)
-    raise error
+        allow = error.valid_methods if isinstance(error, MethodNotAllowed) else None
+        return error_response(error.code or 500, error.description or error.name, allow=allow)
+    raise error  # the app's handler logs it and answers a JSON 500 (tests see the exception itself)
 
 
 def authenticate_request() -> None:
     """before_request of the API: resolve the Bearer key to an account, membership and user."""
-    if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
-        return None
+    if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None or request.method == "OPTIONS":
+        return None  # OPTIONS only lists the allowed methods
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
@@ -78,23 +90,45 @@ def require_role(minimum: str) -> None:
 
 
 def json_body() -> dict:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser goes; not a ValueError, so not silenced
+        data = None
     if not isinstance(data, dict):
         raise ApiError(400, "Send a JSON object in the body with Content-Type: application/json.")
     return data
+
+
+def body_strings(data: dict, **defaults: str) -> dict[str, str]:
+    """The named fields of a JSON body, each a string (its default when absent).
+
+    Any other type (number, null, list...) is a 422 that names every such field."""
+    values = {name: data.get(name, default) for name, default in defaults.items()}
+    wrong = {name: "Must be a string." for name, value in values.items() if not isinstance(value, str)}
+    if wrong:
+        raise ApiError(422, f"{', '.join(wrong)} must be a string.", wrong)
+    return values
 
 
 def list_response(query, serialize, search=None) -> dict:
     """Paginate a SELECT by the request's page/page_size (strict) and optional `q`."""
     page, page_size = parse_page_args(request.args, strict=True)
     q = (request.args.get("q") or "").strip()
-    if len(q) > 200:
-        raise ApiError(400, "q has at most 200 characters.", {"q": "At most 200 characters."})
+    if len(q) > MAX_Q_LENGTH:
+        raise ApiError(400, f"q has at most {MAX_Q_LENGTH} characters.", {"q": f"At most {MAX_Q_LENGTH} characters."})
+    if "\x00" in q:
+        raise ApiError(400, "q cannot contain NUL characters.", {"q": "No NUL characters."})
     if q and search is not None:
         query = search(query, q)
     result: Page = paginate(query, page, page_size)
     return {"items": [serialize(item) for item in result.items], "page": result.page,
             "page_size": result.page_size, "total": result.total}
+
+
+def like_pattern(q: str) -> str:
+    """A case-insensitive LIKE pattern (use with escape="\\") matching `q` literally anywhere."""
+    escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def api_route(rule: str, methods=("GET",), summary: str = "", public: bool = False, role: str = "viewer",
@@ -139,11 +173,13 @@ def _operation(endpoint, method, summary, public, role, rule, params, body, resp
                   for conv, name in re.findall(r"<(?:([a-z]+):)?([a-z_]+)>", rule)]
     if paginated:
         parameters += [
-            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+            {"name": "page", "in": "query",
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}},
             {"name": "page_size", "in": "query",
-             "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
-            {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200},
-             "description": "Search text."},
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE}},
+            {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": MAX_Q_LENGTH,
+                                                    "pattern": "^[^\\u0000]*$"},
+             "description": "Search text, matched literally (no NUL characters)."},
         ]
     parameters += params
     error_ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}

@@ -3,11 +3,11 @@ from flask import g, jsonify, render_template, url_for
 from sqlalchemy import func, or_
 
 from app.api import bp, docs_bp
-from app.api.base import OPERATIONS, api_route, authenticate_request, handle_error, json_body, list_response
+from app.api.base import (OPERATIONS, api_route, authenticate_request, body_strings, handle_error, json_body,
+                          like_pattern, list_response)
 from app.api.openapi import SCHEMAS, build_document
 from app.auth import services as auth_services
 from app.auth.models import Membership, User
-from app.core.errors import ServiceError
 from app.core.tenancy import current_account, scoped
 
 bp.before_request(authenticate_request)
@@ -49,8 +49,9 @@ def me():
                "schema": {"$ref": "#/components/schemas/MemberList"}}}}})
 def list_members():
     def search(query, q):
-        like = f"%{q.lower()}%"
-        return query.where(or_(func.lower(User.email).like(like), func.lower(User.name).like(like)))
+        like = like_pattern(q)
+        return query.where(or_(func.lower(User.email).like(like, escape="\\"),
+                               func.lower(User.name).like(like, escape="\\")))
 
     query = scoped(Membership).join(User).order_by(User.email)
     return jsonify(list_response(query, serialize_member, search))
@@ -63,11 +64,8 @@ def list_members():
                409: {"description": "Already a member.", "content": {"application/json": {
                    "schema": {"$ref": "#/components/schemas/Error"}}}}})
 def create_invitation():
-    data = json_body()
-    email, role = data.get("email"), data.get("role", "user")
-    if not isinstance(email, str) or not isinstance(role, str):
-        raise ServiceError("email and role must be strings.", fields={
-            k: "Must be a string." for k in ("email", "role") if not isinstance(data.get(k, ""), str)})
+    fields = body_strings(json_body(), email="", role="user")
+    email, role = fields["email"], fields["role"]
     invitation, token = auth_services.invite(current_account(), g.actor, g.membership.role, email, role)
     try:
         auth_services.send_invitation(invitation, token, url_for("auth.accept_invitation", token=token, _external=True))

@@ -11,7 +11,12 @@ def record(action: str, obj=None, summary: str = "", details: dict | None = None
     """Add an audit event to the session (committed with the change it describes).
 
     action: a dotted verb such as "member.role_changed"; obj: the model instance acted on.
+    The account is the one given, else the object's, else the current request's.
     """
+    if account is None and getattr(obj, "account_id", None) is not None:
+        from app.auth.models import Account
+
+        account = db.session.get(Account, obj.account_id)
     account = account or current_account()
     if user is None and has_request_context():
         user = current_actor()

@@ -1,9 +1,9 @@
 """Styled error pages (HTML) and JSON errors for /api/; a 500 is logged with its request id."""
 import logging
 
-from flask import g, render_template, request
+from flask import g, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,10 @@ def register_error_handlers(app) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         description = error.description if error.description != type(error).description else None
-        return render_error(error.code or 500, description)
+        response = make_response(render_error(error.code or 500, description))
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        return response
 
     @app.errorhandler(InternalServerError)
     @app.errorhandler(Exception)

@@ -8,6 +8,7 @@ from app.extensions import db
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 1_000_000  # keeps OFFSET far inside PostgreSQL's bigint
 
 
 class PageParamError(ValueError):
@@ -70,6 +71,10 @@ def parse_page_args(args, strict: bool = False, page_field: str = "page") -> tup
                 raise PageParamError(field, f"{field} must be 1 or more.")
             number = default
         values[field] = number
+    if values[page_field] > MAX_PAGE:
+        if strict:
+            raise PageParamError(page_field, f"{page_field} must be at most {MAX_PAGE:,}.")
+        values[page_field] = 1
     if values["page_size"] > MAX_PAGE_SIZE:
         if strict:
             raise PageParamError("page_size", f"page_size must be at most {MAX_PAGE_SIZE}.")

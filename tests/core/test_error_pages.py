@@ -62,3 +62,17 @@ def test_security_headers_on_pages(client):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Vary"] == "HX-Request" or "HX-Request" in response.headers.get("Vary", "")
+
+
+def test_wrong_method_page_names_the_allowed_methods(client):
+    response = client.put("/login")
+    assert response.status_code == 405
+    assert "GET" in response.headers["Allow"] and "POST" in response.headers["Allow"]
+
+
+def test_absurd_page_numbers_fall_back_to_the_first_page(client, owner, login):
+    user, account = owner
+    login(user, account)
+    for path in ("/activity", "/settings/team", "/settings/api-keys"):
+        response = client.get(path + "?page=99999999999999999999999")
+        assert response.status_code == 200, path

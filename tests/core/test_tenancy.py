@@ -82,3 +82,14 @@ def test_scoped_helpers_never_return_another_accounts_row(app):
     with pytest.raises(NotFound):
         get_or_404(ApiKey, "not-a-uuid", account_b)
     assert get_or_404(ApiKey, key_b.id, account_b).id == key_b.id
+
+
+def test_audit_outside_a_request_uses_the_objects_account(app):
+    from app.core.models import AuditEvent
+
+    owner = factories.make_user("a@example.com")
+    account = factories.make_account(owner, "A")
+    key, _ = auth_services.create_api_key(account, owner, "key")
+    auth_services.revoke_api_key(key)  # no request: the account comes from the key
+    event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "api_key.revoked")).scalar_one()
+    assert event.account_id == account.id
