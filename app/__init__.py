@@ -75,7 +75,7 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_request_hooks(app: Flask) -> None:
-    from app.auth.services import membership_of, memberships_of
+    from app.auth.services import memberships_of, pick_membership
     from app.core.tenancy import set_current
     from app.core.web import assign_request_id
 
@@ -85,11 +85,12 @@ def _register_request_hooks(app: Flask) -> None:
         set_current(None, None, None)
         if request.blueprint == "api" or not current_user.is_authenticated:
             return
-        membership = membership_of(current_user, session.get("account_id"))
-        if membership is None:
-            memberships = memberships_of(current_user)
-            membership = memberships[0] if memberships else None
-            session["account_id"] = str(membership.account_id) if membership else None
+        # One query gives the current workspace and the switcher's list.
+        g.memberships = memberships_of(current_user)
+        membership = pick_membership(g.memberships, session.get("account_id"))
+        account_id = str(membership.account_id) if membership else None
+        if session.get("account_id") != account_id:
+            session["account_id"] = account_id
         set_current(membership.account if membership else None, membership, current_user._get_current_object())
 
     @app.after_request
@@ -107,7 +108,6 @@ def _register_request_hooks(app: Flask) -> None:
 
 
 def _register_templates(app: Flask) -> None:
-    from app.auth.services import memberships_of
     from app.core.formatting import register_filters
     from app.core.roles import can
     from app.core.tenancy import current_account, current_membership
@@ -124,7 +124,7 @@ def _register_templates(app: Flask) -> None:
     @app.context_processor
     def shell_context():
         def workspaces():
-            return memberships_of(current_user) if current_user.is_authenticated else []
+            return g.get("memberships", [])
 
         return {"can": can, "current_account": current_account(), "current_membership": current_membership(),
                 "workspaces": workspaces}

@@ -214,3 +214,25 @@ def run_jobs(app):
 
 
 __all__ = ["wait_for", "run_jobs", "threading"]
+
+
+@pytest.fixture
+def count_queries(app):
+    """count_queries(fn) -> how many SQL statements fn() ran (for N+1 checks)."""
+    from sqlalchemy import event
+
+    def count(fn):
+        statements = []
+
+        def before(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            fn()
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+        return len(statements)
+
+    return count

@@ -8,6 +8,7 @@ from datetime import timedelta
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager
 
 from app.auth.models import ROLES, Account, ApiKey, Invitation, Membership, User
 from app.core import audit, mail
@@ -200,9 +201,17 @@ def delete_workspace(account: Account, confirm_name: str) -> None:
 
 
 def memberships_of(user: User) -> list[Membership]:
+    """The user's memberships with their workspaces loaded, by workspace name (one query)."""
     return list(db.session.execute(
-        select(Membership).join(Account).where(Membership.user_id == user.id).order_by(func.lower(Account.name))
+        select(Membership).join(Membership.account).options(contains_eager(Membership.account))
+        .where(Membership.user_id == user.id).order_by(func.lower(Account.name))
     ).scalars())
+
+
+def pick_membership(memberships: list[Membership], account_id) -> Membership | None:
+    """The membership of the workspace `account_id`, else the first one, else None."""
+    wanted = _uuid(account_id)
+    return next((m for m in memberships if m.account_id == wanted), memberships[0] if memberships else None)
 
 
 def membership_of(user: User, account_id) -> Membership | None:

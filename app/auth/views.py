@@ -23,10 +23,7 @@ def _email_key():
 def _start_session(user, remember: bool = False, account_id=None) -> None:
     login_user(user, remember=remember)
     session.permanent = True
-    membership = services.membership_of(user, account_id or session.get("account_id"))
-    memberships = services.memberships_of(user)
-    if membership is None and memberships:
-        membership = memberships[0]
+    membership = services.pick_membership(services.memberships_of(user), account_id or session.get("account_id"))
     session["account_id"] = str(membership.account_id) if membership else None
 
 

@@ -1,7 +1,9 @@
 """Numbers, money and dates as a person reads them, in the user's or workspace's time zone."""
 from datetime import datetime, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from flask import g, has_request_context
 from flask_login import current_user
 from markupsafe import Markup, escape
 
@@ -11,31 +13,39 @@ CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "
                     "CHF": "CHF ", "INR": "₹", "BRL": "R$", "MXN": "MX$"}
 ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW", "VND", "CLP", "ISK", "UGX"}
 CURRENCIES = sorted(CURRENCY_SYMBOLS) + ["SEK", "NOK", "DKK", "PLN", "NZD", "SGD", "ZAR"]
-_TIMEZONES: list[str] | None = None
-
-
+@lru_cache(maxsize=1)
 def timezone_names() -> list[str]:
-    global _TIMEZONES
-    if _TIMEZONES is None:
-        _TIMEZONES = sorted(name for name in available_timezones() if "/" in name or name == "UTC")
-    return _TIMEZONES
+    return sorted(name for name in available_timezones() if "/" in name or name == "UTC")
+
+
+@lru_cache(maxsize=1)
+def _timezone_set() -> frozenset[str]:
+    return frozenset(timezone_names())
 
 
 def is_valid_timezone(name: str) -> bool:
+    if name not in _timezone_set():
+        return False
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return False
-    return name in timezone_names()
+    return True
 
 
 def display_zone() -> ZoneInfo:
-    """The signed-in user's time zone, else the workspace's, else UTC."""
+    """The signed-in user's time zone, else the workspace's, else UTC (worked out once a request)."""
+    if has_request_context() and "display_zone" in g:
+        return g.display_zone
+    zone = ZoneInfo("UTC")
     for source in (current_user if current_user and current_user.is_authenticated else None, current_account()):
         name = getattr(source, "timezone", None)
         if name and is_valid_timezone(name):
-            return ZoneInfo(name)
-    return ZoneInfo("UTC")
+            zone = ZoneInfo(name)
+            break
+    if has_request_context():
+        g.display_zone = zone
+    return zone
 
 
 def format_number(value) -> str:

@@ -4,7 +4,8 @@ import uuid
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
+from sqlalchemy.orm import selectinload
 
 from app.auth.models import Account, ApiKey, Invitation, Membership, User
 from app.core import jobs
@@ -15,14 +16,20 @@ from app.extensions import db
 
 
 def overview(account: Account) -> dict:
+    """Counts for the dashboard's cards (one query) and the latest activity."""
     def count(query):
-        return db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        return select(func.count()).select_from(query.with_only_columns(literal_column("1")).subquery()).scalar_subquery()
 
-    return {
-        "members": count(scoped(Membership, account)),
-        "pending_invitations": count(scoped(Invitation, account).where(
+    members, pending, keys = db.session.execute(select(
+        count(scoped(Membership, account)),
+        count(scoped(Invitation, account).where(
             Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > utcnow())),
-        "api_keys": count(scoped(ApiKey, account).where(ApiKey.revoked_at.is_(None))),
+        count(scoped(ApiKey, account).where(ApiKey.revoked_at.is_(None))),
+    )).one()
+    return {
+        "members": members,
+        "pending_invitations": pending,
+        "api_keys": keys,
         "recent_activity": db.session.execute(
             scoped(AuditEvent, account).order_by(AuditEvent.created_at.desc()).limit(8)
         ).scalars().all(),
@@ -30,7 +37,8 @@ def overview(account: Account) -> dict:
 
 
 def activity_query(account: Account, user_id: str | None = None, action: str | None = None):
-    query = scoped(AuditEvent, account).order_by(AuditEvent.created_at.desc(), AuditEvent.id)
+    query = (scoped(AuditEvent, account).options(selectinload(AuditEvent.user))
+             .order_by(AuditEvent.created_at.desc(), AuditEvent.id))
     if user_id:
         try:
             query = query.where(AuditEvent.user_id == uuid.UUID(user_id))

@@ -2,6 +2,7 @@
 from flask import abort, flash, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import func
+from sqlalchemy.orm import contains_eager, joinedload
 
 from app.auth import services
 from app.auth.forms import ActionForm, ApiKeyForm, DeleteWorkspaceForm, InviteForm, RoleForm, WorkspaceForm
@@ -58,7 +59,7 @@ def delete_workspace():
 
 def _team_context(invite_form=None):
     account = current_account()
-    members = paginate(scoped(Membership).join(User).order_by(func.lower(User.name), User.email, Membership.id),
+    members = paginate(scoped(Membership).join(Membership.user).options(contains_eager(Membership.user)).order_by(func.lower(User.name), User.email, Membership.id),
                        *parse_page_args(request.args))
     invitations = paginate(
         scoped(Invitation).where(Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
@@ -159,7 +160,7 @@ def remove_member(member_id):
 
 
 def _api_keys_context(form=None, new_secret=None, new_key=None):
-    keys = paginate(scoped(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc(), ApiKey.id),
+    keys = paginate(scoped(ApiKey).options(joinedload(ApiKey.user)).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc(), ApiKey.id),
                     *parse_page_args(request.args))
     return dict(keys=keys, form=form or ApiKeyForm(), action_form=ActionForm(), new_secret=new_secret, new_key=new_key)
 

@@ -86,3 +86,21 @@ def test_viewer_can_read_activity_but_not_settings_forms(client, owner, login):
     workspace = client.get("/settings/workspace")
     assert workspace.status_code == 200 and "Only admins and owners change these settings." in workspace.text
     assert "Delete this workspace" not in workspace.text
+
+
+def test_pages_do_not_query_once_per_workspace_or_event(client, owner, login, count_queries):
+    user, account = owner
+    login(user, account)
+    many_events(account, user, 3)
+    factories.add_member(account, "user", email="first-extra@example.com")
+    baseline = {path: count_queries(lambda p=path: client.get(p)) for path in ("/", "/activity", "/settings/team", "/settings/api-keys")}
+    for i in range(5):
+        factories.make_account(user, f"Extra {i}")
+        member = factories.add_member(account, "user", email=f"extra{i}@example.com")
+        many_events(account, member, 3)
+        from app.auth import services
+
+        services.create_api_key(account, member, f"key {i}")
+    for path, queries in baseline.items():
+        assert count_queries(lambda p=path: client.get(p)) == queries, path
+    assert baseline["/"] <= 6
