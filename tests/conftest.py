@@ -4,7 +4,6 @@ import os
 import threading
 import time
 
-import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
@@ -14,6 +13,7 @@ from sqlalchemy.engine import make_url
 from app import create_app
 from app.extensions import db
 from tests import factories
+from tests.support import free_port, recreate_database
 
 BASE_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/leadforge_test")
 BASE_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -51,23 +51,6 @@ def _slotted_urls() -> tuple[str, str]:
 
 
 DATABASE_URL, REDIS_URL = _slotted_urls()
-
-
-def recreate_database(url: str) -> None:
-    """Drop and create the test database, so migrations run from an empty one."""
-    parsed = make_url(url)
-    admin = parsed.set(database="postgres", drivername="postgresql")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{parsed.database}"')
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class CollectingHandler:

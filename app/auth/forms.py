@@ -14,6 +14,22 @@ PASSWORD_LENGTH = Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH,
                          message=f"Use {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters.")
 
 
+def _new_password_field(label="New password", **kwargs):
+    return PasswordField(label, validators=[REQUIRED, PASSWORD_LENGTH], render_kw={"autocomplete": "new-password"},
+                         **kwargs)
+
+
+def _confirm_field(of: str):
+    return PasswordField("Repeat the new password",
+                         validators=[REQUIRED, EqualTo(of, message="The two passwords differ.")],
+                         render_kw={"autocomplete": "new-password"})
+
+
+def _timezone_field(description: str):
+    return SelectField("Time zone", validators=[REQUIRED], validate_choice=False, choices=timezone_names,
+                       description=description)
+
+
 def _email_field(label="E-mail"):
     return EmailField(label, validators=[REQUIRED, Length(max=254)], render_kw={"autocomplete": "email"})
 
@@ -21,9 +37,7 @@ def _email_field(label="E-mail"):
 class SignupForm(FlaskForm):
     name = StringField("Your name", validators=[REQUIRED, Length(max=120)], render_kw={"autocomplete": "name"})
     email = _email_field("Work e-mail")
-    password = PasswordField("Password", validators=[REQUIRED, PASSWORD_LENGTH],
-                             render_kw={"autocomplete": "new-password"},
-                             description=f"At least {MIN_PASSWORD_LENGTH} characters.")
+    password = _new_password_field("Password", description=f"At least {MIN_PASSWORD_LENGTH} characters.")
     workspace_name = StringField("Workspace name", validators=[REQUIRED, Length(max=120)],
                                  description="Your company or agency. You can add more workspaces later.")
 
@@ -41,43 +55,26 @@ class ForgotPasswordForm(FlaskForm):
 
 
 class ResetPasswordForm(FlaskForm):
-    password = PasswordField("New password", validators=[REQUIRED, PASSWORD_LENGTH],
-                             render_kw={"autocomplete": "new-password"})
-    confirm = PasswordField("Repeat the new password",
-                            validators=[REQUIRED, EqualTo("password", message="The two passwords differ.")],
-                            render_kw={"autocomplete": "new-password"})
+    password = _new_password_field()
+    confirm = _confirm_field("password")
 
 
 class ProfileForm(FlaskForm):
     name = StringField("Name", validators=[REQUIRED, Length(max=120)])
-    timezone = SelectField("Time zone", validators=[REQUIRED], validate_choice=False,
-                           description="Dates and times are shown in this zone.")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.timezone.choices = timezone_names()
+    timezone = _timezone_field("Dates and times are shown in this zone.")
 
 
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[REQUIRED, Length(max=MAX_PASSWORD_LENGTH)],
                                      render_kw={"autocomplete": "current-password"})
-    new_password = PasswordField("New password", validators=[REQUIRED, PASSWORD_LENGTH],
-                                 render_kw={"autocomplete": "new-password"})
-    confirm = PasswordField("Repeat the new password",
-                            validators=[REQUIRED, EqualTo("new_password", message="The two passwords differ.")],
-                            render_kw={"autocomplete": "new-password"})
+    new_password = _new_password_field()
+    confirm = _confirm_field("new_password")
 
 
 class WorkspaceForm(FlaskForm):
     name = StringField("Workspace name", validators=[REQUIRED, Length(max=120)])
-    timezone = SelectField("Time zone", validators=[REQUIRED], validate_choice=False,
-                           description="Reports count days in this zone.")
-    currency = SelectField("Currency", validators=[REQUIRED], validate_choice=False)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.timezone.choices = timezone_names()
-        self.currency.choices = CURRENCIES
+    timezone = _timezone_field("Reports count days in this zone.")
+    currency = SelectField("Currency", validators=[REQUIRED], validate_choice=False, choices=CURRENCIES)
 
 
 class DeleteWorkspaceForm(FlaskForm):
@@ -97,8 +94,7 @@ class RoleForm(FlaskForm):
 
 class JoinForm(FlaskForm):
     name = StringField("Your name", validators=[REQUIRED, Length(max=120)])
-    password = PasswordField("Choose a password", validators=[REQUIRED, PASSWORD_LENGTH],
-                             render_kw={"autocomplete": "new-password"})
+    password = _new_password_field("Choose a password")
 
 
 class ApiKeyForm(FlaskForm):

@@ -8,7 +8,7 @@ from app.core.security import sha256_hex
 from app.extensions import db
 from tests import factories
 from tests.api.conftest import assert_json_error, bearer, make_key, revoke
-from tests.conftest import free_port
+from tests.support import free_port
 
 
 # ---- /me and authentication -----------------------------------------------------------------------

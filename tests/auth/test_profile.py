@@ -7,7 +7,8 @@ from tests import factories
 def test_profile_updates_name_and_time_zone(client, owner, login):
     user, account = owner
     login(user, account)
-    assert client.get("/profile").status_code == 200
+    page = client.get("/profile")
+    assert page.status_code == 200 and '<option value="Asia/Tokyo">' in page.text
     response = client.post("/profile", data={"name": "Olive O.", "timezone": "Asia/Tokyo"})
     assert response.status_code in (302, 303)
     user = db.session.get(User, user.id)

@@ -25,7 +25,6 @@ import os
 import re
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,8 @@ from datetime import timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
+
+from tests.support import free_port, recreate_database
 
 # ---- targets and load shape ---------------------------------------------------------------------
 # On this 2-core machine gunicorn, PostgreSQL and the load generator share the cores; the page costs
@@ -71,23 +72,6 @@ def database_url() -> str:
 
 def redis_url() -> str:
     return os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/14"
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    admin = parsed.set(database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{parsed.database}"')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # ---- data ---------------------------------------------------------------------------------------
