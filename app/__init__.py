@@ -49,6 +49,7 @@ def _init_extensions(app: Flask) -> None:
 
     from app.auth.models import User
     from app.core import models  # noqa: F401 (register the core tables)
+    from app.crm import models as crm_models  # noqa: F401
 
     @login_manager.user_loader
     def load_user(session_id):
@@ -66,11 +67,12 @@ def _register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.api import docs_bp
     from app.auth import bp as auth_bp
+    from app.crm import bp as crm_bp
     from app.dashboard import bp as dashboard_bp
     from app.settings import bp as settings_bp
 
     csrf.exempt(api_bp)  # machines authenticate with API keys, not cookies
-    for blueprint in (auth_bp, dashboard_bp, settings_bp, api_bp, docs_bp):
+    for blueprint in (auth_bp, dashboard_bp, crm_bp, settings_bp, api_bp, docs_bp):
         app.register_blueprint(blueprint)
 
 

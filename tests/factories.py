@@ -60,4 +60,36 @@ def populate_account(account: Account, owner: User) -> dict:
     job = jobs.create_job(account, "test", "Test job", user=owner)
     record("test.populated", account, "populated", account=account, user=owner)
     db.session.commit()
-    return {"member_id": membership.id, "invitation_id": invitation.id, "api_key_id": key.id, "job_id": job.id}
+    ids = {"member_id": membership.id, "invitation_id": invitation.id, "api_key_id": key.id, "job_id": job.id}
+    ids.update(populate_crm(account, owner))
+    return ids
+
+
+def populate_crm(account: Account, owner: User) -> dict:
+    """One of each CRM record in `account` (a tag, custom field, segment, company, contact, pipeline with
+    stages, deal, activity, note, timeline entry, import and remembered mapping)."""
+    from app.crm.models import ContactImport, ImportMapping
+    from app.crm.services import activities, companies, contacts, custom_fields, deals, notes, tags
+
+    suffix = account.id.hex[:6]
+    tag = tags.create(account, {"name": f"vip-{suffix}"})
+    field = custom_fields.create(account, {"label": "Plan", "field_type": "text"})
+    company = companies.create(account, {"name": f"Acme {suffix}", "domain": f"acme-{suffix}.com"}, owner)
+    contact = contacts.create(account, {"first_name": "Pat", "last_name": "Populated",
+                                        "email": f"pat-{suffix}@example.com", "company_id": str(company.id),
+                                        "tags": [tag.name]}, owner)
+    segment = contacts.save_segment(account, "VIPs", {"tag": str(tag.id)}, owner)
+    pipeline = deals.create_pipeline(account, "Sales", actor=owner)
+    deal = deals.create(account, {"title": "Big deal", "value": "1000", "pipeline_id": str(pipeline.id),
+                                  "contact_id": str(contact.id)}, owner)
+    activity = activities.create(account, {"subject": "Call Pat", "activity_type": "call",
+                                           "contact_id": str(contact.id)}, owner)
+    note = notes.create(account, {"body": "Met at the fair.", "contact_id": str(contact.id)}, owner)
+    upload = ContactImport(account_id=account.id, filename="contacts.csv", path="/nonexistent/contacts.csv",
+                           headers=["email"], created_by_id=owner.id)
+    db.session.add_all([upload, ImportMapping(account_id=account.id, header_signature="x" * 64,
+                                              mapping={"email": "email"})])
+    db.session.commit()
+    return {"tag_id": tag.id, "custom_field_id": field.id, "company_id": company.id, "contact_id": contact.id,
+            "segment_id": segment.id, "pipeline_id": pipeline.id, "stage_id": pipeline.stages[0].id,
+            "deal_id": deal.id, "activity_id": activity.id, "note_id": note.id, "import_id": upload.id}

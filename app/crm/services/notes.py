@@ -1,0 +1,78 @@
+"""Notes: sanitised rich text (1 to 10,000 characters) on contacts, companies and deals."""
+import bleach
+
+from app.core import audit, events
+from app.core.errors import ForbiddenError, ValidationError
+from app.core.roles import role_at_least
+from app.crm.models import Company, Contact, Deal, Note
+from app.crm.services import timeline
+from app.crm.services.common import row_of_account
+from app.extensions import db
+
+MAX_LENGTH = 10_000
+TAGS = ["p", "br", "strong", "b", "em", "i", "u", "s", "ul", "ol", "li", "a", "blockquote", "code", "pre", "h3", "h4"]
+ATTRIBUTES = {"a": ["href", "title"]}
+
+
+def sanitize(html: str) -> str:
+    cleaned = bleach.clean(html or "", tags=TAGS, attributes=ATTRIBUTES, protocols=["http", "https", "mailto"],
+                           strip=True, strip_comments=True)
+    return bleach.linkify(cleaned, callbacks=[_nofollow], parse_email=False)
+
+
+def _nofollow(attrs, new=False):
+    attrs[(None, "rel")] = "nofollow noopener noreferrer"
+    attrs[(None, "target")] = "_blank"
+    return attrs
+
+
+def _clean_body(body) -> str:
+    if not isinstance(body, str):
+        raise ValidationError("The note must be text.", field="body")
+    text_only = bleach.clean(body, tags=[], strip=True).strip()
+    if not text_only:
+        raise ValidationError("Write something in the note.", field="body")
+    if len(body) > MAX_LENGTH:
+        raise ValidationError(f"A note has at most {MAX_LENGTH:,} characters ({len(body):,} now).", field="body")
+    if "<" not in body:  # plain text: keep the line breaks
+        body = "<p>" + bleach.clean(body).replace("\n\n", "</p><p>").replace("\n", "<br>") + "</p>"
+    return sanitize(body)
+
+
+def create(account, data: dict, actor=None) -> Note:
+    body = _clean_body(data.get("body"))
+    targets = {name: getattr(row_of_account(model, account, data.get(name), name, label), "id", None)
+               for name, model, label in (("contact_id", Contact, "contact"), ("company_id", Company, "company"),
+                                          ("deal_id", Deal, "deal"))}
+    if not any(targets.values()):
+        raise ValidationError("A note belongs to a contact, a company or a deal.", field="body")
+    note = Note(account_id=account.id, body_html=body, author_id=getattr(actor, "id", None), **targets)
+    db.session.add(note)
+    db.session.flush()
+    if note.contact_id:
+        preview = bleach.clean(body, tags=[], strip=True)[:120]
+        timeline.add(account, note.contact_id, "note.created", f"Note: {preview}", actor, note)
+    audit.record("note.created", note, "Note added", account=account, user=actor)
+    db.session.commit()
+    events.publish("note.created", account_id=account.id, note_id=note.id, contact_id=note.contact_id)
+    return note
+
+
+def can_edit(note: Note, user, role: str) -> bool:
+    return note.author_id == getattr(user, "id", None) or role_at_least(role, "admin")
+
+
+def update(account, note: Note, body, actor, role: str) -> Note:
+    if not can_edit(note, actor, role):
+        raise ForbiddenError("Only the author or an admin can edit this note.")
+    note.body_html = _clean_body(body)
+    db.session.commit()
+    return note
+
+
+def delete(account, note: Note, actor, role: str) -> None:
+    if not can_edit(note, actor, role):
+        raise ForbiddenError("Only the author or an admin can delete this note.")
+    audit.record("note.deleted", note, "Note deleted", account=account, user=actor)
+    db.session.delete(note)
+    db.session.commit()

@@ -1,0 +1,109 @@
+"""Tags: create, rename (merging into an existing tag of that name), colour, delete; counts."""
+from sqlalchemy import delete, func, insert, select
+
+from app.core import audit, events
+from app.core.errors import ValidationError
+from app.core.tenancy import scoped
+from app.crm.models import TAG_COLORS, Contact, Tag, company_tags, contact_tags
+from app.crm.services.common import choice_value, text_value
+from app.extensions import db
+
+
+def find_by_name(account, name: str) -> Tag | None:
+    return db.session.execute(
+        scoped(Tag, account).where(func.lower(Tag.name) == name.strip().lower())).scalar_one_or_none()
+
+
+def get_or_create(account, name: str, color: str = "gray") -> Tag:
+    name = text_value({"name": name}, "name", "tag name", 50, required=True)
+    tag = find_by_name(account, name)
+    if tag is None:
+        tag = Tag(account_id=account.id, name=name, color=color)
+        db.session.add(tag)
+        db.session.flush()
+    return tag
+
+
+def create(account, data: dict) -> Tag:
+    name = text_value(data, "name", "tag name", 50, required=True)
+    color = choice_value(data, "color", "colour", TAG_COLORS, default="gray")
+    if find_by_name(account, name):
+        raise ValidationError("A tag with this name exists already.", field="name")
+    tag = Tag(account_id=account.id, name=name, color=color)
+    db.session.add(tag)
+    db.session.flush()
+    audit.record("tag.created", tag, f"Tag “{name}” created", account=account)
+    db.session.commit()
+    return tag
+
+
+def update(account, tag: Tag, data: dict) -> Tag:
+    """Rename and recolour. Renaming to the name of another tag merges this one into it."""
+    name = text_value(data, "name", "tag name", 50, required=True)
+    color = choice_value(data, "color", "colour", TAG_COLORS, default=tag.color)
+    other = find_by_name(account, name)
+    if other is not None and other.id != tag.id:
+        merge(tag, other)
+        audit.record("tag.merged", other, f"Tag “{tag.name}” merged into “{other.name}”", account=account)
+        db.session.delete(tag)
+        db.session.commit()
+        return other
+    old = tag.name
+    tag.name, tag.color = name, color
+    if old != name:
+        audit.record("tag.renamed", tag, f"Tag “{old}” renamed to “{name}”", account=account)
+    db.session.commit()
+    return tag
+
+
+def merge(source: Tag, target: Tag) -> None:
+    for table, key in ((contact_tags, "contact_id"), (company_tags, "company_id")):
+        owners = select(table.c[key]).where(table.c.tag_id == target.id)
+        db.session.execute(
+            insert(table).from_select([key, "tag_id"], select(table.c[key], target.id).where(
+                table.c.tag_id == source.id, table.c[key].not_in(owners))))
+        db.session.execute(delete(table).where(table.c.tag_id == source.id))
+
+
+def delete_tag(account, tag: Tag) -> None:
+    audit.record("tag.deleted", tag, f"Tag “{tag.name}” deleted", account=account)
+    db.session.delete(tag)
+    db.session.commit()
+
+
+def with_counts(account) -> list[tuple[Tag, int]]:
+    """Every tag of the account with how many live contacts carry it."""
+    counts = (select(contact_tags.c.tag_id, func.count().label("n"))
+              .join(Contact, Contact.id == contact_tags.c.contact_id)
+              .where(Contact.deleted_at.is_(None)).group_by(contact_tags.c.tag_id).subquery())
+    rows = db.session.execute(
+        select(Tag, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.tag_id == Tag.id)
+        .where(Tag.account_id == account.id).order_by(func.lower(Tag.name)))
+    return [(tag, count) for tag, count in rows]
+
+
+def tag_contact(account, contact: Contact, tag: Tag, actor=None) -> bool:
+    """Add the tag; False if the contact had it already."""
+    from app.crm.services import timeline
+
+    if tag in contact.tags:
+        return False
+    contact.tags.append(tag)
+    timeline.add(account, contact.id, "tag.added", f"Tagged “{tag.name}”", actor, tag)
+    return True
+
+
+def untag_contact(account, contact: Contact, tag: Tag, actor=None) -> bool:
+    from app.crm.services import timeline
+
+    if tag not in contact.tags:
+        return False
+    contact.tags.remove(tag)
+    timeline.add(account, contact.id, "tag.removed", f"Tag “{tag.name}” removed", actor, tag)
+    return True
+
+
+def publish_tag_change(account, contact_id, tag: Tag, added: bool) -> None:
+    events.publish("tag.added" if added else "tag.removed", account_id=account.id, contact_id=contact_id,
+                   tag_id=tag.id, tag=tag.name)
+

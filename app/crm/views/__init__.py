@@ -1,0 +1,1 @@
+"""CRM pages, one module per area; all on the `crm` blueprint."""
