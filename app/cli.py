@@ -12,6 +12,22 @@ def register_cli(app) -> None:
         click.echo(f"Demo workspace: {account.name}")
         click.echo(f"Demo login:     {DEMO_EMAIL} / {DEMO_PASSWORD}")
 
+    @app.cli.command("crm-generate")
+    @click.option("--email", default="demo@example.com", help="Owner of the workspace to fill.")
+    @click.option("--contacts", "contact_count", default=0, help="How many contacts to add.")
+    @click.option("--deals", "deal_count", default=0, help="How many open deals to add.")
+    def crm_generate_command(email, contact_count, deal_count):
+        """Fill the user's first workspace with many contacts and deals (for benchmarks)."""
+        from app.auth.services import memberships_of, user_by_email
+        from app.crm.demo import generate
+
+        user = user_by_email(email)
+        if user is None or not memberships_of(user):
+            raise click.ClickException(f"No user {email} with a workspace.")
+        account = memberships_of(user)[0].account
+        generate(account, user, contact_count, deal_count)
+        click.echo(f"Added {contact_count:,} contacts and {deal_count:,} deals to {account.name}.")
+
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
     def worker_command(burst):

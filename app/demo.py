@@ -1,7 +1,7 @@
 """Demo data for `flask seed-demo`: idempotent, so `make run` can call it on every start.
 
-Later domains add their part by appending a function to SEEDERS; each takes the demo account and
-its owner and must itself be idempotent (check before it creates).
+Each domain adds its part to _seeders(): a function that takes the demo account and its owner and is
+itself idempotent (checks before it creates).
 """
 from sqlalchemy import select
 
@@ -17,7 +17,10 @@ DEMO_WORKSPACE = "Acme Marketing (demo)"
 TEAM = [("maria@example.com", "Maria Lopez", "admin"), ("sam@example.com", "Sam Carter", "user"),
         ("viewer@example.com", "Vic Viewer", "viewer")]
 
-SEEDERS: list = []
+def _seeders() -> list:
+    from app.crm.demo import seed_crm
+
+    return [seed_crm]
 
 
 def seed_demo() -> tuple[Account, User]:
@@ -41,7 +44,7 @@ def seed_demo() -> tuple[Account, User]:
             db.session.flush()
             audit.record("member.joined", membership, f"{email} joined as {role}", account=account, user=user)
     db.session.commit()
-    for seeder in SEEDERS:
+    for seeder in _seeders():
         seeder(account, owner)
     db.session.commit()
     return account, owner
