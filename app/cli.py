@@ -28,6 +28,13 @@ def register_cli(app) -> None:
         generate(account, user, contact_count, deal_count)
         click.echo(f"Added {contact_count:,} contacts and {deal_count:,} deals to {account.name}.")
 
+    @app.cli.command("purge-deleted")
+    def purge_deleted_command():
+        """Remove contacts deleted more than 30 days ago (run daily, e.g. from cron)."""
+        from app.crm.services.contacts import purge_deleted
+
+        click.echo(f"Removed {purge_deleted():,} contacts deleted more than 30 days ago.")
+
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
     def worker_command(burst):

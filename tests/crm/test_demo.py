@@ -37,3 +37,21 @@ def test_generator_adds_searchable_contacts_and_open_deals():
     assert count(Deal, Deal.status == "open") >= 50 + 27
     found = db.session.execute(select(Contact).where(Contact.search_text.like("%bulk.example.com%")).limit(1)).scalar_one()
     assert found.email in found.search_text
+
+
+def test_purge_removes_only_contacts_deleted_over_30_days_ago(app):
+    from datetime import timedelta
+
+    from app.core.db import utcnow
+    from app.crm.services import contacts
+
+    account, owner = seed_demo()
+    old, recent = db.session.execute(select(Contact).limit(2)).scalars().all()
+    contacts.soft_delete(account, old, owner)
+    contacts.soft_delete(account, recent, owner)
+    old.deleted_at = utcnow() - timedelta(days=31)
+    db.session.commit()
+    old_id, recent_id = old.id, recent.id
+    result = app.test_cli_runner().invoke(args=["purge-deleted"])
+    assert "Removed 1 contacts" in result.output
+    assert db.session.get(Contact, old_id) is None and db.session.get(Contact, recent_id) is not None
