@@ -1,5 +1,5 @@
 """Tags: create, rename (merging into an existing tag of that name), colour, delete; counts."""
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, literal, select
 
 from app.core import audit, events
 from app.core.errors import ValidationError
@@ -60,7 +60,7 @@ def merge(source: Tag, target: Tag) -> None:
     for table, key in ((contact_tags, "contact_id"), (company_tags, "company_id")):
         owners = select(table.c[key]).where(table.c.tag_id == target.id)
         db.session.execute(
-            insert(table).from_select([key, "tag_id"], select(table.c[key], target.id).where(
+            insert(table).from_select([key, "tag_id"], select(table.c[key], literal(target.id)).where(
                 table.c.tag_id == source.id, table.c[key].not_in(owners))))
         db.session.execute(delete(table).where(table.c.tag_id == source.id))
 
@@ -71,15 +71,25 @@ def delete_tag(account, tag: Tag) -> None:
     db.session.commit()
 
 
-def with_counts(account) -> list[tuple[Tag, int]]:
-    """Every tag of the account with how many live contacts carry it."""
+def with_counts_query(account):
+    """SELECT (Tag, live contact count) for every tag of the account, by name (for paginate)."""
     counts = (select(contact_tags.c.tag_id, func.count().label("n"))
               .join(Contact, Contact.id == contact_tags.c.contact_id)
               .where(Contact.deleted_at.is_(None)).group_by(contact_tags.c.tag_id).subquery())
-    rows = db.session.execute(
-        select(Tag, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.tag_id == Tag.id)
-        .where(Tag.account_id == account.id).order_by(func.lower(Tag.name)))
-    return [(tag, count) for tag, count in rows]
+    return (select(Tag, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.tag_id == Tag.id)
+            .where(Tag.account_id == account.id).order_by(func.lower(Tag.name), Tag.id))
+
+
+def with_counts(account) -> list[tuple[Tag, int]]:
+    """Every tag of the account with how many live contacts carry it."""
+    return [(tag, count) for tag, count in db.session.execute(with_counts_query(account))]
+
+
+def contact_count(tag: Tag) -> int:
+    """How many live contacts carry the tag."""
+    return db.session.execute(
+        select(func.count()).select_from(contact_tags).join(Contact, Contact.id == contact_tags.c.contact_id)
+        .where(contact_tags.c.tag_id == tag.id, Contact.deleted_at.is_(None))).scalar_one()
 
 
 def tag_contact(account, contact: Contact, tag: Tag, actor=None) -> bool:
