@@ -99,7 +99,7 @@ def delete_stage(account, stage: Stage, actor=None) -> None:
     pipeline = stage.pipeline
     db.session.delete(stage)
     db.session.flush()
-    _renumber(pipeline.stages)
+    _renumber([s for s in pipeline.stages if s.id != stage.id])  # the loaded collection still holds it
     db.session.commit()
 
 
@@ -127,7 +127,7 @@ def value_cents(raw, field: str = "value") -> int:
         text = str(raw if raw is not None else "").replace(",", "").replace("$", "").strip() or "0"
         try:
             amount = round(float(text) * 100)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # "abc", "nan", "inf"
             raise ValidationError("Enter an amount like 1250 or 1250.50.", field=field) from exc
         cents = int(amount)
     if cents < 0 or cents > 10**14:
@@ -224,10 +224,13 @@ def move(account, deal: Deal, stage_id, before_ids: list | None = None, actor=No
     deal.stage_id = stage.id
     if before_ids:
         column = {str(d.id): d for d in db.session.execute(scoped(Deal, account).where(
-            Deal.stage_id == stage.id, Deal.status == "open")).scalars()}
+            Deal.stage_id == stage.id, Deal.status == "open")
+            .order_by(Deal.position, Deal.created_at.desc(), Deal.id)).scalars()}  # the board's order
         column[str(deal.id)] = deal
-        order = [column[str(i)] for i in before_ids if str(i) in column]
-        order += [d for d in column.values() if d not in order]
+        posted = list(dict.fromkeys(str(i) for i in before_ids if str(i) in column))
+        order = [column[i] for i in posted]
+        posted_set = set(posted)
+        order += [d for key, d in column.items() if key not in posted_set]
         _renumber(order)
     changed = old_stage.id != stage.id
     if changed:
@@ -298,7 +301,10 @@ def board(account, pipeline: Pipeline, filters: dict | None = None, per_column: 
 
 def column_page(account, pipeline: Pipeline, stage: Stage, offset: int, filters: dict | None = None,
                 limit: int = COLUMN_PAGE) -> list[Deal]:
+    from sqlalchemy.orm import joinedload
+
     query = (_board_query(account, pipeline, filters or {}).where(Deal.stage_id == stage.id)
+             .options(joinedload(Deal.contact), joinedload(Deal.owner))  # the cards show both
              .order_by(Deal.position, Deal.created_at.desc(), Deal.id).offset(offset).limit(limit))
     return list(db.session.execute(query).scalars())
 

@@ -1,10 +1,278 @@
 """Companies: list with search and filters, detail with contacts and children, edit."""
+import uuid
+
+from flask import abort, flash, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+from wtforms import SelectField, StringField, TelField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length
+
+from app.auth.models import Membership, User
+from app.core.errors import ServiceError
+from app.core.forms import apply_error
+from app.core.pagination import paginate, parse_page_args
 from app.core.roles import role_required
-from app.core.web import render
+from app.core.tenancy import current_account, get_or_404, scoped
+from app.core.web import redirect_to, render, wants_fragment
 from app.crm import bp
+from app.crm.models import COMPANY_SIZES, Company, Contact, Deal, Note
+from app.crm.services import companies as service
+from app.crm.services import notes as notes_service
+from app.crm.services.common import format_phone
+from app.extensions import db
+
+PICKER_LIMIT = 20
+
+
+class CompanyForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=160)],
+                       render_kw={"autocomplete": "off"})
+    domain = StringField("Domain", validators=[Length(max=253)], description="e.g. example.com — one company per domain.",
+                         render_kw={"autocomplete": "off", "placeholder": "example.com"})
+    industry = StringField("Industry", validators=[Length(max=80)],
+                           render_kw={"autocomplete": "off", "list": "industry-suggestions"})
+    size = SelectField("Size", validate_choice=False,
+                       choices=[SelectChoice("", "—")] + [SelectChoice(s, f"{s} employees") for s in COMPANY_SIZES])
+    phone = TelField("Phone", validators=[Length(max=40)], render_kw={"autocomplete": "off"})
+    owner_id = SelectField("Owner", validate_choice=False)
+    parent_id = SelectField("Parent company", validate_choice=False)
+
+    FIELDS = ("name", "domain", "industry", "size", "phone", "owner_id", "parent_id")
+
+    def service_data(self) -> dict:
+        return {name: self[name].data or "" for name in self.FIELDS}
+
+
+class CompanyNoteForm(FlaskForm):
+    # services.notes checks the length (1 to 10,000 characters) with its own message.
+    body = TextAreaField("Note", render_kw={"rows": 3, "placeholder": "Write a note…"})
+
+
+def member_choices(account) -> list[tuple[str, str]]:
+    """(user id, name) of the account's members, for owner selects."""
+    rows = db.session.execute(
+        select(User.id, User.name, User.email).join(Membership, Membership.user_id == User.id)
+        .where(Membership.account_id == account.id).order_by(func.lower(User.name), User.email)).all()
+    return [(str(user_id), name or email.split("@")[0]) for user_id, name, email in rows]
+
+
+def _industries(account) -> list[str]:
+    return list(db.session.execute(
+        scoped(Company, account).with_only_columns(Company.industry).distinct()
+        .where(Company.deleted_at.is_(None), Company.industry.is_not(None)).order_by(Company.industry)).scalars())
+
+
+def _live_company(company_id) -> Company:
+    company = get_or_404(Company, company_id)
+    if company.deleted_at is not None:
+        abort(404)
+    return company
+
+
+def as_uuid_or_none(value):
+    """A UUID from a query or form value, or None for anything else."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _selected_company_choice(value, exclude=None) -> list[SelectChoice]:
+    """The chosen company as the one choice of a picker (its name looked up), when there is one."""
+    company_id = as_uuid_or_none(value)
+    company = db.session.execute(scoped(Company).where(
+        Company.id == company_id, Company.deleted_at.is_(None))).scalar_one_or_none() if company_id else None
+    if company is None or (exclude is not None and company.id == exclude):
+        return []
+    return [SelectChoice(str(company.id), company.name)]
+
+
+def company_form(account, company=None, formdata=None, **defaults) -> CompanyForm:
+    if company is not None:
+        for name in CompanyForm.FIELDS:
+            value = getattr(company, name)
+            defaults.setdefault(name, "" if value is None else str(value))
+        defaults["phone"] = format_phone(company.phone)
+    form = CompanyForm(formdata=formdata, **defaults) if formdata is not None else CompanyForm(**defaults)
+    form.owner_id.choices = [SelectChoice("", "— Nobody —")] + [SelectChoice(i, n) for i, n in member_choices(account)]
+    form.parent_id.choices = [SelectChoice("", "— No parent —")] + _selected_company_choice(
+        form.parent_id.data, exclude=company.id if company else None)
+    return form
+
+
+def _filters() -> dict:
+    return {key: (request.args.get(key) or "").strip()[:200] for key in ("q", "industry", "size")}
 
 
 @bp.route("/companies")
 @role_required("viewer")
 def companies():
-    return render("crm/placeholder.html", title="Companies")
+    account = current_account()
+    filters = _filters()
+    query = service.filtered(account, filters).options(joinedload(Company.owner), joinedload(Company.parent))
+    results = paginate(query, *parse_page_args(request.args))
+    counts = {}
+    if results.items:
+        counts = dict(db.session.execute(
+            scoped(Contact, account).with_only_columns(Contact.company_id, func.count())
+            .where(Contact.company_id.in_([c.id for c in results.items]), Contact.deleted_at.is_(None))
+            .group_by(Contact.company_id)).all())
+    return render("crm/companies/list.html", block="results", results=results, filters=filters,
+                  filtered=any(filters.values()), counts=counts, industries=_industries(account),
+                  sizes=COMPANY_SIZES)
+
+
+@bp.route("/companies/options")
+@role_required("viewer")
+def company_options():
+    """<option>s for a company picker: the current choice, then up to 20 companies matching `q`."""
+    account = current_account()
+    q = (request.args.get("q") or "").strip()[:100]
+    selected = request.args.get("parent_id") or request.args.get("company_id") or ""
+    excluded_id = as_uuid_or_none(request.args.get("exclude"))
+    query = service.filtered(account, {"q": q}).limit(PICKER_LIMIT)
+    if excluded_id:
+        query = query.where(Company.id != excluded_id)
+    matches = list(db.session.execute(query).scalars())
+    current = _selected_company_choice(selected, exclude=excluded_id)
+    options = list(current)
+    options += [SelectChoice(str(c.id), c.name) for c in matches if not current or str(c.id) != current[0].value]
+    chosen = (str(matches[0].id) if q and matches else (current[0].value if current else ""))
+    return render("crm/deals/_options.html", options=options, chosen=chosen, empty_label=request.args.get("empty") or "— None —",
+                  q=q, found=len(matches))
+
+
+@bp.route("/companies/new", methods=["GET", "POST"])
+@role_required("user")
+def company_new():
+    account = current_account()
+    form = company_form(account, parent_id=request.args.get("parent_id", ""))
+    if form.validate_on_submit():
+        try:
+            company = service.create(account, form.service_data(), actor=current_user)
+        except ServiceError as error:
+            apply_error(form, error)
+        else:
+            flash(f"Company {company.name} created.", "success")
+            return redirect_to(url_for("crm.company_detail", company_id=company.id))
+    status = 422 if form.is_submitted() else 200
+    return render("crm/companies/form.html", block="form", status=status, form=form, company=None,
+                  industries=_industries(account))
+
+
+@bp.route("/companies/<uuid:company_id>/edit", methods=["GET", "POST"])
+@role_required("user")
+def company_edit(company_id):
+    account = current_account()
+    company = _live_company(company_id)
+    form = company_form(account, company)
+    if form.validate_on_submit():
+        try:
+            service.update(account, company, form.service_data(), actor=current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            apply_error(form, error)
+        else:
+            flash("Company saved.", "success")
+            return redirect_to(url_for("crm.company_detail", company_id=company.id))
+    status = 422 if form.is_submitted() else 200
+    return render("crm/companies/form.html", block="form", status=status, form=form,
+                  company=db.session.get(Company, company.id), industries=_industries(account))
+
+
+@bp.route("/companies/<uuid:company_id>/delete", methods=["POST"])
+@role_required("user")
+def company_delete(company_id):
+    company = _live_company(company_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400, description="The form expired. Reload the page and try again.")
+    name = company.name
+    service.delete(current_account(), company, actor=current_user)
+    flash(f"Company {name} deleted. Its contacts and child companies were unlinked.", "success")
+    return redirect_to(url_for("crm.companies"))
+
+
+def _notes_of(account, **target):
+    (column, value), = target.items()
+    return list(db.session.execute(scoped(Note, account).where(getattr(Note, column) == value)
+                                   .options(joinedload(Note.author)).order_by(Note.created_at.desc(), Note.id)
+                                   .limit(100)).scalars())
+
+
+def _detail_context(company, note_form=None):
+    account = current_account()
+    contacts = paginate(scoped(Contact, account).where(Contact.company_id == company.id, Contact.deleted_at.is_(None))
+                        .options(joinedload(Contact.owner))
+                        .order_by(func.lower(Contact.first_name), func.lower(Contact.last_name), Contact.id),
+                        *parse_page_args(request.args, page_field="contacts_page"))
+    children = paginate(scoped(Company, account).where(Company.parent_id == company.id, Company.deleted_at.is_(None))
+                        .order_by(func.lower(Company.name), Company.id),
+                        *parse_page_args(request.args, page_field="children_page"))
+    deals = paginate(scoped(Deal, account).where(Deal.company_id == company.id)
+                     .options(joinedload(Deal.stage), joinedload(Deal.contact))
+                     .order_by(Deal.status != "open", Deal.created_at.desc(), Deal.id),
+                     *parse_page_args(request.args, page_field="deals_page"))
+    parent = company.parent if company.parent_id and company.parent and company.parent.deleted_at is None else None
+    return dict(company=company, parent=parent, contacts=contacts, children=children, deals=deals,
+                notes=_notes_of(account, company_id=company.id), note_form=note_form or CompanyNoteForm(),
+                note_add_url=url_for("crm.company_note_add", company_id=company.id),
+                note_delete_endpoint="crm.company_note_delete", activity_context={"company_id": company.id},
+                phone=format_phone(company.phone))
+
+
+@bp.route("/companies/<uuid:company_id>")
+@role_required("viewer")
+def company_detail(company_id):
+    company = _live_company(company_id)
+    return render("crm/companies/detail.html", **_detail_context(company))
+
+
+@bp.route("/companies/<uuid:company_id>/notes", methods=["POST"])
+@role_required("user")
+def company_note_add(company_id):
+    company = _live_company(company_id)
+    form = CompanyNoteForm()
+    if form.validate_on_submit():
+        try:
+            notes_service.create(current_account(), {"body": form.body.data or "", "company_id": str(company.id)},
+                                 actor=current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            apply_error(form, error)
+        else:
+            if wants_fragment():
+                return render("crm/companies/_notes.html", **_detail_context(company))
+            flash("Note added.", "success")
+            return redirect_to(url_for("crm.company_detail", company_id=company.id))
+    context = _detail_context(db.session.get(Company, company.id), note_form=form)
+    if wants_fragment():
+        return render("crm/companies/_notes.html", status=422, **context)
+    return render("crm/companies/detail.html", status=422, **context)
+
+
+@bp.route("/companies/notes/<uuid:note_id>/delete", methods=["POST"])
+@role_required("user")
+def company_note_delete(note_id):
+    note = get_or_404(Note, note_id)
+    if note.company_id is None:
+        abort(404)
+    company = _live_company(note.company_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400, description="The form expired. Reload the page and try again.")
+    try:
+        notes_service.delete(current_account(), note, current_user, _role())
+    except ServiceError as error:
+        abort(error.status, description=error.message)
+    flash("Note deleted.", "success")
+    return redirect_to(url_for("crm.company_detail", company_id=company.id))
+
+
+def _role() -> str:
+    from app.core.tenancy import current_membership
+
+    return current_membership().role

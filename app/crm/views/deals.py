@@ -1,10 +1,635 @@
-"""Pipelines and deals: the board, the list, a deal's page, the forecast."""
-from app.core.roles import role_required
-from app.core.web import render
-from app.crm import bp
+"""Pipelines and deals: the board, the list, a deal's page, the forecast, pipeline settings."""
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
+from flask import abort, flash, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func
+from sqlalchemy.orm import joinedload
+from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length
+
+from app.core.errors import ServiceError, ValidationError
+from app.core.forms import apply_error
+from app.core.pagination import paginate, parse_page_args
+from app.core.roles import role_required
+from app.core.tenancy import current_account, current_membership, get_or_404, scoped
+from app.core.web import redirect_to, render, wants_fragment
+from app.crm import bp
+from app.crm.models import DEAL_STATUSES, Contact, Deal, Note, Pipeline, Stage
+from app.crm.services import contacts as contacts_service
+from app.crm.services import deals as service
+from app.crm.services import notes as notes_service
+from app.crm.views.companies import (CompanyNoteForm, _notes_of, _selected_company_choice, as_uuid_or_none,
+                                     member_choices)
+from app.extensions import db
+
+PICKER_LIMIT = 20
+STATUS_LABELS = {"open": "Open", "won": "Won", "lost": "Lost", "abandoned": "Abandoned"}
+STATUS_BADGES = {"open": "accent", "won": "success", "lost": "danger", "abandoned": ""}
+FORM_EXPIRED = "The form expired. Reload the page and try again."
+
+
+# ---- forms ----------------------------------------------------------------------------------------
+
+class DealForm(FlaskForm):
+    title = StringField("Title", validators=[Length(max=160)], render_kw={"autocomplete": "off"})
+    value = StringField("Value", description="In your currency, e.g. 1250.50",
+                        render_kw={"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00"})
+    stage_id = SelectField("Stage", validate_choice=False)
+    contact_id = SelectField("Contact", validate_choice=False)
+    company_id = SelectField("Company", validate_choice=False)
+    owner_id = SelectField("Owner", validate_choice=False)
+    expected_close_date = StringField("Expected close date", render_kw={"type": "date"})
+
+    FIELDS = ("title", "value", "stage_id", "contact_id", "company_id", "owner_id", "expected_close_date")
+
+    def service_data(self) -> dict:
+        return {name: self[name].data or "" for name in self.FIELDS}
+
+
+class QuickDealForm(FlaskForm):
+    title = StringField("Title", validators=[Length(max=160)], render_kw={"autocomplete": "off", "placeholder": "Deal title"})
+    value = StringField("Value", render_kw={"inputmode": "decimal", "autocomplete": "off", "placeholder": "Value, e.g. 1250.50"})
+
+
+def _contact_choice(value) -> list[SelectChoice]:
+    contact_id = as_uuid_or_none(value)
+    contact = db.session.execute(scoped(Contact).where(
+        Contact.id == contact_id, Contact.deleted_at.is_(None))).scalar_one_or_none() if contact_id else None
+    return [SelectChoice(str(contact.id), _contact_label(contact))] if contact else []
+
+
+def _contact_label(contact: Contact) -> str:
+    return f"{contact.name} ({contact.email})" if contact.email and contact.name != contact.email else contact.name
+
+
+def _stage_choices(account, deal: Deal | None):
+    """Stages of the deal's pipeline; for a new deal, every pipeline's stages in groups."""
+    if deal is not None:
+        return [SelectChoice(str(s.id), f"{s.name} ({s.probability}%)") for s in deal.pipeline.stages]
+    pipelines = service.pipelines_of(account)
+    if len(pipelines) == 1:
+        return [SelectChoice(str(s.id), f"{s.name} ({s.probability}%)") for s in pipelines[0].stages]
+    return {p.name: [(str(s.id), f"{s.name} ({s.probability}%)") for s in p.stages] for p in pipelines}
+
+
+def deal_form(account, deal: Deal | None = None, formdata=None, **defaults) -> DealForm:
+    if deal is not None:
+        defaults.update(title=deal.title, value=f"{deal.value_cents / 100:.2f}", stage_id=str(deal.stage_id),
+                        contact_id=str(deal.contact_id or ""), company_id=str(deal.company_id or ""),
+                        owner_id=str(deal.owner_id or ""),
+                        expected_close_date=deal.expected_close_date.isoformat() if deal.expected_close_date else "")
+    form = DealForm(formdata=formdata, **defaults) if formdata is not None else DealForm(**defaults)
+    form.stage_id.choices = _stage_choices(account, deal)
+    form.owner_id.choices = [SelectChoice("", "— Nobody —")] + [SelectChoice(i, n) for i, n in member_choices(account)]
+    form.contact_id.choices = [SelectChoice("", "— No contact —")] + _contact_choice(form.contact_id.data)
+    form.company_id.choices = [SelectChoice("", "— No company —")] + _selected_company_choice(form.company_id.data)
+    return form
+
+
+# ---- helpers --------------------------------------------------------------------------------------
+
+def _pipelines(account) -> list[Pipeline]:
+    """The account's pipelines; the default one is created on the first visit."""
+    pipelines = service.pipelines_of(account)
+    if not pipelines:
+        service.create_pipeline(account, "Sales pipeline", actor=current_user)
+        pipelines = service.pipelines_of(account)
+    return pipelines
+
+
+def _chosen_pipeline(pipelines, raw) -> Pipeline:
+    wanted = as_uuid_or_none(raw)
+    return next((p for p in pipelines if p.id == wanted), pipelines[0])
+
+
+def _today(account) -> date:
+    try:
+        return datetime.now(ZoneInfo(account.timezone or "UTC")).date()
+    except (KeyError, ValueError):
+        return date.today()
+
+
+def _board_filters(source, members) -> tuple[dict, dict]:
+    """Owner and expected-close range from query or form values: (filters, errors by field)."""
+    filters, errors = {}, {}
+    owner = (source.get("owner") or "").strip()
+    if owner:
+        if owner in {user_id for user_id, _ in members}:
+            filters["owner"] = owner
+        else:
+            errors["owner"] = "Choose a member of this workspace."
+    for key in ("close_from", "close_to"):
+        raw = (source.get(key) or "").strip()
+        if raw:
+            try:
+                filters[key] = date.fromisoformat(raw).isoformat()
+            except ValueError:
+                errors[key] = "Use a date like 2026-12-31."
+    return filters, errors
+
+
+def _board_context(account, pipeline, pipelines, filters, filter_errors=None, members=None, **extra):
+    return dict(pipeline=pipeline, pipelines=pipelines, columns=service.board(account, pipeline, filters),
+                filters=filters, filter_errors=filter_errors or {}, members=members or member_choices(account),
+                today=_today(account), page_size=service.COLUMN_PAGE, quick_forms=_quick_forms(pipeline), **extra)
+
+
+def _quick_forms(pipeline, override=None) -> dict:
+    forms = {stage.id: QuickDealForm(prefix=_quick_prefix(stage), formdata=None) for stage in pipeline.stages}
+    if override is not None:
+        forms[override[0]] = override[1]
+    return forms
+
+
+def _quick_prefix(stage) -> str:
+    return f"qa{stage.id.hex[:10]}"
+
+
+def _head_columns(account, pipeline, filters) -> list[dict]:
+    """Counts and totals of every column (no cards), for out-of-band header swaps."""
+    return service.board(account, pipeline, filters, per_column=0)
+
+
+def _form_ok() -> None:
+    if not FlaskForm().validate_on_submit():
+        abort(400, description=FORM_EXPIRED)
+
+
+# ---- the board ------------------------------------------------------------------------------------
 
 @bp.route("/deals")
 @role_required("viewer")
 def board():
-    return render("crm/placeholder.html", title="Deals")
+    account = current_account()
+    pipelines = _pipelines(account)
+    pipeline = _chosen_pipeline(pipelines, request.args.get("pipeline"))
+    members = member_choices(account)
+    filters, errors = _board_filters(request.args, members)
+    context = _board_context(account, pipeline, pipelines, filters, errors, members)
+    return render("crm/deals/board.html", block="board", status=422 if errors else 200, **context)
+
+
+@bp.route("/deals/stages/<uuid:stage_id>/cards")
+@role_required("viewer")
+def deal_column(stage_id):
+    """The next cards of a column ("Show more"), appended below the ones shown."""
+    account = current_account()
+    stage = get_or_404(Stage, stage_id)
+    pipeline = stage.pipeline
+    try:
+        offset = max(0, min(int(request.args.get("offset", service.COLUMN_PAGE)), 10_000_000))
+    except ValueError:
+        offset = service.COLUMN_PAGE
+    filters, _ = _board_filters(request.args, member_choices(account))
+    cards = service.column_page(account, pipeline, stage, offset, filters)
+    total = next((c["count"] for c in _head_columns(account, pipeline, filters) if c["stage"].id == stage.id), 0)
+    return render("crm/deals/_column_more.html", stage=stage, cards=cards, shown=offset + len(cards), total=total,
+                  filters=filters, today=_today(account), page_size=service.COLUMN_PAGE)
+
+
+@bp.route("/deals/<uuid:deal_id>/move", methods=["POST"])
+@role_required("user")
+def deal_move(deal_id):
+    """Drop on the board (htmx: answers the columns' new counts and totals) or the stage form of a deal."""
+    account = current_account()
+    deal = get_or_404(Deal, deal_id)
+    _form_ok()
+    members = member_choices(account)
+    filters, _ = _board_filters(request.form, members)
+    order = [value for value in request.form.getlist("order") if as_uuid_or_none(value)]
+    try:
+        service.move(account, deal, request.form.get("stage_id"), order or None, actor=current_user)
+    except ServiceError as error:
+        db.session.rollback()
+        deal = db.session.get(Deal, deal.id)
+        if wants_fragment():
+            # The server is the source of truth: the whole board again, as it is.
+            pipelines = service.pipelines_of(account)
+            context = _board_context(account, deal.pipeline, pipelines, filters, members=members,
+                                     board_error=error.message, oob=True)
+            return render("crm/deals/board.html", block="board", status=422, **context)
+        return render("crm/deals/detail.html", status=422, **_detail_context(deal, move_error=error.message))
+    if wants_fragment():
+        return render("crm/deals/_heads.html", columns=_head_columns(account, deal.pipeline, filters))
+    flash(f"{deal.title} moved to {deal.stage.name}.", "success")
+    return redirect_to(url_for("crm.deal_detail", deal_id=deal.id))
+
+
+@bp.route("/deals/stages/<uuid:stage_id>/deals", methods=["POST"])
+@role_required("user")
+def deal_quick_add(stage_id):
+    """Quick-add in a column: title and value; the card appears at the top of the column."""
+    account = current_account()
+    stage = get_or_404(Stage, stage_id)
+    form = QuickDealForm(prefix=_quick_prefix(stage))
+    if form.validate_on_submit():
+        try:
+            deal = service.create(account, {"title": form.title.data, "value": form.value.data or "",
+                                            "stage_id": str(stage.id), "owner_id": str(current_user.id)},
+                                  actor=current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            apply_error(form, error)
+        else:
+            if not wants_fragment():
+                flash(f"Deal {deal.title} added to {stage.name}.", "success")
+                return redirect_to(url_for("crm.board", pipeline=stage.pipeline_id))
+            filters, _ = _board_filters(request.form, member_choices(account))
+            deal = db.session.execute(scoped(Deal).where(Deal.id == deal.id)
+                                      .options(joinedload(Deal.contact), joinedload(Deal.owner))).scalar_one()
+            return render("crm/deals/_quick_added.html", stage=stage, deal=deal,
+                          form=QuickDealForm(prefix=_quick_prefix(stage), formdata=None),
+                          columns=_head_columns(account, stage.pipeline, filters), today=_today(account))
+    if wants_fragment():
+        return render("crm/deals/_quick_add.html", status=422, stage=stage, form=form, open=True)
+    pipelines = service.pipelines_of(account)
+    context = _board_context(account, stage.pipeline, pipelines, {})
+    context["quick_forms"] = _quick_forms(stage.pipeline, (stage.id, form))
+    return render("crm/deals/board.html", status=422, **context)
+
+
+# ---- the list -------------------------------------------------------------------------------------
+
+@bp.route("/deals/list")
+@role_required("viewer")
+def deal_list():
+    account = current_account()
+    pipelines = service.pipelines_of(account)
+    members = member_choices(account)
+    args = {key: (request.args.get(key) or "").strip()[:200] for key in ("q", "pipeline", "stage", "status", "owner")}
+    query = scoped(Deal, account).options(joinedload(Deal.stage), joinedload(Deal.pipeline), joinedload(Deal.contact),
+                                          joinedload(Deal.owner))
+    if args["q"]:
+        like = "%" + args["q"].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(func.lower(Deal.title).like(like, escape="\\"))
+    for key, column in (("pipeline", Deal.pipeline_id), ("stage", Deal.stage_id)):
+        if args[key]:
+            wanted = as_uuid_or_none(args[key])
+            query = query.where(column == wanted) if wanted else query.where(False)
+    if args["status"] in DEAL_STATUSES:
+        query = query.where(Deal.status == args["status"])
+    if args["owner"] == "none":
+        query = query.where(Deal.owner_id.is_(None))
+    elif args["owner"]:
+        wanted = as_uuid_or_none(args["owner"])
+        query = query.where(Deal.owner_id == wanted) if wanted else query.where(False)
+    results = paginate(query.order_by(Deal.created_at.desc(), Deal.id), *parse_page_args(request.args))
+    return render("crm/deals/list.html", block="results", results=results, args=args, pipelines=pipelines,
+                  members=members, statuses=DEAL_STATUSES, status_labels=STATUS_LABELS, status_badges=STATUS_BADGES,
+                  filtered=any(args.values()))
+
+
+# ---- one deal -------------------------------------------------------------------------------------
+
+@bp.route("/deals/new", methods=["GET", "POST"])
+@role_required("user")
+def deal_new():
+    account = current_account()
+    pipelines = _pipelines(account)
+    defaults = {"owner_id": str(current_user.id)}
+    contact = None
+    if request.method == "GET":
+        contact_id = as_uuid_or_none(request.args.get("contact_id"))
+        if contact_id:
+            contact = db.session.execute(scoped(Contact).where(
+                Contact.id == contact_id, Contact.deleted_at.is_(None))).scalar_one_or_none()
+        if contact is not None:
+            defaults.update(contact_id=str(contact.id))
+            if contact.company_id:
+                defaults["company_id"] = str(contact.company_id)
+        if as_uuid_or_none(request.args.get("company_id")):
+            defaults["company_id"] = request.args["company_id"]
+        stage_id = as_uuid_or_none(request.args.get("stage_id"))
+        pipeline = _chosen_pipeline(pipelines, request.args.get("pipeline"))
+        stage = next((s for p in pipelines for s in p.stages if s.id == stage_id), None) or pipeline.stages[0]
+        defaults["stage_id"] = str(stage.id)
+        if contact is not None:
+            defaults["title"] = f"{contact.company.name if contact.company else contact.name} – new deal"
+    form = deal_form(account, **defaults)
+    if form.validate_on_submit():
+        try:
+            deal = service.create(account, form.service_data(), actor=current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            apply_error(form, error)
+        else:
+            flash(f"Deal {deal.title} created.", "success")
+            return redirect_to(url_for("crm.deal_detail", deal_id=deal.id))
+    status = 422 if form.is_submitted() else 200
+    return render("crm/deals/form.html", block="form", status=status, form=form, deal=None, contact=contact)
+
+
+def _detail_context(deal: Deal, note_form=None, status_errors=None, move_error=None, reason=""):
+    account = current_account()
+    deal = db.session.execute(scoped(Deal, account).where(Deal.id == deal.id).options(
+        joinedload(Deal.stage), joinedload(Deal.pipeline), joinedload(Deal.contact), joinedload(Deal.company),
+        joinedload(Deal.owner))).scalar_one()
+    return dict(deal=deal, stages=deal.pipeline.stages, status_labels=STATUS_LABELS, status_badges=STATUS_BADGES,
+                notes=_notes_of(account, deal_id=deal.id), note_form=note_form or CompanyNoteForm(),
+                note_add_url=url_for("crm.deal_note_add", deal_id=deal.id), note_delete_endpoint="crm.deal_note_delete",
+                activity_context={"deal_id": deal.id}, status_errors=status_errors or {}, move_error=move_error,
+                reason=reason, today=_today(account))
+
+
+@bp.route("/deals/<uuid:deal_id>")
+@role_required("viewer")
+def deal_detail(deal_id):
+    deal = get_or_404(Deal, deal_id)
+    return render("crm/deals/detail.html", **_detail_context(deal))
+
+
+@bp.route("/deals/<uuid:deal_id>/edit", methods=["GET", "POST"])
+@role_required("user")
+def deal_edit(deal_id):
+    account = current_account()
+    deal = get_or_404(Deal, deal_id)
+    form = deal_form(account, deal)
+    if form.validate_on_submit():
+        data = form.service_data()
+        if data["stage_id"] not in {str(stage.id) for stage in deal.pipeline.stages}:
+            apply_error(form, ValidationError("Choose a stage of this pipeline.", field="stage_id"))
+        else:
+            try:
+                service.update(account, deal, data, actor=current_user)
+                if data["stage_id"] != str(deal.stage_id):
+                    service.move(account, deal, data["stage_id"], actor=current_user)
+            except ServiceError as error:
+                db.session.rollback()
+                apply_error(form, error)
+            else:
+                flash("Deal saved.", "success")
+                return redirect_to(url_for("crm.deal_detail", deal_id=deal.id))
+    status = 422 if form.is_submitted() else 200
+    return render("crm/deals/form.html", block="form", status=status, form=form, deal=db.session.get(Deal, deal.id),
+                  contact=None)
+
+
+@bp.route("/deals/<uuid:deal_id>/status", methods=["POST"])
+@role_required("user")
+def deal_status(deal_id):
+    """Won, lost (with a reason), abandoned, or open again."""
+    account = current_account()
+    deal = get_or_404(Deal, deal_id)
+    _form_ok()
+    status, reason = request.form.get("status", ""), request.form.get("reason", "")
+    try:
+        service.set_status(account, deal, status, reason, actor=current_user)
+    except ServiceError as error:
+        db.session.rollback()
+        errors = dict(error.fields) or {"status": error.message}
+        return render("crm/deals/detail.html", status=422,
+                      **_detail_context(db.session.get(Deal, deal.id), status_errors=errors, reason=reason[:255]))
+    messages = {"open": "reopened", "won": "marked won", "lost": "marked lost", "abandoned": "marked abandoned"}
+    flash(f"{deal.title} {messages[status]}.", "success")
+    return redirect_to(url_for("crm.deal_detail", deal_id=deal.id))
+
+
+@bp.route("/deals/<uuid:deal_id>/delete", methods=["POST"])
+@role_required("user")
+def deal_delete(deal_id):
+    deal = get_or_404(Deal, deal_id)
+    _form_ok()
+    title, pipeline_id = deal.title, deal.pipeline_id
+    service.delete(current_account(), deal, actor=current_user)
+    flash(f"Deal {title} deleted.", "success")
+    return redirect_to(url_for("crm.board", pipeline=pipeline_id))
+
+
+@bp.route("/deals/<uuid:deal_id>/notes", methods=["POST"])
+@role_required("user")
+def deal_note_add(deal_id):
+    deal = get_or_404(Deal, deal_id)
+    form = CompanyNoteForm()
+    if form.validate_on_submit():
+        try:
+            notes_service.create(current_account(), {"body": form.body.data or "", "deal_id": str(deal.id)},
+                                 actor=current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            apply_error(form, error)
+        else:
+            if wants_fragment():
+                return render("crm/companies/_notes.html", **_detail_context(deal))
+            flash("Note added.", "success")
+            return redirect_to(url_for("crm.deal_detail", deal_id=deal.id))
+    context = _detail_context(db.session.get(Deal, deal.id), note_form=form)
+    if wants_fragment():
+        return render("crm/companies/_notes.html", status=422, **context)
+    return render("crm/deals/detail.html", status=422, **context)
+
+
+@bp.route("/deals/notes/<uuid:note_id>/delete", methods=["POST"])
+@role_required("user")
+def deal_note_delete(note_id):
+    note = get_or_404(Note, note_id)
+    if note.deal_id is None:
+        abort(404)
+    deal_id = note.deal_id
+    _form_ok()
+    try:
+        notes_service.delete(current_account(), note, current_user, current_membership().role)
+    except ServiceError as error:
+        abort(error.status, description=error.message)
+    flash("Note deleted.", "success")
+    return redirect_to(url_for("crm.deal_detail", deal_id=deal_id))
+
+
+@bp.route("/deals/contact-options")
+@role_required("viewer")
+def deal_contact_options():
+    """<option>s for the contact picker: the current choice, then up to 20 contacts matching `q`."""
+    account = current_account()
+    q = (request.args.get("q") or "").strip()[:100]
+    current = _contact_choice(request.args.get("contact_id"))
+    matches = list(db.session.execute(
+        contacts_service.filtered(account, {"q": q})
+        .order_by(func.lower(Contact.first_name), func.lower(Contact.last_name), Contact.id).limit(PICKER_LIMIT)).scalars())
+    options = list(current) + [SelectChoice(str(c.id), _contact_label(c)) for c in matches
+                               if not current or str(c.id) != current[0].value]
+    chosen = str(matches[0].id) if q and matches else (current[0].value if current else "")
+    return render("crm/deals/_options.html", options=options, chosen=chosen, q=q, found=len(matches),
+                  empty_label=request.args.get("empty") or "— No contact —")
+
+
+# ---- forecast -------------------------------------------------------------------------------------
+
+def _month_label(key: str) -> str:
+    if key == "no date":
+        return "No close date"
+    return datetime.strptime(key, "%Y-%m").strftime("%B %Y")
+
+
+@bp.route("/deals/forecast")
+@role_required("viewer")
+def deal_forecast():
+    account = current_account()
+    pipelines = _pipelines(account)
+    wanted = as_uuid_or_none(request.args.get("pipeline"))
+    pipeline = next((p for p in pipelines if p.id == wanted), None)
+    data = service.forecast(account, pipeline)
+    months = [dict(bucket, key=key, label=_month_label(key)) for key, bucket in data["months"]]
+    return render("crm/deals/forecast.html", block="results", pipelines=pipelines, pipeline=pipeline,
+                  totals=data["totals"], months=months)
+
+
+# ---- pipeline settings ----------------------------------------------------------------------------
+
+def _pipelines_context(errors=None, values=None, create_form_error=None):
+    account = current_account()
+    pipelines = _pipelines(account)
+    counts = dict(db.session.execute(scoped(Deal, account).with_only_columns(Deal.pipeline_id, func.count())
+                                     .group_by(Deal.pipeline_id)).all())
+    stage_counts = dict(db.session.execute(scoped(Deal, account).with_only_columns(Deal.stage_id, func.count())
+                                           .group_by(Deal.stage_id)).all())
+    return dict(pipelines=pipelines, counts=counts, stage_counts=stage_counts, errors=errors or {},
+                values=values or {}, create_error=create_form_error)
+
+
+def _pipeline_response(pipeline, status=200, errors=None, values=None):
+    """After a change to one pipeline: its card (htmx) or the page (redirect when it went well)."""
+    if wants_fragment():
+        context = _pipelines_context(errors, values)
+        pipeline = next(p for p in context["pipelines"] if p.id == pipeline.id)
+        return render("crm/deals/_pipeline.html", status=status, pipeline=pipeline, **context)
+    if status < 400:
+        return redirect_to(url_for("crm.deal_pipelines") + f"#pipeline-{pipeline.id}")
+    return render("crm/deals/pipelines.html", status=status, **_pipelines_context(errors, values))
+
+
+@bp.route("/deals/pipelines")
+@role_required("viewer")
+def deal_pipelines():
+    return render("crm/deals/pipelines.html", **_pipelines_context())
+
+
+@bp.route("/deals/pipelines", methods=["POST"])
+@role_required("admin")
+def deal_pipeline_create():
+    _form_ok()
+    name = request.form.get("name", "")
+    try:
+        pipeline = service.create_pipeline(current_account(), name, actor=current_user)
+    except ServiceError as error:
+        db.session.rollback()
+        context = _pipelines_context(errors={"create": error.fields or {"name": error.message}},
+                                     values={"create": {"name": name[:80]}})
+        return render("crm/deals/pipelines.html", block="create_form", status=422, **context)
+    flash(f"Pipeline {pipeline.name} created with the usual stages: rename or change them below.", "success")
+    return redirect_to(url_for("crm.deal_pipelines") + f"#pipeline-{pipeline.id}")
+
+
+@bp.route("/deals/pipelines/<uuid:pipeline_id>/rename", methods=["POST"])
+@role_required("admin")
+def deal_pipeline_rename(pipeline_id):
+    pipeline = get_or_404(Pipeline, pipeline_id)
+    _form_ok()
+    name = request.form.get("name", "")
+    try:
+        service.rename_pipeline(current_account(), pipeline, name, actor=current_user)
+    except ServiceError as error:
+        db.session.rollback()
+        return _pipeline_response(pipeline, 422, {f"rename-{pipeline.id}": error.fields or {"name": error.message}},
+                                  {f"rename-{pipeline.id}": {"name": name[:80]}})
+    return _pipeline_response(pipeline)
+
+
+@bp.route("/deals/pipelines/<uuid:pipeline_id>/delete", methods=["POST"])
+@role_required("admin")
+def deal_pipeline_delete(pipeline_id):
+    pipeline = get_or_404(Pipeline, pipeline_id)
+    _form_ok()
+    name = pipeline.name
+    try:
+        service.delete_pipeline(current_account(), pipeline, actor=current_user)
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return render("crm/deals/pipelines.html", status=422, **_pipelines_context())
+    flash(f"Pipeline {name} and its deals were deleted.", "success")
+    return redirect_to(url_for("crm.deal_pipelines"))
+
+
+@bp.route("/deals/pipelines/<uuid:pipeline_id>/stages", methods=["POST"])
+@role_required("admin")
+def deal_stage_add(pipeline_id):
+    pipeline = get_or_404(Pipeline, pipeline_id)
+    _form_ok()
+    name, chance = request.form.get("name", ""), request.form.get("probability", "")
+    try:
+        _check_stage(name, chance)
+        service.add_stage(current_account(), pipeline, name, chance, actor=current_user)
+    except ServiceError as error:
+        db.session.rollback()
+        return _pipeline_response(pipeline, 422, {f"add-{pipeline.id}": error.fields},
+                                  {f"add-{pipeline.id}": {"name": name[:80], "probability": chance[:10]}})
+    return _pipeline_response(pipeline)
+
+
+def _check_stage(name, chance) -> None:
+    """Both fields' messages at once (the service stops at the first)."""
+    errors = {}
+    try:
+        from app.crm.services.common import text_value
+
+        text_value({"name": name}, "name", "stage name", 80, required=True)
+    except ValidationError as error:
+        errors.update(error.fields)
+    try:
+        service.probability(chance)
+    except ValidationError as error:
+        errors.update(error.fields)
+    if errors:
+        raise ValidationError("The stage is not valid.", fields=errors)
+
+
+@bp.route("/deals/stages/<uuid:stage_id>/edit", methods=["POST"])
+@role_required("admin")
+def deal_stage_edit(stage_id):
+    stage = get_or_404(Stage, stage_id)
+    pipeline = stage.pipeline
+    _form_ok()
+    name, chance = request.form.get("name", ""), request.form.get("probability", "")
+    try:
+        service.update_stage(current_account(), stage, name, chance, actor=current_user)
+    except ServiceError as error:
+        db.session.rollback()
+        return _pipeline_response(pipeline, 422, {f"stage-{stage_id}": error.fields},
+                                  {f"stage-{stage_id}": {"name": name[:80], "probability": chance[:10]}})
+    return _pipeline_response(pipeline)
+
+
+@bp.route("/deals/stages/<uuid:stage_id>/delete", methods=["POST"])
+@role_required("admin")
+def deal_stage_delete(stage_id):
+    stage = get_or_404(Stage, stage_id)
+    pipeline = stage.pipeline
+    _form_ok()
+    name = stage.name
+    try:
+        service.delete_stage(current_account(), stage, actor=current_user)
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return render("crm/deals/pipelines.html", status=422, **_pipelines_context())
+    flash(f"Stage {name} deleted from {pipeline.name}.", "success")
+    return redirect_to(url_for("crm.deal_pipelines") + f"#pipeline-{pipeline.id}")
+
+
+@bp.route("/deals/pipelines/<uuid:pipeline_id>/stages/order", methods=["POST"])
+@role_required("admin")
+def deal_stage_order(pipeline_id):
+    """The stages in the order they were dragged to (every stage of the pipeline once)."""
+    pipeline = get_or_404(Pipeline, pipeline_id)
+    _form_ok()
+    try:
+        service.reorder_stages(current_account(), pipeline, request.form.getlist("stage_ids"))
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _pipeline_response(pipeline, 422)
+    return _pipeline_response(pipeline)
+
