@@ -108,7 +108,7 @@ def reset_password(token):
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            user = services.reset_password(token, form.password.data)
+            services.reset_password(token, form.password.data)
         except ServiceError as error:
             apply_error(form, error)
         else:

@@ -50,7 +50,9 @@ def redirect_to(location: str, code: int = 303):
 
         response = redirect(location, code)
         response.status_code = 200
-        response.headers["HX-Location"] = json.dumps({"path": location, "target": "body"})
+        # The follow-up GET says it is a navigation (HX-Boosted), so it gets the whole page, not a block.
+        response.headers["HX-Location"] = json.dumps(
+            {"path": location, "target": "body", "headers": {"HX-Boosted": "true"}})
         response.set_data("")
         return response
     return redirect(location, code)

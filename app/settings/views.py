@@ -13,7 +13,6 @@ from app.core.pagination import paginate, parse_page_args
 from app.core.roles import can, role_required
 from app.core.tenancy import current_account, current_membership, get_or_404, scoped
 from app.core.web import redirect_to, render
-from app.extensions import db
 from app.settings import bp
 
 

@@ -1,3 +1,4 @@
+import json
 import re
 
 from sqlalchemy import select
@@ -52,7 +53,11 @@ def test_htmx_success_navigates_with_hx_location(client, owner, login):
     response = client.post("/settings/workspace", data={"name": "Via htmx", "timezone": "UTC", "currency": "USD"},
                            headers={"HX-Request": "true"})
     assert response.status_code == 200
-    assert '"path": "/settings/workspace"' in response.headers["HX-Location"]
+    location = json.loads(response.headers["HX-Location"])
+    assert location["path"] == "/settings/workspace" and location["headers"] == {"HX-Boosted": "true"}
+    # That follow-up request gets the whole page, not the form block.
+    page = client.get(location["path"], headers={"HX-Request": "true", **location["headers"]})
+    assert "<html" in page.text and "Via htmx" in page.text
 
 
 def test_owner_deletes_the_workspace_after_typing_its_name(client, owner, login):

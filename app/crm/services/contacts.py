@@ -2,7 +2,7 @@
 import uuid
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import Select, String, cast, func, or_, select
+from sqlalchemy import Select, String, cast, func, select
 
 from app.core import audit, events
 from app.core.db import utcnow
@@ -283,6 +283,13 @@ def save_segment(account, name: str, filters: dict, actor=None) -> Segment:
     audit.record("segment.created", segment, f"Segment “{name}” saved", account=account, user=actor)
     db.session.commit()
     return segment
+
+
+def delete_segment(account, segment: Segment, actor=None) -> None:
+    """The saved filter goes; its contacts are not changed."""
+    audit.record("segment.deleted", segment, f"Segment “{segment.name}” deleted", account=account, user=actor)
+    db.session.delete(segment)
+    db.session.commit()
 
 
 def segment_contacts(account, segment: Segment) -> Select:

@@ -1,4 +1,6 @@
 """Notes: sanitised rich text (1 to 10,000 characters) on contacts, companies and deals."""
+import html
+
 import bleach
 
 from app.core import audit, events
@@ -50,7 +52,9 @@ def create(account, data: dict, actor=None) -> Note:
     db.session.add(note)
     db.session.flush()
     if note.contact_id:
-        preview = bleach.clean(body, tags=[], strip=True)[:120]
+        # Block ends and line breaks become spaces, so that words of two lines do not run together.
+        spaced = body.replace("<br>", " ").replace("</p>", "</p> ").replace("</li>", "</li> ")
+        preview = html.unescape(" ".join(bleach.clean(spaced, tags=[], strip=True).split()))[:120]
         timeline.add(account, note.contact_id, "note.created", f"Note: {preview}", actor, note)
     audit.record("note.created", note, "Note added", account=account, user=actor)
     db.session.commit()
