@@ -282,3 +282,25 @@ def test_another_accounts_company_is_not_found(client, signed_in):
     assert client.post(f"/companies/notes/{their_note.id}/delete").status_code == 404
     assert db.session.get(Company, theirs.id).deleted_at is None
     assert "Theirs" not in client.get("/companies/options?q=the").text
+
+
+def test_company_tags_added_by_name_and_removed(client, owner, login):
+    from app.crm.models import Company, Tag
+    from app.crm.services import companies as company_service
+
+    user, account = owner
+    company = company_service.create(account, {"name": "Tagged Co"}, user)
+    login(user, account)
+    added = client.post(f"/companies/{company.id}/tags", data={"name": "Partner"}, headers={"HX-Request": "true"})
+    assert added.status_code == 200 and "Partner" in added.text and "<html" not in added.text
+    company = db.session.get(Company, company.id)
+    assert [t.name for t in company.tags] == ["Partner"]
+    client.post(f"/companies/{company.id}/tags", data={"name": "partner"})  # same tag, any case: no duplicate
+    assert len(db.session.get(Company, company.id).tags) == 1
+    too_long = client.post(f"/companies/{company.id}/tags", data={"name": "x" * 51}, headers={"HX-Request": "true"})
+    assert too_long.status_code == 422 and "50 characters" in too_long.text
+    tag = db.session.execute(select(Tag)).scalar_one()
+    removed = client.post(f"/companies/{company.id}/tags/{tag.id}/remove")
+    assert removed.status_code in (302, 303)
+    assert db.session.get(Company, company.id).tags == []
+    assert "Partner" in client.get(f"/companies/{company.id}").text  # offered as a suggestion

@@ -122,3 +122,22 @@ def find_or_create_by_name(account, name: str) -> Company:
     db.session.add(company)
     db.session.flush()
     return company
+
+
+def add_tag(account, company: Company, name: str, actor=None):
+    from app.crm.services import tags
+
+    tag = tags.get_or_create(account, name)
+    if tag not in company.tags:
+        company.tags.append(tag)
+        audit.record("company.tagged", company, f"{company.name} tagged “{tag.name}”", account=account, user=actor)
+    db.session.commit()
+    return tag
+
+
+def remove_tag(account, company: Company, tag, actor=None) -> None:
+    if tag in company.tags:
+        company.tags.remove(tag)
+        audit.record("company.untagged", company, f"Tag “{tag.name}” removed from {company.name}",
+                     account=account, user=actor)
+    db.session.commit()

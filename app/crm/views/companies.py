@@ -18,7 +18,8 @@ from app.core.roles import role_required
 from app.core.tenancy import current_account, get_or_404, scoped
 from app.core.web import redirect_to, render, wants_fragment
 from app.crm import bp
-from app.crm.models import COMPANY_SIZES, Company, Contact, Deal, Note
+from app.crm.forms import TagForm
+from app.crm.models import COMPANY_SIZES, Company, Contact, Deal, Note, Tag
 from app.crm.services import companies as service
 from app.crm.services import notes as notes_service
 from app.crm.services.common import format_phone
@@ -204,7 +205,7 @@ def _notes_of(account, **target):
                                    .limit(100)).scalars())
 
 
-def _detail_context(company, note_form=None):
+def _detail_context(company, note_form=None, tag_form=None):
     account = current_account()
     contacts = paginate(scoped(Contact, account).where(Contact.company_id == company.id, Contact.deleted_at.is_(None))
                         .options(joinedload(Contact.owner))
@@ -222,7 +223,46 @@ def _detail_context(company, note_form=None):
                 notes=_notes_of(account, company_id=company.id), note_form=note_form or CompanyNoteForm(),
                 note_add_url=url_for("crm.company_note_add", company_id=company.id),
                 note_delete_endpoint="crm.company_note_delete", activity_context={"company_id": company.id},
-                phone=format_phone(company.phone))
+                phone=format_phone(company.phone), tag_form=tag_form or TagForm(formdata=None),
+                tag_names=_tag_names(account))
+
+
+def _tag_names(account) -> list[str]:
+    return list(db.session.execute(scoped(Tag, account).with_only_columns(Tag.name).order_by(func.lower(Tag.name))
+                                   .limit(1000)).scalars())
+
+
+def _tags_response(company, form=None, status=200):
+    if not wants_fragment():
+        if status == 200:
+            return redirect_to(url_for("crm.company_detail", company_id=company.id))
+        return render("crm/companies/detail.html", status=status, **_detail_context(company, tag_form=form))
+    return render("crm/companies/detail.html", block="tags", status=status, company=company,
+                  tag_form=form or TagForm(formdata=None), tag_names=_tag_names(current_account()))
+
+
+@bp.route("/companies/<uuid:company_id>/tags", methods=["POST"])
+@role_required("user")
+def company_tag_add(company_id):
+    company = _live_company(company_id)
+    form = TagForm()
+    if form.validate_on_submit():
+        try:
+            service.add_tag(current_account(), company, form.name.data or "", actor=current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            apply_error(form, error)
+        else:
+            return _tags_response(company)
+    return _tags_response(company, form, 422)
+
+
+@bp.route("/companies/<uuid:company_id>/tags/<uuid:tag_id>/remove", methods=["POST"])
+@role_required("user")
+def company_tag_remove(company_id, tag_id):
+    company = _live_company(company_id)
+    service.remove_tag(current_account(), company, get_or_404(Tag, tag_id), actor=current_user)
+    return _tags_response(company)
 
 
 @bp.route("/companies/<uuid:company_id>")
