@@ -79,11 +79,12 @@ def _register_blueprints(app: Flask) -> None:
 def _register_request_hooks(app: Flask) -> None:
     from app.auth.services import memberships_of, pick_membership
     from app.core.tenancy import set_current
-    from app.core.web import assign_request_id
+    from app.core.web import assign_request_id, refuse_nul_characters
 
     @app.before_request
     def load_request_state():
         assign_request_id()
+        refuse_nul_characters()
         set_current(None, None, None)
         if request.blueprint == "api" or not current_user.is_authenticated:
             return

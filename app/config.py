@@ -65,6 +65,8 @@ def load_config() -> dict:
         "INVITATION_MAX_AGE_DAYS": _int("INVITATION_MAX_AGE_DAYS", 7),
         "EXPORTS_DIR": os.environ.get("EXPORTS_DIR") or str(INSTANCE_DIR / "exports"),
         "OUTBOX_DIR": os.environ.get("OUTBOX_DIR") or str(INSTANCE_DIR / "outbox"),
+        "IMPORTS_DIR": os.environ.get("IMPORTS_DIR") or str(INSTANCE_DIR / "imports"),
+        "IMPORT_MAX_BYTES": _int("IMPORT_MAX_BYTES", 2 * 1024 * 1024 * 1024),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         "LOG_FORMAT": os.environ.get("LOG_FORMAT") or ("text" if debug else "json"),
     }

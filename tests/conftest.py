@@ -110,7 +110,7 @@ def app(smtp_server, tmp_path_factory):
     recreate_database(DATABASE_URL)
     folder = tmp_path_factory.mktemp("instance")
     application = create_app(test_config(smtp_server[0].port, EXPORTS_DIR=str(folder / "exports"),
-                                         OUTBOX_DIR=str(folder / "outbox")))
+                                         OUTBOX_DIR=str(folder / "outbox"), IMPORTS_DIR=str(folder / "imports")))
     application.test_client_class = FreshContextClient
     with application.app_context():
         from flask_migrate import upgrade

@@ -5,3 +5,4 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 docs_bp = Blueprint("api_docs", __name__)  # the HTML reference, outside the JSON API
 
 from app.api import views  # noqa: E402,F401
+from app.api import crm  # noqa: E402,F401

@@ -30,6 +30,19 @@ def assign_request_id() -> None:
     g.request_id = incoming if REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
 
 
+def refuse_nul_characters() -> None:
+    """A NUL in a query or form value is never meant; PostgreSQL rejects it in text (400, not 500)."""
+    from flask import abort
+
+    if request.path.startswith("/api/"):
+        return  # the JSON API names the offending field itself
+    values = list(request.args.values())
+    if request.mimetype == "application/x-www-form-urlencoded":  # not uploads: they set their own size limit
+        values += list(request.form.values())
+    if any("\x00" in value for value in values):
+        abort(400, description="The request contains a NUL character, which no field accepts.")
+
+
 def safe_next_url(target: str | None, fallback: str) -> str:
     """Only same-site relative paths may be redirect targets (no open redirects)."""
     if not target:

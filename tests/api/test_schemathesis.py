@@ -15,6 +15,7 @@ forwards to it.
 """
 import copy
 import string
+import uuid
 
 import pytest
 import schemathesis
@@ -25,6 +26,7 @@ from schemathesis.checks import negative_data_rejection
 from app.api.base import OPERATIONS
 from app.api.openapi import build_document
 from app.auth import services as auth_services
+from app.extensions import db
 from tests import factories
 
 MAX_EXAMPLES = 30
@@ -50,6 +52,72 @@ class AppUnderTest:
         assert self.flask_app is not None, "the `app` fixture is not bound"
         with self.flask_app.app_context():
             return self.flask_app(environ, start_response)
+
+
+# CRM requests: the ids they carry (in the path or the body) point at records of the key's workspace, as a real
+# client's would, and phone numbers are real ones. A drawn UUID is never found and a drawn string is almost never
+# a phone number, so their answers (404, 422) would say nothing about the rest of the request; unknown ids and
+# invalid numbers are tested in tests/api/test_crm_api.py. A request on one record gets a fresh one, so that the
+# examples do not pile their changes on one contact.
+CRM: dict = {}
+PHONES = ["+1 415 555 2671", "(415) 555-2671", "+14155552671", "+44 20 7183 8750", "+33 1 42 68 53 00", "212-555-0101"]
+
+
+@pytest.fixture
+def crm_records(owner, admin_key_headers):
+    from app.crm.models import Pipeline
+
+    user, account = owner
+    ids = {key: str(value) for key, value in factories.populate_crm(account, user).items()}
+    pipeline = db.session.get(Pipeline, uuid.UUID(ids["pipeline_id"]))
+    CRM.update(ids, account=account, actor=user, owner_id=str(user.id), next_stage_id=str(pipeline.stages[1].id),
+               counter=0)
+    yield CRM
+    CRM.clear()
+
+
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return isinstance(value, str)
+
+
+def _fresh(param: str) -> str:
+    from app.crm.services import companies, contacts, deals
+
+    CRM["counter"] += 1
+    n, account, actor = CRM["counter"], CRM["account"], CRM["actor"]
+    if param == "contact_id":
+        return str(contacts.create(account, {"first_name": "Fuzz", "last_name": f"Contact {n}", "phone": "+14155552671",
+                                             "email": f"fuzz-{n}@example.com", "tags": ["fuzzed"]}, actor).id)
+    if param == "company_id":
+        return str(companies.create(account, {"name": f"Fuzz Co {n}", "domain": f"fuzz-{n}.example"}, actor).id)
+    if param == "deal_id":
+        return str(deals.create(account, {"title": f"Fuzz deal {n}", "value": "10",
+                                          "pipeline_id": CRM["pipeline_id"]}, actor).id)
+    return CRM.get(param, "")
+
+
+BODY_IDS = {"company_id": "company_id", "parent_id": "company_id", "contact_id": "contact_id",
+            "owner_id": "owner_id", "pipeline_id": "pipeline_id", "stage_id": "next_stage_id"}
+
+
+@schemathesis.hook
+def before_call(ctx, case, **kwargs):
+    if not CRM:
+        return
+    for name, value in list((case.path_parameters or {}).items()):
+        if _is_uuid(value):
+            case.path_parameters[name] = _fresh(name)
+    if isinstance(case.body, dict):
+        for name, source in BODY_IDS.items():
+            if _is_uuid(case.body.get(name)):
+                case.body[name] = CRM[source]
+        if isinstance(case.body.get("phone"), str) and case.operation.path.startswith(("/api/v1/contacts",
+                                                                                      "/api/v1/companies")):
+            case.body["phone"] = PHONES[CRM["counter"] % len(PHONES)]
 
 
 APP = AppUnderTest()
@@ -80,7 +148,7 @@ def test_schema_under_test_is_the_served_one(app):
 @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
           # one key per operation, shared by its examples on purpose (the tables are emptied per pytest test)
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_api_matches_its_document(case, admin_key_headers, outbox):
+def test_api_matches_its_document(case, admin_key_headers, crm_records, outbox):
     # negative_data_rejection is left out: unknown query parameters are ignored by design, and the key sent
     # here puts back the Authorization header that its "missing credentials" cases take away.
     case.call_and_validate(headers=admin_key_headers, excluded_checks=[negative_data_rejection])

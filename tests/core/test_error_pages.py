@@ -76,3 +76,11 @@ def test_absurd_page_numbers_fall_back_to_the_first_page(client, owner, login):
     for path in ("/activity", "/settings/team", "/settings/api-keys"):
         response = client.get(path + "?page=99999999999999999999999")
         assert response.status_code == 200, path
+
+
+def test_nul_characters_are_a_400_not_a_500(client, owner, login):
+    user, account = owner
+    login(user, account)
+    assert client.get("/contacts?q=a%00b").status_code == 400
+    response = client.post("/contacts/new", data={"first_name": "A\x00B"})
+    assert response.status_code == 400 and "NUL" in response.text

@@ -17,6 +17,8 @@ def text_value(data: dict, field: str, label: str, max_length: int, required: bo
     if not isinstance(value, str):
         raise ValidationError(f"The {label} must be text.", field=field)
     value = value.strip()
+    if "\x00" in value:
+        raise ValidationError(f"The {label} contains a NUL character.", field=field)
     if not value:
         if required:
             raise ValidationError(f"Enter a {label}.", field=field)

@@ -239,14 +239,25 @@ def filtered(account, filters: dict, deleted: bool = False) -> Select:
         query = query.where(Contact.source == filters["source"])
     zone = _zone(account)
     if filters.get("created_from"):
-        start = datetime.combine(_day(filters["created_from"], "created_from"), time.min, zone)
-        query = query.where(Contact.created_at >= start.astimezone(timezone.utc))
+        start = _midnight_utc(_day(filters["created_from"], "created_from"), zone)
+        if start is not None:
+            query = query.where(Contact.created_at >= start)
     if filters.get("created_to"):
-        end = datetime.combine(_day(filters["created_to"], "created_to") + timedelta(days=1), time.min, zone)
-        query = query.where(Contact.created_at < end.astimezone(timezone.utc))
+        end = _midnight_utc(_day(filters["created_to"], "created_to"), zone, next_day=True)
+        if end is not None:
+            query = query.where(Contact.created_at < end)
     if filters.get("cf"):
         query = query.where(_custom_field_matches(filters["cf"], filters.get("cf_value", "")))
     return query
+
+
+def _midnight_utc(day: date, zone, next_day: bool = False):
+    """Midnight (of the next day) in the workspace's zone, in UTC; None at the ends of the calendar (year 1 or
+    9999 bound nothing, and the arithmetic would overflow)."""
+    try:
+        return datetime.combine(day + timedelta(days=1) if next_day else day, time.min, zone).astimezone(timezone.utc)
+    except OverflowError:
+        return None
 
 
 def _custom_field_matches(key: str, value: str):
