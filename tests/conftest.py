@@ -219,3 +219,18 @@ def count_queries(app):
         return len(statements)
 
     return count
+
+
+@pytest.fixture
+def published():
+    """Every domain event published during the test: [(name, payload)]."""
+    from app.core import events
+
+    seen = []
+
+    def capture(name, payload):
+        seen.append((name, payload))
+
+    events.subscribe(events.ALL)(capture)
+    yield seen
+    events.unsubscribe(events.ALL, capture)

@@ -6,7 +6,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.core import events
 from app.core.db import utcnow
 from app.crm.models import Company, Contact, Deal, Tag
 from app.crm.services import companies, contacts, custom_fields, deals, tags
@@ -18,16 +17,6 @@ CONTACT_KEYS = {"id", "first_name", "last_name", "email", "phone", "company_id",
                 "city", "region", "postal_code", "country", "custom_fields", "tags", "created_at", "updated_at"}
 
 
-@pytest.fixture
-def published():
-    seen = []
-
-    def capture(name, payload):
-        seen.append((name, payload))
-
-    events.subscribe("*")(capture)
-    yield seen
-    events.unsubscribe("*", capture)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from app.core import events
 from app.core.db import utcnow
 from app.crm.models import Contact, Note, Tag, TimelineEntry
 from app.crm.services import companies, contacts, custom_fields, notes, tags, timeline
@@ -15,17 +14,6 @@ from tests import factories
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def published():
-    """Every domain event published during the test: [(name, payload)]."""
-    seen = []
-
-    def capture(name, payload):
-        seen.append((name, payload))
-
-    events.subscribe("*")(capture)
-    yield seen
-    events.unsubscribe("*", capture)
 
 
 def make_contact(account, user=None, **data):

@@ -297,18 +297,6 @@ def test_bulk_delete_asks_first_and_says_how_many(client, login, crowd, publishe
     assert "Alan Turing" in trash and "Linus Torvalds" in trash
 
 
-@pytest.fixture
-def published():
-    from app.core import events
-
-    seen = []
-
-    def capture(name, payload):
-        seen.append((name, payload))
-
-    events.subscribe("*")(capture)
-    yield seen
-    events.unsubscribe("*", capture)
 
 
 def test_bulk_on_everything_matching_the_filter(client, owner, login):

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from app.core import events
 from app.core.models import Job
 from app.crm.models import Company, Contact, ContactImport, ImportMapping, Tag, TimelineEntry, contact_tags
 from app.crm.services import companies, contacts, custom_fields, imports
@@ -102,16 +101,6 @@ def member(owner, login):
     return user, account
 
 
-@pytest.fixture
-def published():
-    seen = []
-
-    def capture(name, payload):
-        seen.append((name, payload))
-
-    events.subscribe("*")(capture)
-    yield seen
-    events.unsubscribe("*", capture)
 
 
 # ---- upload: what is refused -------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from app.core.errors import ConflictError, ValidationError
 from app.core.tenancy import scoped
 from app.crm.models import ACTIVITY_STATUSES, ACTIVITY_TRANSITIONS, ACTIVITY_TYPES, Activity, Company, Contact, Deal
 from app.crm.services import timeline
-from app.crm.services.common import choice_value, member_user_id, row_of_account, text_value
+from app.crm.services.common import FieldErrors, choice_value, member_user_id, row_of_account, text_value
 from app.extensions import db
 
 STATUS_LABELS = {"pending": "pending", "in_progress": "in progress", "completed": "completed",
@@ -36,16 +36,8 @@ def parse_due(raw, zone_name: str):
 
 
 def _clean(account, data: dict, zone_name: str, partial: bool) -> dict:
-    values, errors = {}, {}
-
-    def attempt(name, producer):
-        if partial and name not in data:
-            return
-        try:
-            values[name] = producer()
-        except ValidationError as error:
-            errors.update(error.fields)
-
+    fields = FieldErrors(data, partial)
+    attempt = fields.add
     attempt("activity_type", lambda: choice_value(data, "activity_type", "type", ACTIVITY_TYPES, default="task"))
     attempt("subject", lambda: text_value(data, "subject", "subject", 200, required=True))
     attempt("description", lambda: text_value(data, "description", "description", 5000) or "")
@@ -55,8 +47,7 @@ def _clean(account, data: dict, zone_name: str, partial: bool) -> dict:
                                ("deal_id", Deal, "deal")):
         attempt(name, lambda n=name, m=model, lab=label: getattr(
             row_of_account(m, account, data.get(n), n, lab), "id", None))
-    if errors:
-        raise ValidationError("Some fields are not valid.", fields=errors)
+    values = fields.values_or_raise()
     return values
 
 

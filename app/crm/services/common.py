@@ -103,3 +103,32 @@ def get_live(model, account, object_id):
     if row is None or getattr(row, "deleted_at", None) is not None:
         raise NotFoundError("Not found.")
     return row
+
+
+class FieldErrors:
+    """Validates a record's fields one by one and reports every error at once.
+
+        fields = FieldErrors(data, partial)
+        fields.add("title", lambda: text_value(data, "title", "title", 160, required=True))
+        values = fields.values_or_raise()
+
+    partial (PATCH, imports): only the fields present in `data` are validated."""
+
+    def __init__(self, data: dict, partial: bool = False):
+        self.data, self.partial = data, partial
+        self.values: dict = {}
+        self.errors: dict = {}
+
+    def add(self, name: str, producer, key: str | None = None) -> None:
+        """values[name] = producer(); `key` is the input's name when it differs from the field's."""
+        if self.partial and (key or name) not in self.data:
+            return
+        try:
+            self.values[name] = producer()
+        except ValidationError as error:
+            self.errors.update(error.fields)
+
+    def values_or_raise(self, message: str = "Some fields are not valid.") -> dict:
+        if self.errors:
+            raise ValidationError(message, fields=self.errors)
+        return self.values

@@ -8,7 +8,7 @@ from app.core.db import utcnow
 from app.core.errors import ConflictError, ValidationError
 from app.core.tenancy import scoped
 from app.crm.models import COMPANY_SIZES, Company, Contact
-from app.crm.services.common import choice_value, member_user_id, normalize_phone, row_of_account, text_value
+from app.crm.services.common import FieldErrors, choice_value, member_user_id, normalize_phone, row_of_account, text_value
 from app.extensions import db
 
 DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -29,16 +29,8 @@ def normalize_domain(raw) -> str | None:
 def _clean(account, data: dict, company: Company | None, partial: bool) -> dict:
     from app.crm.services.contacts import default_country
 
-    values, errors = {}, {}
-
-    def attempt(name, producer):
-        if partial and name not in data:
-            return
-        try:
-            values[name] = producer()
-        except ValidationError as error:
-            errors.update(error.fields)
-
+    fields = FieldErrors(data, partial)
+    attempt = fields.add
     attempt("name", lambda: text_value(data, "name", "company name", 160, required=True))
     attempt("domain", lambda: normalize_domain(data.get("domain")))
     attempt("industry", lambda: text_value(data, "industry", "industry", 80))
@@ -46,8 +38,7 @@ def _clean(account, data: dict, company: Company | None, partial: bool) -> dict:
     attempt("phone", lambda: normalize_phone(data.get("phone"), default_country(account)))
     attempt("owner_id", lambda: member_user_id(account, data.get("owner_id")))
     attempt("parent_id", lambda: _parent_id(account, data.get("parent_id"), company))
-    if errors:
-        raise ValidationError("Some fields are not valid.", fields=errors)
+    values = fields.values_or_raise()
     if values.get("domain"):
         query = scoped(Company, account).where(Company.domain == values["domain"], Company.deleted_at.is_(None))
         if company is not None:

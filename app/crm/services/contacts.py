@@ -10,7 +10,7 @@ from app.core.errors import ConflictError, ValidationError
 from app.core.tenancy import scoped
 from app.crm.models import CONTACT_SOURCES, Company, Contact, Segment, Tag, contact_tags
 from app.crm.services import custom_fields, tags, timeline
-from app.crm.services.common import (as_uuid, choice_value, member_user_id, normalize_phone, row_of_account,
+from app.crm.services.common import (FieldErrors, as_uuid, choice_value, member_user_id, normalize_phone, row_of_account,
                                      text_value)
 from app.extensions import db
 
@@ -61,19 +61,8 @@ def _clean(account, data: dict, contact: Contact | None, partial: bool) -> dict:
     """Validated values for the fields present in `data` (all fields when not partial)."""
     from app.auth.services import normalize_email
 
-    def wanted(name):
-        return not partial or name in data
-
-    values, errors = {}, {}
-
-    def attempt(name, producer):
-        if not wanted(name):
-            return
-        try:
-            values[name] = producer()
-        except ValidationError as error:
-            errors.update(error.fields)
-
+    fields = FieldErrors(data, partial)
+    attempt = fields.add
     attempt("first_name", lambda: text_value(data, "first_name", "first name", 80) or "")
     attempt("last_name", lambda: text_value(data, "last_name", "last name", 80) or "")
     attempt("email", lambda: normalize_email(data["email"]) if (data.get("email") or "").strip() else None)
@@ -87,14 +76,9 @@ def _clean(account, data: dict, contact: Contact | None, partial: bool) -> dict:
                               ("postal_code", "postal code", 20)):
         attempt(name, lambda n=name, lab=label, sz=size: text_value(data, n, lab, sz))
     attempt("country", lambda: _country(data.get("country")))
-    if "custom_fields" in data or not partial:
-        try:
-            values["custom_fields"] = custom_fields.clean_values(
-                account, data.get("custom_fields") or {}, contact.custom_fields if contact else {}, partial)
-        except ValidationError as error:
-            errors.update(error.fields)
-    if errors:
-        raise ValidationError("Some fields are not valid.", fields=errors)
+    attempt("custom_fields", lambda: custom_fields.clean_values(
+        account, data.get("custom_fields") or {}, contact.custom_fields if contact else {}, partial))
+    values = fields.values_or_raise()
     merged = {name: values.get(name, getattr(contact, name, None)) for name in ("first_name", "last_name", "email", "phone")}
     if not any(merged.values()):
         raise ValidationError("Enter at least a name, an e-mail or a phone number.", field="first_name")

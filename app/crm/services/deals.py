@@ -10,7 +10,7 @@ from app.core.errors import ConflictError, ValidationError
 from app.core.tenancy import scoped
 from app.crm.models import DEAL_STATUSES, Company, Contact, Deal, Pipeline, Stage
 from app.crm.services import timeline
-from app.crm.services.common import member_user_id, row_of_account, text_value
+from app.crm.services.common import FieldErrors, member_user_id, row_of_account, text_value
 from app.extensions import db
 
 DEFAULT_STAGES = [("Lead", 10), ("Qualified", 25), ("Proposal", 50), ("Negotiation", 75), ("Closing", 90)]
@@ -147,32 +147,18 @@ def _close_date(raw):
 
 
 def _clean(account, data: dict, deal: Deal | None, partial: bool, cents_in_api: bool) -> dict:
-    values, errors = {}, {}
-
-    def attempt(name, producer):
-        if partial and name not in data:
-            return
-        try:
-            values[name] = producer()
-        except ValidationError as error:
-            errors.update(error.fields)
-
+    fields = FieldErrors(data, partial)
+    attempt = fields.add
     attempt("title", lambda: text_value(data, "title", "title", 160, required=True))
     value_key = "value_cents" if cents_in_api else "value"
-    if not partial or value_key in data:
-        try:
-            values["value_cents"] = value_cents(data.get(value_key), value_key)
-        except ValidationError as error:
-            errors.update(error.fields)
+    attempt("value_cents", lambda: value_cents(data.get(value_key), value_key), key=value_key)
     attempt("contact_id", lambda: getattr(row_of_account(Contact, account, data.get("contact_id"),
                                                          "contact_id", "contact"), "id", None))
     attempt("company_id", lambda: getattr(row_of_account(Company, account, data.get("company_id"),
                                                          "company_id", "company"), "id", None))
     attempt("owner_id", lambda: member_user_id(account, data.get("owner_id")))
     attempt("expected_close_date", lambda: _close_date(data.get("expected_close_date")))
-    if errors:
-        raise ValidationError("Some fields are not valid.", fields=errors)
-    return values
+    return fields.values_or_raise()
 
 
 def _stage_for(account, pipeline_id, stage_id) -> Stage:

@@ -6,7 +6,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
-from wtforms import SelectField, StringField, TelField, TextAreaField
+from wtforms import SelectField, StringField, TelField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
@@ -18,10 +18,10 @@ from app.core.roles import role_required
 from app.core.tenancy import current_account, get_or_404, scoped
 from app.core.web import redirect_to, render, wants_fragment
 from app.crm import bp
-from app.crm.forms import TagForm
+from app.crm.forms import NoteForm, TagForm
+from app.crm.views.record_notes import add_note, delete_note
 from app.crm.models import COMPANY_SIZES, Company, Contact, Deal, Note, Tag
 from app.crm.services import companies as service
-from app.crm.services import notes as notes_service
 from app.crm.services.common import format_phone
 from app.extensions import db
 
@@ -45,11 +45,6 @@ class CompanyForm(FlaskForm):
 
     def service_data(self) -> dict:
         return {name: self[name].data or "" for name in self.FIELDS}
-
-
-class CompanyNoteForm(FlaskForm):
-    # services.notes checks the length (1 to 10,000 characters) with its own message.
-    body = TextAreaField("Note", render_kw={"rows": 3, "placeholder": "Write a note…"})
 
 
 def member_choices(account) -> list[tuple[str, str]]:
@@ -220,7 +215,7 @@ def _detail_context(company, note_form=None, tag_form=None):
                      *parse_page_args(request.args, page_field="deals_page"))
     parent = company.parent if company.parent_id and company.parent and company.parent.deleted_at is None else None
     return dict(company=company, parent=parent, contacts=contacts, children=children, deals=deals,
-                notes=_notes_of(account, company_id=company.id), note_form=note_form or CompanyNoteForm(),
+                notes=_notes_of(account, company_id=company.id), note_form=note_form or NoteForm(),
                 note_add_url=url_for("crm.company_note_add", company_id=company.id),
                 note_delete_endpoint="crm.company_note_delete", activity_context={"company_id": company.id},
                 phone=format_phone(company.phone), tag_form=tag_form or TagForm(formdata=None),
@@ -276,23 +271,8 @@ def company_detail(company_id):
 @role_required("user")
 def company_note_add(company_id):
     company = _live_company(company_id)
-    form = CompanyNoteForm()
-    if form.validate_on_submit():
-        try:
-            notes_service.create(current_account(), {"body": form.body.data or "", "company_id": str(company.id)},
-                                 actor=current_user)
-        except ServiceError as error:
-            db.session.rollback()
-            apply_error(form, error)
-        else:
-            if wants_fragment():
-                return render("crm/companies/_notes.html", **_detail_context(company))
-            flash("Note added.", "success")
-            return redirect_to(url_for("crm.company_detail", company_id=company.id))
-    context = _detail_context(db.session.get(Company, company.id), note_form=form)
-    if wants_fragment():
-        return render("crm/companies/_notes.html", status=422, **context)
-    return render("crm/companies/detail.html", status=422, **context)
+    return add_note(company, "company_id", _detail_context, "crm/companies/detail.html",
+                    url_for("crm.company_detail", company_id=company.id))
 
 
 @bp.route("/companies/notes/<uuid:note_id>/delete", methods=["POST"])
@@ -302,17 +282,6 @@ def company_note_delete(note_id):
     if note.company_id is None:
         abort(404)
     company = _live_company(note.company_id)
-    if not FlaskForm().validate_on_submit():
-        abort(400, description="The form expired. Reload the page and try again.")
-    try:
-        notes_service.delete(current_account(), note, current_user, _role())
-    except ServiceError as error:
-        abort(error.status, description=error.message)
-    flash("Note deleted.", "success")
-    return redirect_to(url_for("crm.company_detail", company_id=company.id))
+    return delete_note(note, url_for("crm.company_detail", company_id=company.id))
 
 
-def _role() -> str:
-    from app.core.tenancy import current_membership
-
-    return current_membership().role

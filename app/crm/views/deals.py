@@ -15,15 +15,16 @@ from app.core.errors import ServiceError, ValidationError
 from app.core.forms import apply_error
 from app.core.pagination import paginate, parse_page_args
 from app.core.roles import role_required
-from app.core.tenancy import current_account, current_membership, get_or_404, scoped
+from app.core.tenancy import current_account, get_or_404, scoped
 from app.core.web import redirect_to, render, wants_fragment
 from app.crm import bp
+from app.crm.forms import NoteForm
 from app.crm.models import DEAL_STATUSES, Contact, Deal, Note, Pipeline, Stage
 from app.crm.services import contacts as contacts_service
 from app.crm.services import deals as service
-from app.crm.services import notes as notes_service
-from app.crm.views.companies import (CompanyNoteForm, _notes_of, _selected_company_choice, as_uuid_or_none,
+from app.crm.views.companies import (_notes_of, _selected_company_choice, as_uuid_or_none,
                                      member_choices)
+from app.crm.views.record_notes import add_note, delete_note
 from app.extensions import db
 
 PICKER_LIMIT = 20
@@ -329,7 +330,7 @@ def _detail_context(deal: Deal, note_form=None, status_errors=None, move_error=N
         joinedload(Deal.stage), joinedload(Deal.pipeline), joinedload(Deal.contact), joinedload(Deal.company),
         joinedload(Deal.owner))).scalar_one()
     return dict(deal=deal, stages=deal.pipeline.stages, status_labels=STATUS_LABELS, status_badges=STATUS_BADGES,
-                notes=_notes_of(account, deal_id=deal.id), note_form=note_form or CompanyNoteForm(),
+                notes=_notes_of(account, deal_id=deal.id), note_form=note_form or NoteForm(),
                 note_add_url=url_for("crm.deal_note_add", deal_id=deal.id), note_delete_endpoint="crm.deal_note_delete",
                 activity_context={"deal_id": deal.id}, status_errors=status_errors or {}, move_error=move_error,
                 reason=reason, today=_today(account))
@@ -403,23 +404,8 @@ def deal_delete(deal_id):
 @role_required("user")
 def deal_note_add(deal_id):
     deal = get_or_404(Deal, deal_id)
-    form = CompanyNoteForm()
-    if form.validate_on_submit():
-        try:
-            notes_service.create(current_account(), {"body": form.body.data or "", "deal_id": str(deal.id)},
-                                 actor=current_user)
-        except ServiceError as error:
-            db.session.rollback()
-            apply_error(form, error)
-        else:
-            if wants_fragment():
-                return render("crm/companies/_notes.html", **_detail_context(deal))
-            flash("Note added.", "success")
-            return redirect_to(url_for("crm.deal_detail", deal_id=deal.id))
-    context = _detail_context(db.session.get(Deal, deal.id), note_form=form)
-    if wants_fragment():
-        return render("crm/companies/_notes.html", status=422, **context)
-    return render("crm/deals/detail.html", status=422, **context)
+    return add_note(deal, "deal_id", _detail_context, "crm/deals/detail.html",
+                    url_for("crm.deal_detail", deal_id=deal.id))
 
 
 @bp.route("/deals/notes/<uuid:note_id>/delete", methods=["POST"])
@@ -428,14 +414,7 @@ def deal_note_delete(note_id):
     note = get_or_404(Note, note_id)
     if note.deal_id is None:
         abort(404)
-    deal_id = note.deal_id
-    _form_ok()
-    try:
-        notes_service.delete(current_account(), note, current_user, current_membership().role)
-    except ServiceError as error:
-        abort(error.status, description=error.message)
-    flash("Note deleted.", "success")
-    return redirect_to(url_for("crm.deal_detail", deal_id=deal_id))
+    return delete_note(note, url_for("crm.deal_detail", deal_id=note.deal_id))
 
 
 @bp.route("/deals/contact-options")
