@@ -62,6 +62,14 @@ def create(account, data: dict, actor=None) -> Note:
     return note
 
 
+def editable_text(body_html: str) -> str:
+    """What an edit box shows: plain text for a note of paragraphs and line breaks, else its HTML."""
+    import html
+
+    text = body_html.replace("</p><p>", "\n\n").replace("<br>", "\n").removeprefix("<p>").removesuffix("</p>")
+    return body_html if "<" in text or ">" in text else html.unescape(text)
+
+
 def can_edit(note: Note, user, role: str) -> bool:
     return note.author_id == getattr(user, "id", None) or role_at_least(role, "admin")
 

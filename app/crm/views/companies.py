@@ -19,7 +19,8 @@ from app.core.tenancy import current_account, get_or_404, scoped
 from app.core.web import redirect_to, render, wants_fragment
 from app.crm import bp
 from app.crm.forms import NoteForm, TagForm
-from app.crm.views.record_notes import add_note, delete_note
+from app.crm.services.notes import editable_text as note_text
+from app.crm.views.record_notes import add_note, delete_note, edit_note
 from app.crm.models import COMPANY_SIZES, Company, Contact, Deal, Note, Tag
 from app.crm.services import companies as service
 from app.crm.services.common import format_phone
@@ -217,7 +218,8 @@ def _detail_context(company, note_form=None, tag_form=None):
     return dict(company=company, parent=parent, contacts=contacts, children=children, deals=deals,
                 notes=_notes_of(account, company_id=company.id), note_form=note_form or NoteForm(),
                 note_add_url=url_for("crm.company_note_add", company_id=company.id),
-                note_delete_endpoint="crm.company_note_delete", activity_context={"company_id": company.id},
+                note_delete_endpoint="crm.company_note_delete", note_edit_endpoint="crm.company_note_edit",
+                note_text=note_text, note_errors={}, note_drafts={}, activity_context={"company_id": company.id},
                 phone=format_phone(company.phone), tag_form=tag_form or TagForm(formdata=None),
                 tag_names=_tag_names(account))
 
@@ -273,6 +275,17 @@ def company_note_add(company_id):
     company = _live_company(company_id)
     return add_note(company, "company_id", _detail_context, "crm/companies/detail.html",
                     url_for("crm.company_detail", company_id=company.id))
+
+
+@bp.route("/companies/notes/<uuid:note_id>/edit", methods=["POST"])
+@role_required("user")
+def company_note_edit(note_id):
+    note = get_or_404(Note, note_id)
+    if note.company_id is None:
+        abort(404)
+    company = _live_company(note.company_id)
+    return edit_note(company, note, _detail_context, "crm/companies/detail.html",
+                     url_for("crm.company_detail", company_id=company.id))
 
 
 @bp.route("/companies/notes/<uuid:note_id>/delete", methods=["POST"])

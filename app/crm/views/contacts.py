@@ -1,6 +1,5 @@
 """Contacts: list with search, filters and segments, detail with timeline, edit, trash, bulk, export."""
 import csv
-import html
 import io
 import uuid
 from datetime import timedelta
@@ -23,6 +22,7 @@ from app.crm import bp
 from app.crm.forms import SOURCE_LABELS, NoteForm, SegmentForm, TagForm, contact_form
 from app.crm.models import CONTACT_SOURCES, Company, Contact, Deal, Note, Segment, Tag
 from app.crm.services import contacts, custom_fields, notes, tags, timeline
+from app.crm.services.notes import editable_text as note_text
 from app.crm.services.common import format_phone
 from app.crm.services.contacts import DuplicateContact
 from app.extensions import db
@@ -444,12 +444,6 @@ def _timeline(account, contact, page_number: int):
     if actor_ids:  # one query for the people; each entry's .actor then comes from the identity map
         db.session.execute(select(User).where(User.id.in_(actor_ids))).scalars().all()
     return page
-
-
-def note_text(body_html: str) -> str:
-    """What the edit box shows: plain text for a note of paragraphs and line breaks, else its HTML."""
-    text = body_html.replace("</p><p>", "\n\n").replace("<br>", "\n").removeprefix("<p>").removesuffix("</p>")
-    return body_html if "<" in text or ">" in text else html.unescape(text)
 
 
 def _notes(contact, page_number: int = 1):

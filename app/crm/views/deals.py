@@ -24,7 +24,8 @@ from app.crm.services import contacts as contacts_service
 from app.crm.services import deals as service
 from app.crm.views.companies import (_notes_of, _selected_company_choice, as_uuid_or_none,
                                      member_choices)
-from app.crm.views.record_notes import add_note, delete_note
+from app.crm.services.notes import editable_text as note_text
+from app.crm.views.record_notes import add_note, delete_note, edit_note
 from app.extensions import db
 
 PICKER_LIMIT = 20
@@ -332,6 +333,7 @@ def _detail_context(deal: Deal, note_form=None, status_errors=None, move_error=N
     return dict(deal=deal, stages=deal.pipeline.stages, status_labels=STATUS_LABELS, status_badges=STATUS_BADGES,
                 notes=_notes_of(account, deal_id=deal.id), note_form=note_form or NoteForm(),
                 note_add_url=url_for("crm.deal_note_add", deal_id=deal.id), note_delete_endpoint="crm.deal_note_delete",
+                note_edit_endpoint="crm.deal_note_edit", note_text=note_text, note_errors={}, note_drafts={},
                 activity_context={"deal_id": deal.id}, status_errors=status_errors or {}, move_error=move_error,
                 reason=reason, today=_today(account))
 
@@ -406,6 +408,16 @@ def deal_note_add(deal_id):
     deal = get_or_404(Deal, deal_id)
     return add_note(deal, "deal_id", _detail_context, "crm/deals/detail.html",
                     url_for("crm.deal_detail", deal_id=deal.id))
+
+
+@bp.route("/deals/notes/<uuid:note_id>/edit", methods=["POST"])
+@role_required("user")
+def deal_note_edit(note_id):
+    note = get_or_404(Note, note_id)
+    if note.deal_id is None:
+        abort(404)
+    deal = get_or_404(Deal, note.deal_id)
+    return edit_note(deal, note, _detail_context, "crm/deals/detail.html", url_for("crm.deal_detail", deal_id=deal.id))
 
 
 @bp.route("/deals/notes/<uuid:note_id>/delete", methods=["POST"])

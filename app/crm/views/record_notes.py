@@ -1,5 +1,5 @@
-"""Notes on a company or a deal page: add and delete, answering the notes block (htmx) or the page."""
-from flask import abort, flash
+"""Notes on a company or a deal page: add, edit and delete, answering the notes block (htmx) or the page."""
+from flask import abort, flash, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -35,6 +35,27 @@ def add_note(record, target_field: str, context_of, page_template: str, page_url
     if wants_fragment():
         return render(NOTES_BLOCK, status=422, **context)
     return render(page_template, status=422, **context)
+
+
+def edit_note(record, note, context_of, page_template: str, page_url: str):
+    """Save the posted text of a note (its author or an admin); a bad text re-renders the page (422)
+    with the error and what was typed under the note."""
+    body = request.form.get("body", "")
+    if not FlaskForm().validate_on_submit():
+        abort(400, description="The form expired. Reload the page and try again.")
+    try:
+        notes_service.update(current_account(), note, body, current_user, current_membership().role)
+    except ServiceError as error:
+        db.session.rollback()
+        if error.status == 403:
+            abort(403, description=error.message)
+        context = context_of(db.session.get(type(record), record.id))
+        context.update(note_errors={note.id: error.message}, note_drafts={note.id: body})
+        return render(NOTES_BLOCK if wants_fragment() else page_template, status=422, **context)
+    if wants_fragment():
+        return render(NOTES_BLOCK, **context_of(record))
+    flash("Note saved.", "success")
+    return redirect_to(page_url)
 
 
 def delete_note(note, page_url: str):

@@ -1,0 +1,55 @@
+"""Notes on company and deal pages: add, edit (author or admin), delete; bad text refused."""
+import pytest
+
+from app.crm.models import Note
+from app.crm.services import companies, deals
+from app.extensions import db
+from tests import factories
+
+
+@pytest.fixture(params=["company", "deal"])
+def record(request, owner):
+    user, account = owner
+    if request.param == "company":
+        company = companies.create(account, {"name": "Noted Co"}, user)
+        return f"/companies/{company.id}", "/companies/notes", company
+    pipeline = deals.create_pipeline(account, "Sales", actor=user)
+    deal = deals.create(account, {"title": "Noted deal", "value": "10", "pipeline_id": str(pipeline.id)}, user)
+    return f"/deals/{deal.id}", "/deals/notes", deal
+
+
+def test_add_edit_and_delete_a_note(client, owner, login, record):
+    user, account = owner
+    page, notes_path, _ = record
+    login(user, account)
+    added = client.post(f"{page}/notes", data={"body": "First call went well."}, headers={"HX-Request": "true"})
+    assert added.status_code == 200 and "First call went well." in added.text
+    note_id = db.session.query(Note.id).scalar()
+    note = db.session.get(Note, note_id)
+    edited = client.post(f"{notes_path}/{note.id}/edit", data={"body": "Second call <script>x()</script>went well."},
+                         headers={"HX-Request": "true"})
+    assert edited.status_code == 200 and "Second call" in edited.text
+    body = db.session.get(Note, note.id).body_html
+    assert "Second call" in body and "<script" not in body
+    too_long = client.post(f"{notes_path}/{note.id}/edit", data={"body": "x" * 10_001}, headers={"HX-Request": "true"})
+    assert too_long.status_code == 422 and "10,000" in too_long.text and "xxxxxxxxxx" in too_long.text  # draft kept
+    assert "Second call" in db.session.get(Note, note.id).body_html
+    assert client.post(f"{notes_path}/{note_id}/delete").status_code in (302, 303)
+    assert db.session.get(Note, note_id) is None
+
+
+def test_only_the_author_or_an_admin_edits(client, owner, login, record):
+    user, account = owner
+    page, notes_path, _ = record
+    login(user, account)
+    client.post(f"{page}/notes", data={"body": "Owner's note"})
+    note = db.session.query(Note).one()
+    colleague = factories.add_member(account, "user", email="colleague@example.com")
+    login(colleague, account)
+    assert client.post(f"{notes_path}/{note.id}/edit", data={"body": "Hijacked"}).status_code == 403
+    assert client.post(f"{notes_path}/{note.id}/delete").status_code == 403
+    assert "Owner" in db.session.get(Note, note.id).body_html
+    admin = factories.add_member(account, "admin", email="admin@example.com")
+    login(admin, account)
+    assert client.post(f"{notes_path}/{note.id}/edit", data={"body": "Tidied by an admin"}).status_code in (302, 303)
+    assert "Tidied" in db.session.get(Note, note.id).body_html
