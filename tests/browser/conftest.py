@@ -50,7 +50,8 @@ def live_server(app, smtp_server, tmp_path_factory):
     """The app on http://127.0.0.1:<free port>, as a person's browser would reach it."""
     folder = tmp_path_factory.mktemp("live-instance")
     live_app = create_app(test_config(smtp_server[0].port, WTF_CSRF_ENABLED=True,
-                                      EXPORTS_DIR=str(folder / "exports"), OUTBOX_DIR=str(folder / "outbox")))
+                                      EXPORTS_DIR=str(folder / "exports"), OUTBOX_DIR=str(folder / "outbox"),
+                                      IMPORTS_DIR=str(folder / "imports")))
     server = make_server("127.0.0.1", 0, live_app, threaded=True)
     live = LiveServer(live_app, server)
     live_app.config["BASE_URL"] = live.url  # e-mailed links point at this server

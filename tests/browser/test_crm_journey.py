@@ -41,12 +41,6 @@ def artifacts():
     return folder
 
 
-@pytest.fixture
-def imports_dir(live_server, tmp_path, monkeypatch):
-    """Uploaded files of the live server in a temporary folder, not in the project's instance/ folder."""
-    monkeypatch.setitem(live_server.app.config, "IMPORTS_DIR", str(tmp_path / "imports"))
-
-
 def toast(page, text: str):
     return page.locator("#toasts .toast").filter(has_text=text)
 
@@ -67,7 +61,7 @@ def drag(page, card, target_list):
     page.mouse.up()
 
 
-def test_crm_journey(live_server, imports_dir, new_context, screenshot, tmp_path):
+def test_crm_journey(live_server, new_context, screenshot, tmp_path):
     base = live_server.url
     _, page = new_context()
 
