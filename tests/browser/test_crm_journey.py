@@ -274,7 +274,7 @@ def test_crm_journey(live_server, new_context, screenshot, tmp_path):
     page.locator("#contact-table").get_by_role("link", name=CONTACT).click()
     expect(heading(CONTACT)).to_be_visible()
     deal_item = page.locator("#contact-deals li").filter(has_text=DEAL)
-    expect(deal_item).to_contain_text("won")
+    expect(deal_item).to_contain_text("Won")
     expect(deal_item).to_contain_text(f"Proposal · {DEAL_MONEY}")
     expect(timeline.locator(".ct-event-body > div:first-child")).to_have_text([
         f"Deal “{DEAL}” won",
