@@ -90,11 +90,27 @@
     if (shell) shell.classList.remove("nav-open");
   });
 
+  // The reason the server gave: the message of its error page, or of a JSON error.
+  function serverMessage(xhr) {
+    try {
+      if ((xhr.getResponseHeader("Content-Type") || "").indexOf("json") !== -1) {
+        return JSON.parse(xhr.responseText).error.message;
+      }
+      var page = new DOMParser().parseFromString(xhr.responseText, "text/html");
+      var message = page.querySelector(".error-page p.muted");
+      return message ? message.textContent.trim() : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
   document.addEventListener("htmx:responseError", function (event) {
-    var status = event.detail.xhr.status;
-    var messages = { 403: "Your role does not allow this.", 404: "That no longer exists.",
+    var xhr = event.detail.xhr;
+    var fallback = { 403: "Your role does not allow this.", 404: "That no longer exists.",
                      429: "Too many attempts. Wait a minute and try again." };
-    toast(messages[status] || "Something went wrong (" + status + "). Please try again.", "error");
+    var message = (xhr.status < 500 && serverMessage(xhr)) || fallback[xhr.status] ||
+      "Something went wrong (" + xhr.status + "). Please try again.";
+    toast(message, "error");
   });
   document.addEventListener("htmx:sendError", function () {
     toast("The server could not be reached. Check your connection and try again.", "error");
