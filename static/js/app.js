@@ -112,6 +112,15 @@
       "Something went wrong (" + xhr.status + "). Please try again.";
     toast(message, "error");
   });
+  // Filters sent with GET leave out empty fields, so the URLs pushed to the history stay readable.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var data = event.detail.formData;
+    if (event.detail.verb !== "get" || !data) return;
+    Array.from(new Set(data.keys())).forEach(function (name) {
+      if (data.getAll(name).every(function (value) { return value === ""; })) data.delete(name);
+    });
+  });
+
   document.addEventListener("htmx:sendError", function () {
     toast("The server could not be reached. Check your connection and try again.", "error");
   });
