@@ -90,6 +90,7 @@ class Contact(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
               postgresql_where=text("email IS NOT NULL AND deleted_at IS NULL"),
               sqlite_where=text("email IS NOT NULL AND deleted_at IS NULL")),
         Index("ix_crm_contacts_account_created", "account_id", "created_at"),
+        Index("ix_crm_contacts_account_name", "account_id", text("lower(first_name)"), text("lower(last_name)")),
         Index("ix_crm_contacts_search_trgm", "search_text", postgresql_using="gin",
               postgresql_ops={"search_text": "gin_trgm_ops"}),
     )
