@@ -5,7 +5,7 @@ PostgreSQL is the database of record; SQLite is the embedded default for `make r
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Uuid, types
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Uuid, text, types
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
@@ -60,6 +60,11 @@ class TenantMixin:
         return mapped_column(
             Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), index=True, nullable=False
         )
+
+
+def unique_where(name: str, *columns: str, where: str) -> Index:
+    """A unique index over the rows matching `where` (PostgreSQL and SQLite spell it alike)."""
+    return Index(name, *columns, unique=True, postgresql_where=text(where), sqlite_where=text(where))
 
 
 def is_sqlite(engine) -> bool:

@@ -7,7 +7,7 @@ from sqlalchemy import (BigInteger, Boolean, Column, Date, ForeignKey, Index, In
                         UniqueConstraint, Uuid, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.db import JSONType, TenantMixin, Timestamps, UTCDateTime, UUIDPrimaryKey, utcnow
+from app.core.db import JSONType, TenantMixin, Timestamps, UTCDateTime, UUIDPrimaryKey, unique_where, utcnow
 from app.extensions import db
 
 contact_tags = Table(
@@ -57,9 +57,8 @@ COMPANY_SIZES = ("1-10", "11-50", "51-200", "201-500", "501-1000", "1001-5000", 
 class Company(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
     __tablename__ = "crm_companies"
     __table_args__ = (
-        Index("uq_crm_companies_account_domain", "account_id", "domain", unique=True,
-              postgresql_where=text("domain IS NOT NULL AND deleted_at IS NULL"),
-              sqlite_where=text("domain IS NOT NULL AND deleted_at IS NULL")),
+        unique_where("uq_crm_companies_account_domain", "account_id", "domain",
+                     where="domain IS NOT NULL AND deleted_at IS NULL"),
         Index("ix_crm_companies_account_name", "account_id", "name"),
     )
     __url_param__ = "company_id"
@@ -86,9 +85,8 @@ class Contact(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
     __tablename__ = "crm_contacts"
     __table_args__ = (
         # E-mail is unique per account among contacts not deleted (stored lower-cased).
-        Index("uq_crm_contacts_account_email", "account_id", "email", unique=True,
-              postgresql_where=text("email IS NOT NULL AND deleted_at IS NULL"),
-              sqlite_where=text("email IS NOT NULL AND deleted_at IS NULL")),
+        unique_where("uq_crm_contacts_account_email", "account_id", "email",
+                     where="email IS NOT NULL AND deleted_at IS NULL"),
         Index("ix_crm_contacts_account_created", "account_id", "created_at"),
         Index("ix_crm_contacts_account_name", "account_id", text("lower(first_name)"), text("lower(last_name)")),
         Index("ix_crm_contacts_search_trgm", "search_text", postgresql_using="gin",

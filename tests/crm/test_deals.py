@@ -7,7 +7,6 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from app.core import events
 from app.crm.models import Deal, Note, Pipeline, Stage
 from app.crm.services import companies, contacts, deals
 from app.extensions import db
@@ -25,19 +24,6 @@ def signed_in(client, owner, login):
 def pipeline(signed_in):
     _, account = signed_in
     return deals.create_pipeline(account, "Sales")
-
-
-@pytest.fixture
-def published():
-    """Every event published during the test: [(name, payload)]."""
-    seen = []
-
-    def record(name, payload):
-        seen.append((name, payload))
-
-    events.subscribe(events.ALL)(record)
-    yield seen
-    events.unsubscribe(events.ALL, record)
 
 
 def make_deal(account, pipeline, title, value="100", stage=0, **data):

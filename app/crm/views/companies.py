@@ -20,7 +20,7 @@ from app.core.web import redirect_to, render, wants_fragment
 from app.crm import bp
 from app.crm.forms import NoteForm, TagForm
 from app.crm.services.notes import editable_text as note_text
-from app.crm.views.record_notes import add_note, delete_note, edit_note
+from app.crm.views.record_notes import add_note, delete_note, edit_note, note_on
 from app.crm.models import COMPANY_SIZES, Company, Contact, Deal, Note, Tag
 from app.crm.services import companies as service
 from app.crm.services.common import format_phone
@@ -280,9 +280,7 @@ def company_note_add(company_id):
 @bp.route("/companies/notes/<uuid:note_id>/edit", methods=["POST"])
 @role_required("user")
 def company_note_edit(note_id):
-    note = get_or_404(Note, note_id)
-    if note.company_id is None:
-        abort(404)
+    note = note_on(note_id, "company_id")
     company = _live_company(note.company_id)
     return edit_note(company, note, _detail_context, "crm/companies/detail.html",
                      url_for("crm.company_detail", company_id=company.id))
@@ -291,9 +289,7 @@ def company_note_edit(note_id):
 @bp.route("/companies/notes/<uuid:note_id>/delete", methods=["POST"])
 @role_required("user")
 def company_note_delete(note_id):
-    note = get_or_404(Note, note_id)
-    if note.company_id is None:
-        abort(404)
+    note = note_on(note_id, "company_id")
     company = _live_company(note.company_id)
     return delete_note(note, url_for("crm.company_detail", company_id=company.id))
 

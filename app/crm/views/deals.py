@@ -19,13 +19,13 @@ from app.core.tenancy import current_account, get_or_404, scoped
 from app.core.web import redirect_to, render, wants_fragment
 from app.crm import bp
 from app.crm.forms import NoteForm
-from app.crm.models import DEAL_STATUSES, Contact, Deal, Note, Pipeline, Stage
+from app.crm.models import DEAL_STATUSES, Contact, Deal, Pipeline, Stage
 from app.crm.services import contacts as contacts_service
 from app.crm.services import deals as service
 from app.crm.views.companies import (_notes_of, _selected_company_choice, as_uuid_or_none,
                                      member_choices)
 from app.crm.services.notes import editable_text as note_text
-from app.crm.views.record_notes import add_note, delete_note, edit_note
+from app.crm.views.record_notes import add_note, delete_note, edit_note, note_on
 from app.extensions import db
 
 PICKER_LIMIT = 20
@@ -413,9 +413,7 @@ def deal_note_add(deal_id):
 @bp.route("/deals/notes/<uuid:note_id>/edit", methods=["POST"])
 @role_required("user")
 def deal_note_edit(note_id):
-    note = get_or_404(Note, note_id)
-    if note.deal_id is None:
-        abort(404)
+    note = note_on(note_id, "deal_id")
     deal = get_or_404(Deal, note.deal_id)
     return edit_note(deal, note, _detail_context, "crm/deals/detail.html", url_for("crm.deal_detail", deal_id=deal.id))
 
@@ -423,9 +421,7 @@ def deal_note_edit(note_id):
 @bp.route("/deals/notes/<uuid:note_id>/delete", methods=["POST"])
 @role_required("user")
 def deal_note_delete(note_id):
-    note = get_or_404(Note, note_id)
-    if note.deal_id is None:
-        abort(404)
+    note = note_on(note_id, "deal_id")
     return delete_note(note, url_for("crm.deal_detail", deal_id=note.deal_id))
 
 

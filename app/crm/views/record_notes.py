@@ -5,13 +5,22 @@ from flask_wtf import FlaskForm
 
 from app.core.errors import ServiceError
 from app.core.forms import apply_error
-from app.core.tenancy import current_account, current_membership
+from app.core.tenancy import current_account, current_membership, get_or_404
 from app.core.web import redirect_to, render, wants_fragment
 from app.crm.forms import NoteForm
+from app.crm.models import Note
 from app.crm.services import notes as notes_service
 from app.extensions import db
 
 NOTES_BLOCK = "crm/companies/_notes.html"
+
+
+def note_on(note_id, target_field: str) -> Note:
+    """The account's note with this id attached to a record of that kind ("company_id", "deal_id"), or 404."""
+    note = get_or_404(Note, note_id)
+    if getattr(note, target_field) is None:
+        abort(404)
+    return note
 
 
 def add_note(record, target_field: str, context_of, page_template: str, page_url: str):
