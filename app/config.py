@@ -53,6 +53,10 @@ def load_config() -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024),
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
+        # Published pages live on another origin than the app, so their scripts never run on the app's.
+        "SITE_URL": os.environ.get("SITE_URL", "http://localhost:5000"),
+        "ASSETS_DIR": os.environ.get("ASSETS_DIR") or str(INSTANCE_DIR / "assets"),
+        "ASSET_MAX_BYTES": _int("ASSET_MAX_BYTES", 10 * 1024 * 1024),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": _int("MAIL_PORT", 25),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,

@@ -1,6 +1,7 @@
 """Test fixtures: PostgreSQL and Redis (TEST_DATABASE_URL, TEST_REDIS_URL), a local SMTP server,
 factories, and log-in helpers. Each test starts with empty tables and an empty Redis database."""
 import os
+import tempfile
 import threading
 import time
 
@@ -88,6 +89,9 @@ def test_config(smtp_port: int, **overrides) -> dict:
         "SESSION_COOKIE_SECURE": False,
         "REMEMBER_COOKIE_SECURE": False,
         "LOG_LEVEL": "WARNING",
+        # Published pages are served on this host; the app answers on any other (the test client's "localhost").
+        "SITE_URL": "http://pages.example.com",
+        "ASSETS_DIR": os.path.join(tempfile.gettempdir(), f"leadforge-test-assets-{os.getpid()}"),
     }
     config.update(overrides)
     return config

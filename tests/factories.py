@@ -62,7 +62,29 @@ def populate_account(account: Account, owner: User) -> dict:
     db.session.commit()
     ids = {"member_id": membership.id, "invitation_id": invitation.id, "api_key_id": key.id, "job_id": job.id}
     ids.update(populate_crm(account, owner))
+    ids.update(populate_funnels(account, owner))
     return ids
+
+
+def populate_funnels(account: Account, owner: User) -> dict:
+    """One funnel (two steps with their pages and a version), a workspace template and an asset."""
+    from app.builder.models import Asset
+    from app.funnels import services as funnels
+    from app.funnels.models import FunnelTemplate
+
+    suffix = account.id.hex[:6]
+    funnel = funnels.create_funnel(account, {"name": "Lead magnet", "slug": f"lead-magnet-{suffix}"}, owner)
+    template = FunnelTemplate(account_id=account.id, name="Our template", funnel_type="lead_generation",
+                              snapshot=funnels.snapshot_of(funnel), created_by_id=owner.id)
+    asset = Asset(account_id=account.id, filename="logo.png", content_type="image/png", size=68, width=1,
+                  height=1, storage_key=f"{account.id}/populated-{suffix}.png", checksum="0" * 64,
+                  created_by_id=owner.id)
+    db.session.add_all([template, asset])
+    db.session.commit()
+    version = funnels.versions_query(funnel).limit(1)
+    return {"funnel_id": funnel.id, "step_id": funnel.steps[0].id, "page_id": funnel.steps[0].page.id,
+            "version_id": db.session.execute(version).scalar_one().id, "template_id": template.id,
+            "asset_id": asset.id}
 
 
 def populate_crm(account: Account, owner: User) -> dict:

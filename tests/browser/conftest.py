@@ -55,6 +55,9 @@ def live_server(app, smtp_server, tmp_path_factory):
     server = make_server("127.0.0.1", 0, live_app, threaded=True)
     live = LiveServer(live_app, server)
     live_app.config["BASE_URL"] = live.url  # e-mailed links point at this server
+    # The published site: the same server under another host name, so another origin (as in production).
+    live_app.config["SITE_URL"] = f"http://localhost:{server.server_port}"
+    live.site_url = live_app.config["SITE_URL"]
     got_request_exception.connect(live.record_error, live_app)
     request_log = logging.getLogger("werkzeug")
     previous_level = request_log.level

@@ -4,6 +4,7 @@ import html
 import bleach
 
 from app.core import audit, events
+from app.core.sanitize import sanitize_html as sanitize
 from app.core.errors import ForbiddenError, ValidationError
 from app.core.roles import role_at_least
 from app.crm.models import Company, Contact, Deal, Note
@@ -12,20 +13,6 @@ from app.crm.services.common import row_of_account
 from app.extensions import db
 
 MAX_LENGTH = 10_000
-TAGS = ["p", "br", "strong", "b", "em", "i", "u", "s", "ul", "ol", "li", "a", "blockquote", "code", "pre", "h3", "h4"]
-ATTRIBUTES = {"a": ["href", "title"]}
-
-
-def sanitize(html: str) -> str:
-    cleaned = bleach.clean(html or "", tags=TAGS, attributes=ATTRIBUTES, protocols=["http", "https", "mailto"],
-                           strip=True, strip_comments=True)
-    return bleach.linkify(cleaned, callbacks=[_nofollow], parse_email=False)
-
-
-def _nofollow(attrs, new=False):
-    attrs[(None, "rel")] = "nofollow noopener noreferrer"
-    attrs[(None, "target")] = "_blank"
-    return attrs
 
 
 def _clean_body(body) -> str:

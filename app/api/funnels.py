@@ -1,0 +1,1 @@
+"""The funnels API (being written)."""

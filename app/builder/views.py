@@ -1,0 +1,2 @@
+"""Routes of builder: views (being written)."""
+from app.builder import bp  # noqa: F401

@@ -1,0 +1,6 @@
+"""Funnels: steps, versions, templates."""
+from flask import Blueprint
+
+bp = Blueprint("funnels", __name__)
+
+from app.funnels import views, gallery  # noqa: E402,F401

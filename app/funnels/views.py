@@ -1,0 +1,2 @@
+"""Routes of funnels: views (being written)."""
+from app.funnels import bp  # noqa: F401

@@ -1,0 +1,6 @@
+"""The published site: pages served to visitors on SITE_URL and custom domains."""
+from flask import Blueprint
+
+bp = Blueprint("site", __name__)
+
+from app.site import views  # noqa: E402,F401
