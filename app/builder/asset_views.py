@@ -1,2 +1,9 @@
-"""Routes of builder: asset_views (being written)."""
-from app.builder import bp  # noqa: F401
+"""Routes of the asset library (being written by the assets helper)."""
+from app.builder import bp
+from app.core.roles import role_required
+
+
+@bp.route("/assets")
+@role_required("viewer")
+def assets():
+    return "Assets: being written"

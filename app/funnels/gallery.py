@@ -1,2 +1,9 @@
-"""Routes of funnels: gallery (being written)."""
-from app.funnels import bp  # noqa: F401
+"""Routes of the template gallery (being written by the templates helper)."""
+from app.core.roles import role_required
+from app.funnels import bp
+
+
+@bp.route("/funnels/templates")
+@role_required("viewer")
+def gallery():
+    return "Templates: being written"
