@@ -66,6 +66,11 @@ def populate_account(account: Account, owner: User) -> dict:
     return ids
 
 
+# A valid 1×1 transparent PNG.
+ONE_PIXEL_PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                              "1f15c4890000000d49444154789c6360000002000001e5273b840000000049454e44ae426082")
+
+
 def populate_funnels(account: Account, owner: User) -> dict:
     """One funnel (two steps with their pages and a version), a workspace template and an asset."""
     from app.builder.models import Asset
@@ -81,6 +86,9 @@ def populate_funnels(account: Account, owner: User) -> dict:
                   created_by_id=owner.id)
     db.session.add_all([template, asset])
     db.session.commit()
+    from app.core.storage import get_storage
+
+    get_storage().save(asset.storage_key, ONE_PIXEL_PNG)  # the file route serves it
     version = funnels.versions_query(funnel).limit(1)
     return {"funnel_id": funnel.id, "step_id": funnel.steps[0].id, "page_id": funnel.steps[0].page.id,
             "version_id": db.session.execute(version).scalar_one().id, "template_id": template.id,
