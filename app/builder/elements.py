@@ -12,6 +12,7 @@ before anything is saved.
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from app.core.errors import ValidationError
@@ -89,7 +90,7 @@ def _clean_prop(prop: Prop, value):
             raise ValueError("must be text")
         if len(value) > prop.max_length:
             raise ValueError(f"has at most {prop.max_length:,} characters")
-        return sanitize_rich_text(value)
+        return _sanitized(value)
     if kind in ("url", "image"):
         return clean_url(_text(Prop("text", prop.label, max_length=2000), value))
     if kind == "color":
@@ -106,7 +107,7 @@ def _clean_prop(prop: Prop, value):
             raise ValueError("must be a whole number")
         try:
             number = int(str(value).strip()) if isinstance(value, str) else int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's Infinity
             raise ValueError("must be a whole number") from None
         if isinstance(value, float) and value != number:
             raise ValueError("must be a whole number")
@@ -155,6 +156,12 @@ def _clean_prop(prop: Prop, value):
             cleaned.append({key: _clean_prop(sub, item.get(key, sub.default)) for key, sub in prop.item.items()})
         return cleaned
     raise AssertionError(f"unknown prop kind {kind}")
+
+
+@lru_cache(maxsize=2048)
+def _sanitized(html: str) -> str:
+    """bleach is slow and pure: a page re-validated at each edit sanitises each unchanged text once."""
+    return sanitize_rich_text(html)
 
 
 # ---- style: the same keys for every element -----------------------------------------------------------
@@ -362,8 +369,10 @@ def _types() -> dict[str, ElementType]:
 
 
 TYPES = _types()
-PAGE = ElementType("page", "Page", "layout", "The page.", {}, children=("section",),
-                   default_style={"background": "#ffffff", "color": "#111827"})
+PAGE = ElementType("page", "Page", "layout", "The page.", {
+    "accent": Prop("color", "Accent (buttons, plans, progress)", "#2563eb"),
+    "accent_text": Prop("color", "Text on the accent", "#ffffff"),
+}, children=("section",), default_style={"background": "#ffffff", "color": "#111827"})
 GROUPS = {"basic": "Basic", "media": "Media", "forms": "Forms", "advanced": "Advanced", "layout": "Layout"}
 
 
@@ -449,3 +458,14 @@ def video_embed(url: str) -> dict | None:
     if parts.path.lower().endswith(".mp4"):
         return {"kind": "mp4", "src": url}
     return None
+
+
+def clean_value(prop: Prop, value):
+    """One field of the builder's panel: the clean value, or ValidationError with a message for the field."""
+    try:
+        cleaned = _clean_prop(prop, value)
+    except ValueError as error:
+        raise ValidationError(f"{prop.label} {error}.") from None
+    if prop.required and cleaned in ("", [], None):
+        raise ValidationError(f"Enter the {prop.label.lower()}.")
+    return cleaned

@@ -1,0 +1,353 @@
+"""Publishing: a page's tree rendered once into a whole HTML document, stored with the page and served
+as it is to visitors on the site host (app/site). Unpublishing clears the stored document.
+
+The stored document is what visitors get, except for two things, both about forms:
+- each form's anti-bot token, which must be fresh, is stored as a placeholder
+  (``{{lf-form-token:<form id>}}``) that the site fills in when it caches the page (app/site/serving.py);
+- a page with a form ends with a comment holding the published source (tree and settings,
+  `funnels.page_snapshot`), cut off before serving: a visitor's submission is validated, and
+  re-rendered with its errors, against the page as published, not against later draft edits.
+`published_etag` is the sha256 of the visible document; the site answers the sha256 of the bytes it
+actually sends (the same for a page without a form).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from flask import current_app
+from markupsafe import escape
+from sqlalchemy import select
+
+from app.builder import tree as trees
+from app.builder.models import Asset, Page
+from app.builder.render import RenderContext, render_tree, site_stylesheet
+from app.core import audit, events
+from app.core.db import utcnow
+from app.core.errors import ValidationError
+from app.extensions import db
+
+FORM_TOKEN_PLACEHOLDER = "{{lf-form-token}}"
+FORM_TOKEN_SLOT = re.compile(r"\{\{lf-form-token:([A-Za-z0-9_-]+)\}\}")
+SITE_SCRIPT_URL = "/_site.js"  # served by the site host itself, so that CSP script-src 'self' allows it
+SOURCE_MARK = "<!--lf-source:"
+SCRIPTED_TYPES = {"form", "countdown_timer", "countdown_evergreen"}
+IMAGE_TYPES = ("image", "gif")
+
+
+class PublishRefused(ValidationError):
+    """Publishing refused: `problems` lists what is wrong, [{"element_id", "type", "message"}], with
+    "step_id" and "step_name" too when a whole funnel was being published."""
+
+    def __init__(self, problems: list[dict], message: str | None = None):
+        count = len(problems)
+        super().__init__(message or f"Fix {count} problem{'' if count == 1 else 's'} before publishing.")
+        self.problems = problems
+
+
+# ---- addresses ----------------------------------------------------------------------------------------
+
+def site_origin(funnel=None) -> str:
+    """The origin a funnel's pages are published on: its custom domain (with SITE_URL's scheme) or SITE_URL."""
+    site_url = current_app.config["SITE_URL"].rstrip("/")
+    if funnel is not None and funnel.custom_domain:
+        return f"{urlsplit(site_url).scheme or 'https'}://{funnel.custom_domain}"
+    return site_url
+
+
+def public_path(step) -> str:
+    """The step's path on its host: /<step slug> on a custom domain, else /<funnel slug>/<step slug>."""
+    if step.funnel.custom_domain:
+        return f"/{step.slug}"
+    return f"/{step.funnel.slug}/{step.slug}"
+
+
+def public_url(step) -> str:
+    """SITE_URL/<funnel slug>/<step slug>, or https://<custom domain>/<step slug>."""
+    return site_origin(step.funnel) + public_path(step)
+
+
+def form_action(page: Page) -> str:
+    """Where the page's forms post: a path of the host the page is served on (site host or custom domain)."""
+    return f"/_forms/{page.id}"
+
+
+# ---- the document -------------------------------------------------------------------------------------
+
+def _asset_ids(page: Page) -> set:
+    ids = {page.og_image_id, page.favicon_id}
+    for element, _, _ in trees.walk(page.tree or {}):
+        props = element.get("props") or {}
+        if element.get("type") in IMAGE_TYPES and props.get("asset_id"):
+            ids.add(props["asset_id"])
+        for item in props.get("images") or [] if element.get("type") == "image_gallery" else []:
+            if item.get("asset_id"):
+                ids.add(item["asset_id"])
+    return {str(value) for value in ids if value}
+
+
+def page_assets(page: Page) -> dict[str, Asset]:
+    """The account's assets the page uses (images, social image, favicon), by id, in one query."""
+    wanted = []
+    for value in _asset_ids(page):
+        try:
+            wanted.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    if not wanted:
+        return {}
+    rows = db.session.execute(select(Asset).where(Asset.account_id == page.account_id, Asset.id.in_(wanted)))
+    return {str(asset.id): asset for asset in rows.scalars()}
+
+
+def _public_asset_url(asset: Asset) -> str:
+    from app.builder.assets import public_url as asset_public_url
+
+    return asset_public_url(asset)
+
+
+def publish_context(page: Page, assets: dict[str, Asset] | None = None,
+                    asset_url: Callable[[Asset], str] | None = None, step_url: Callable | None = None,
+                    action: str | None = None) -> RenderContext:
+    """The RenderContext of the published page (step and asset URL makers replaceable)."""
+    from app.funnels.services import next_step
+
+    assets = page_assets(page) if assets is None else assets
+    asset_url = asset_url or _public_asset_url
+    step_url = step_url or public_url
+    following = next_step(page.step)
+
+    def url_of_asset(asset_id: str) -> str:
+        asset = assets.get(str(asset_id))
+        return asset_url(asset) if asset is not None else ""
+
+    return RenderContext(
+        step_urls={str(step.id): step_url(step) for step in page.step.funnel.steps},
+        next_url=step_url(following) if following is not None else "",
+        form_action=action if action is not None else form_action(page),
+        form_token=FORM_TOKEN_PLACEHOLDER,
+        asset_url=url_of_asset,
+        page_id=str(page.id),
+    )
+
+
+def needs_script(tree: dict) -> bool:
+    """Only pages with a countdown or a form load site.js (forms: one submit per click)."""
+    return any(element.get("type") in SCRIPTED_TYPES for element, _, _ in trees.walk(tree or {}))
+
+
+def form_ids(tree: dict) -> list[str]:
+    return [element["id"] for element, _, _ in trees.walk(tree or {}) if element.get("type") == "form"]
+
+
+def _tag_form_tokens(html: str, ids: list[str]) -> str:
+    """Name each form's token placeholder after its form (forms render in tree order)."""
+    pending = iter(ids)
+
+    def name_it(_match):
+        form_id = next(pending, None)
+        return f"{{{{lf-form-token:{form_id}}}}}" if form_id else ""
+
+    return re.sub(re.escape(FORM_TOKEN_PLACEHOLDER), name_it, html)
+
+
+def script_url() -> str:
+    """/_site.js?v=<hash of the file>: the site serves it with a long cache lifetime."""
+    from app.site.assets import site_script_version
+
+    return f"{SITE_SCRIPT_URL}?v={site_script_version()}"
+
+
+def page_document(page: Page, ctx: RenderContext, assets: dict[str, Asset] | None = None,
+                  asset_url: Callable[[Asset], str] | None = None, script_src: str | None = None,
+                  canonical: str | None = None) -> str:
+    """The whole HTML document of the published page: head (title, description, Open Graph and Twitter
+    tags, canonical link, favicon, the site CSS inlined: no render-blocking request), the body rendered
+    by `render_tree` in publish mode, and site.js (deferred) only when the page needs it."""
+    assets = page_assets(page) if assets is None else assets
+    asset_url = asset_url or _public_asset_url
+    title = page.seo_title or page.title or page.step.name
+    description = page.seo_description
+    canonical = canonical or public_url(page.step)
+    og_image = assets.get(str(page.og_image_id)) if page.og_image_id else None
+    favicon = assets.get(str(page.favicon_id)) if page.favicon_id else None
+    og_image_url = _absolute(asset_url(og_image)) if og_image is not None else ""
+    head = [
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)}</title>",
+    ]
+    if description:
+        head.append(f'<meta name="description" content="{escape(description)}">')
+    head.append(f'<link rel="canonical" href="{escape(canonical)}">')
+    head += [
+        '<meta property="og:type" content="website">',
+        f'<meta property="og:title" content="{escape(title)}">',
+        f'<meta property="og:url" content="{escape(canonical)}">',
+    ]
+    if description:
+        head.append(f'<meta property="og:description" content="{escape(description)}">')
+    if og_image_url:
+        head.append(f'<meta property="og:image" content="{escape(og_image_url)}">')
+        if og_image.alt:
+            head.append(f'<meta property="og:image:alt" content="{escape(og_image.alt)}">')
+    head += [
+        f'<meta name="twitter:card" content="{"summary_large_image" if og_image_url else "summary"}">',
+        f'<meta name="twitter:title" content="{escape(title)}">',
+    ]
+    if description:
+        head.append(f'<meta name="twitter:description" content="{escape(description)}">')
+    if og_image_url:
+        head.append(f'<meta name="twitter:image" content="{escape(og_image_url)}">')
+    if favicon is not None:
+        head.append(f'<link rel="icon" href="{escape(asset_url(favicon))}" type="{escape(favicon.content_type)}">')
+    else:
+        head.append('<link rel="icon" href="data:,">')  # no favicon: no request for /favicon.ico either
+    head.append(f"<style>{site_stylesheet()}</style>")
+    if needs_script(page.tree):
+        head.append(f'<script src="{escape(script_src or script_url())}" defer></script>')
+    body = render_tree(page.tree, "publish", ctx)
+    html = ("<!doctype html>\n<html lang=\"en\">\n<head>\n" + "\n".join(head) + "\n</head>\n"
+            f"<body class=\"lf-body\">\n{body}\n</body>\n</html>\n")
+    return _tag_form_tokens(html, form_ids(page.tree))
+
+
+def _absolute(url: str) -> str:
+    """og:image must be absolute: a path is made absolute on SITE_URL."""
+    if url.startswith("/"):
+        return current_app.config["SITE_URL"].rstrip("/") + url
+    return url
+
+
+def etag_of(document: str | bytes) -> str:
+    data = document.encode("utf-8") if isinstance(document, str) else document
+    return hashlib.sha256(data).hexdigest()
+
+
+# ---- publish and unpublish ----------------------------------------------------------------------------
+
+def _refusals(page: Page) -> list[dict]:
+    from app.builder.services import problems
+
+    return problems(page)
+
+
+def with_source(document: str, page: Page) -> str:
+    """The document plus, for a page with a form, its source in a trailing comment (never served)."""
+    if not form_ids(page.tree):
+        return document
+    from app.funnels.services import page_snapshot
+
+    encoded = base64.b64encode(json.dumps(page_snapshot(page), separators=(",", ":")).encode()).decode()
+    return f"{document}{SOURCE_MARK}{encoded}-->\n"
+
+
+def split_stored(stored: str) -> tuple[str, dict | None]:
+    """(the visible document, the published source or None) of a stored document."""
+    index = stored.rfind(SOURCE_MARK)
+    if index < 0:
+        return stored, None
+    encoded = stored[index + len(SOURCE_MARK):].strip().removesuffix("-->")
+    try:
+        return stored[:index], json.loads(base64.b64decode(encoded))
+    except ValueError:
+        return stored[:index], None
+
+
+def _store_document(page: Page) -> None:
+    assets = page_assets(page)
+    document = page_document(page, publish_context(page, assets), assets)
+    page.published_html = with_source(document, page)
+    page.published_etag = etag_of(document)
+    page.published_revision = page.revision
+    page.published_at = utcnow()
+
+
+def _after_change(name: str, account, pages: list[Page]) -> None:
+    """After the commit: the site cache forgets (every process, at once), then subscribers hear of it."""
+    from app.site.cache import invalidate
+
+    invalidate()
+    for page in pages:
+        events.publish(name, account_id=account.id, funnel_id=page.funnel_id, step_id=page.step_id, page_id=page.id)
+
+
+def publish_page(account, page: Page, actor=None) -> Page:
+    """Render and store the page's document; PublishRefused (nothing stored) when it has problems."""
+    found = _refusals(page)
+    if found:
+        raise PublishRefused(found)
+    _store_document(page)
+    audit.record("page.published", page, f"Page {page.title or page.step.name} published", account=account,
+                 user=actor, details={"revision": page.revision})
+    db.session.commit()
+    _after_change("page.published", account, [page])
+    return page
+
+
+def unpublish_page(account, page: Page, actor=None) -> Page:
+    """Offline at once (the site's caches in every process are invalidated)."""
+    was_published = page.is_published
+    page.published_html = None
+    page.published_etag = None
+    page.published_revision = None
+    page.published_at = None
+    if was_published:
+        audit.record("page.unpublished", page, f"Page {page.title or page.step.name} unpublished",
+                     account=account, user=actor)
+    db.session.commit()
+    if was_published:
+        _after_change("page.unpublished", account, [page])
+    return page
+
+
+def funnel_problems(funnel) -> list[dict]:
+    """The problems of every step's page, each with the step's id and name."""
+    found = []
+    for step in funnel.steps:
+        for problem in _refusals(step.page):
+            found.append({**problem, "step_id": str(step.id), "step_name": step.name, "page_id": str(step.page.id)})
+    return found
+
+
+def publish_funnel(account, funnel, actor=None):
+    """Every step's page, or none: PublishRefused listing the problems of every step."""
+    found = funnel_problems(funnel)
+    if found:
+        steps = len({problem["step_id"] for problem in found})
+        raise PublishRefused(found, f"Nothing was published: fix {len(found)} problem"
+                                    f"{'' if len(found) == 1 else 's'} on {steps} step{'' if steps == 1 else 's'} first.")
+    pages = [step.page for step in funnel.steps]
+    for page in pages:
+        _store_document(page)
+    funnel.status = "published"
+    funnel.published_at = utcnow()
+    audit.record("funnel.published", funnel, f"Funnel {funnel.name} published", account=account, user=actor,
+                 details={"steps": len(pages)})
+    db.session.commit()
+    _after_change("page.published", account, pages)
+    events.publish("funnel.published", account_id=account.id, funnel_id=funnel.id)
+    return funnel
+
+
+def unpublish_funnel(account, funnel, actor=None):
+    """Every page offline, the funnel back to draft."""
+    pages = [step.page for step in funnel.steps if step.page is not None and step.page.is_published]
+    for page in pages:
+        page.published_html = None
+        page.published_etag = None
+        page.published_revision = None
+        page.published_at = None
+    if funnel.status == "published":
+        funnel.status = "draft"
+    audit.record("funnel.unpublished", funnel, f"Funnel {funnel.name} unpublished", account=account, user=actor,
+                 details={"steps": len(pages)})
+    db.session.commit()
+    _after_change("page.unpublished", account, pages)
+    events.publish("funnel.unpublished", account_id=account.id, funnel_id=funnel.id)
+    return funnel
