@@ -7,3 +7,4 @@ docs_bp = Blueprint("api_docs", __name__)  # the HTML reference, outside the JSO
 from app.api import views  # noqa: E402,F401
 from app.api import crm  # noqa: E402,F401
 from app.api import funnels  # noqa: E402,F401
+from app.api import pages  # noqa: E402,F401

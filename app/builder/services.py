@@ -35,10 +35,59 @@ def save_tree(account, page: Page, new_tree: dict, actor=None, summary: str = "E
     new_tree = new_tree if validated else trees.validate(new_tree)
     if new_tree == page.tree:
         return page
-    page.history = (list(page.history or []) + [page.tree])[-HISTORY_LIMIT:]
+    page.history = (list(page.history or []) + [change_back(new_tree, page.tree)])[-HISTORY_LIMIT:]
     page.future = []
     _store(account, page, new_tree, actor, summary)
     return page
+
+
+# ---- the undo history: each entry is the way back, as small as the change ---------------------------------
+#
+# An entry is either a whole tree (type "page": what restoring a version writes) or
+# {"patch": element_id, "old": that element as it was}: the smallest subtree that differs. Editing one
+# headline of a 150-element page keeps a few hundred bytes, not the page, so the history of 50 edits
+# stays small and every edit stays fast. Entries are applied to the very tree they were taken from
+# (history and future move in step), so the element is always there.
+
+def change_back(current: dict, previous: dict) -> dict:
+    """The entry that turns `current` back into `previous`."""
+    node, old = current, previous
+    while True:
+        kids, old_kids = node.get("children") or [], old.get("children") or []
+        same_self = all(node.get(key) == old.get(key) for key in ("id", "type", "props", "style", "hide_on"))
+        if not same_self or [kid["id"] for kid in kids] != [kid["id"] for kid in old_kids]:
+            break
+        differing = [index for index, (kid, old_kid) in enumerate(zip(kids, old_kids)) if kid != old_kid]
+        if len(differing) != 1:
+            break
+        node, old = kids[differing[0]], old_kids[differing[0]]
+    if node is current:
+        return trees.clone(previous)
+    return {"patch": node["id"], "old": trees.clone(old)}
+
+
+def apply_change(tree: dict, entry: dict) -> dict:
+    """The tree with one history entry applied (a new tree: the one given is left as it was)."""
+    if entry.get("type") == "page":
+        return trees.clone(entry)
+    path = _path_to(tree, entry["patch"])
+    if path is None:  # cannot happen with entries made here; refuse rather than guess
+        raise ConflictError("The edit history does not match this page any more: undo is not possible.")
+    replacement = trees.clone(entry["old"])
+    for node in reversed(path[:-1]):
+        children = [replacement if kid["id"] == replacement["id"] else kid for kid in node["children"]]
+        replacement = {**node, "children": children}
+    return replacement
+
+
+def _path_to(tree: dict, element_id: str) -> list[dict] | None:
+    if tree["id"] == element_id:
+        return [tree]
+    for kid in tree.get("children") or []:
+        found = _path_to(kid, element_id)
+        if found is not None:
+            return [tree] + found
+    return None
 
 
 def _store(account, page: Page, new_tree: dict, actor, summary: str) -> None:
@@ -55,8 +104,8 @@ def undo(account, page: Page, actor=None, revision=None) -> Page:
     history = list(page.history or [])
     if not history:
         raise ConflictError("There is nothing to undo.")
-    previous = history.pop()
-    page.future = (list(page.future or []) + [page.tree])[-HISTORY_LIMIT:]
+    previous = apply_change(page.tree, history.pop())
+    page.future = (list(page.future or []) + [change_back(previous, page.tree)])[-HISTORY_LIMIT:]
     page.history = history
     _store(account, page, previous, actor, "Undo")
     return page
@@ -67,8 +116,8 @@ def redo(account, page: Page, actor=None, revision=None) -> Page:
     future = list(page.future or [])
     if not future:
         raise ConflictError("There is nothing to redo.")
-    following = future.pop()
-    page.history = (list(page.history or []) + [page.tree])[-HISTORY_LIMIT:]
+    following = apply_change(page.tree, future.pop())
+    page.history = (list(page.history or []) + [change_back(following, page.tree)])[-HISTORY_LIMIT:]
     page.future = future
     _store(account, page, following, actor, "Redo")
     return page
@@ -79,7 +128,7 @@ def restore_tree(account, page: Page, snapshot: dict, actor=None, summary: str =
     for key in ("title", "seo_title", "seo_description"):
         setattr(page, key, snapshot.get(key) or "")
     tree = trees.validate(snapshot.get("tree") or trees.empty_page())
-    page.history = (list(page.history or []) + [page.tree])[-HISTORY_LIMIT:]
+    page.history = (list(page.history or []) + [change_back(tree, page.tree)])[-HISTORY_LIMIT:]
     page.future = []
     _store(account, page, tree, actor, summary)
     return page

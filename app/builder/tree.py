@@ -13,6 +13,11 @@ from app.core.errors import ValidationError
 ELEMENT_KEYS = {"id", "type", "props", "style", "hide_on", "children"}
 
 
+def clone(tree: dict) -> dict:
+    """A deep copy: the edits below return new trees and never change the one they were given."""
+    return copy.deepcopy(tree)
+
+
 def new_id() -> str:
     return "e" + secrets.token_hex(5)
 
@@ -147,7 +152,7 @@ def insert(tree: dict, parent_id: str, index: int, element: dict) -> tuple[dict,
     """Put `element` into the container `parent_id` at `index`. Content dropped where it may not go
     directly is wrapped: into a column in a row, or a section > row > column on the page.
     Returns (new tree, id of the container that changed)."""
-    tree = copy.deepcopy(tree)
+    tree = clone(tree)
     parent, _ = find(tree, parent_id)
     element = _wrap_for(parent["type"], element)
     siblings = parent.setdefault("children", [])
@@ -182,7 +187,7 @@ def move(tree: dict, element_id: str, parent_id: str, index: int) -> tuple[dict,
     Returns (new tree, ids of the containers that changed)."""
     if element_id == "root":
         raise ValidationError("The page itself cannot move.", field="element_id")
-    tree = copy.deepcopy(tree)
+    tree = clone(tree)
     element, old_parent = find(tree, element_id)
     if parent_id == element_id or any(node["id"] == element_id for node in ancestors(tree, parent_id)):
         raise ValidationError("An element cannot go inside itself.", field="parent_id")
@@ -199,7 +204,7 @@ def move(tree: dict, element_id: str, parent_id: str, index: int) -> tuple[dict,
 def remove(tree: dict, element_id: str) -> tuple[dict, str]:
     if element_id == "root":
         raise ValidationError("The page itself cannot be deleted.", field="element_id")
-    tree = copy.deepcopy(tree)
+    tree = clone(tree)
     element, parent = find(tree, element_id)
     parent["children"].remove(element)
     return tree, parent["id"]
@@ -209,7 +214,7 @@ def duplicate(tree: dict, element_id: str) -> tuple[dict, str, str]:
     """A copy (with new ids) right after the element. Returns (tree, parent id, the copy's id)."""
     if element_id == "root":
         raise ValidationError("The page itself cannot be duplicated.", field="element_id")
-    tree = copy.deepcopy(tree)
+    tree = clone(tree)
     element, parent = find(tree, element_id)
     twin = with_new_ids(element)
     parent["children"].insert(parent["children"].index(element) + 1, twin)
@@ -218,7 +223,7 @@ def duplicate(tree: dict, element_id: str) -> tuple[dict, str, str]:
 
 def shift(tree: dict, element_id: str, offset: int) -> tuple[dict, str]:
     """Move an element up (-1) or down (+1) among its siblings (the keyboard's move)."""
-    tree = copy.deepcopy(tree)
+    tree = clone(tree)
     element, parent = find(tree, element_id)
     if parent is None:
         raise ValidationError("The page itself cannot move.", field="element_id")
@@ -231,9 +236,10 @@ def shift(tree: dict, element_id: str, offset: int) -> tuple[dict, str]:
 
 def update(tree: dict, element_id: str, props: dict | None = None, style: dict | None = None,
            hide_on: list | None = None) -> dict:
-    """Replace the given parts of one element (each cleaned); returns the new tree."""
-    tree = copy.deepcopy(tree)
-    element, _ = find(tree, element_id)
+    """Replace the given parts of one element (each cleaned); returns the new tree. Only the element and
+    its ancestors are new objects: the rest is shared with the old tree (which is left unchanged)."""
+    path = _path(tree, element_id)
+    element = dict(path[-1])
     label = element_type(element["type"]).label.lower()
     if props is not None:
         element["props"] = clean_props(element["type"], {**element.get("props", {}), **props}, element_id)
@@ -241,11 +247,30 @@ def update(tree: dict, element_id: str, props: dict | None = None, style: dict |
         element["style"] = clean_style(style, element_id, label)
     if hide_on is not None:
         element["hide_on"] = clean_hide_on(hide_on, element_id)
-    return tree
+    for parent in reversed(path[:-1]):
+        element = {**parent, "children": [element if kid["id"] == element["id"] else kid for kid in parent["children"]]}
+    return element
+
+
+def _path(tree: dict, element_id: str) -> list[dict]:
+    """The elements from the root down to `element_id` (ValidationError when it is not there)."""
+    def search(node):
+        if node["id"] == element_id:
+            return [node]
+        for kid in node.get("children") or []:
+            found = search(kid)
+            if found is not None:
+                return [node] + found
+        return None
+
+    found = search(tree)
+    if found is None:
+        find(tree, element_id)  # raises the usual "no longer on the page"
+    return found
 
 
 def with_new_ids(element: dict) -> dict:
-    twin = copy.deepcopy(element)
+    twin = clone(element)
     for node, _, _ in walk(twin):
         node["id"] = new_id()
     return twin
@@ -257,3 +282,42 @@ def _clamp(index, length: int) -> int:
     except (TypeError, ValueError):
         raise ValidationError("The position must be a whole number.", field="index") from None
     return max(0, min(index, length))
+
+
+# ---- the builder's "add" (a library tile dropped or chosen with the keyboard) ---------------------------
+
+def starter_element(type_name: str) -> dict:
+    """A new element ready to use: a section comes with a row and a column, a row with a column, a form
+    with an e-mail field (so it passes the checks before publishing)."""
+    if type_name == "section":
+        return section_with([])
+    if type_name == "row":
+        return new_element("row", children=[new_element("columns")])
+    if type_name == "form":
+        return new_element("form", children=[new_element("input_field")])
+    return new_element(type_name)
+
+
+def insert_near(tree: dict, element: dict, after_id: str | None) -> tuple[dict, str]:
+    """Put `element` right after `after_id`, or after the nearest ancestor of it that may be followed
+    by such an element; with nothing selected, at the end of the last column (content) or of the page.
+    Returns (new tree, id of the container that changed)."""
+    if after_id and after_id != "root":
+        selected, _ = find(tree, after_id)
+        if element["type"] in element_type(selected["type"]).children:  # a column, container or form
+            return insert(tree, after_id, len(selected.get("children") or []), element)
+        inner = [node for node, _, _ in walk(selected) if element["type"] in element_type(node["type"]).children]
+        if inner:  # a section or row: its last column
+            return insert(tree, inner[-1]["id"], len(inner[-1].get("children") or []), element)
+        chain = ancestors(tree, after_id)
+        follow = after_id
+        for parent in reversed(chain):
+            if element["type"] in element_type(parent["type"]).children:
+                index = [child["id"] for child in parent["children"]].index(follow) + 1
+                return insert(tree, parent["id"], index, element)
+            follow = parent["id"]
+    if element["type"] in CONTENT + ("container", "form"):
+        columns = [node for node, _, _ in walk(tree) if node["type"] == "columns"]
+        if columns:
+            return insert(tree, columns[-1]["id"], len(columns[-1].get("children") or []), element)
+    return insert(tree, "root", len(tree.get("children") or []), element)

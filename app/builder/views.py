@@ -1,2 +1,574 @@
-"""Routes of builder: views (being written)."""
-from app.builder import bp  # noqa: F401
+"""The page builder: the editor, its edits (htmx + SortableJS), page settings, preview and publishing.
+
+The server owns the page's tree. Every edit posts the page's `revision`; the answer of a successful edit
+is a few `<template>`s that static/js/builder.js swaps into the canvas:
+
+    <template data-swap="ELEMENT_ID">the element re-rendered</template>   ("root": the whole canvas)
+    <template data-panel>the side panel of the selected element</template>
+
+with the new revision and the undo/redo state in headers (X-Page-Revision, X-Undo, X-Redo,
+X-Builder-Select). A refused edit answers JSON `{"error": {"code", "message", "fields"}}`: 409 with
+code "stale" when the page changed elsewhere, 422 when the edit is not allowed (nothing saved).
+
+Element ids travel in the form, not in the URL: every route takes only the page's uuid.
+"""
+import json
+import os
+from dataclasses import fields as dataclass_fields
+from functools import wraps
+
+from flask import abort, current_app, jsonify, make_response, render_template, request, url_for
+from flask_login import current_user
+from markupsafe import Markup, escape
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from werkzeug.routing import BuildError
+
+from app.builder import bp
+from app.builder import services
+from app.builder import tree as trees
+from app.builder.elements import (CONTACT_FIELDS, CONTENT, DEVICES, STYLE, TYPES, clean_hide_on, clean_value, element_type,
+                                  library)
+from app.builder.models import Asset, Page
+from app.core.errors import ConflictError, ServiceError, ValidationError
+from app.core.roles import can, role_required
+from app.core.tenancy import current_account, scoped
+from app.core.web import redirect_to, render, wants_fragment
+from app.extensions import db
+from app.funnels.models import FunnelStep
+
+DEVICE_WIDTHS = {"desktop": "100%", "tablet": "768px", "mobile": "390px"}
+STALE_MESSAGE = "This page changed elsewhere (another tab or person saved it): reload to get the latest version."
+# The canvas shows what the page will show: pictures and videos from other sites too.
+EDITOR_CSP = ("default-src 'self'; img-src 'self' data: https: http:; media-src 'self' https: http:; "
+              "frame-src https://www.youtube-nocookie.com https://player.vimeo.com; style-src 'self' 'unsafe-inline'; "
+              "script-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+ICONS = {  # 24x24 line icons of the element library
+    "heading": '<path d="M6 4v16M18 4v16M6 12h12"/>',
+    "subheading": '<path d="M5 6v12M13 6v12M5 12h8M17 14h3M17 18h4"/>',
+    "text": '<path d="M4 6h16M4 10h16M4 14h12M4 18h9"/>',
+    "button": '<rect x="3" y="7" width="18" height="10" rx="3"/><path d="M8 12h8"/>',
+    "divider": '<path d="M3 12h18"/><path d="M8 7h8M8 17h8" opacity=".4"/>',
+    "spacer": '<path d="M12 4v16M8 8l4-4 4 4M8 16l4 4 4-4"/>',
+    "image": '<rect x="3" y="4" width="18" height="16" rx="2"/><circle cx="8.5" cy="9.5" r="1.5"/><path d="M21 16l-5-5-9 9"/>',
+    "video": '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="M10 9l5 3-5 3z"/>',
+    "gif": '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="M8 10H6.5v4H8v-1.5M11 10v4M14 14v-4h2.5M14 12h2"/>',
+    "gallery": '<rect x="3" y="3" width="8" height="8" rx="1"/><rect x="13" y="3" width="8" height="8" rx="1"/><rect x="3" y="13" width="8" height="8" rx="1"/><rect x="13" y="13" width="8" height="8" rx="1"/>',
+    "form": '<rect x="4" y="3" width="16" height="18" rx="2"/><path d="M8 8h8M8 12h8M8 16h4"/>',
+    "input": '<rect x="3" y="8" width="18" height="8" rx="2"/><path d="M7 11v2"/>',
+    "textarea": '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="M7 9h10M7 13h6M16 17l2-2"/>',
+    "dropdown": '<rect x="3" y="8" width="18" height="8" rx="2"/><path d="M15 11l2 2 2-2"/>',
+    "checkbox": '<rect x="4" y="4" width="7" height="7" rx="1.5"/><path d="M5.5 7.5l1.5 1.5 3-3M14 7.5h6M14 16.5h6"/><rect x="4" y="13" width="7" height="7" rx="1.5"/>',
+    "clock": '<circle cx="12" cy="13" r="8"/><path d="M12 9v4l3 2M9 2h6"/>',
+    "progress": '<rect x="3" y="10" width="18" height="5" rx="2.5"/><path d="M5 12.5h8"/>',
+    "users": '<circle cx="9" cy="8" r="3.5"/><path d="M2.5 20c.8-3.5 3.4-5.5 6.5-5.5s5.7 2 6.5 5.5M16 4.5a3.5 3.5 0 010 7M18 14.7c2 .8 3.2 2.6 3.5 5.3"/>',
+    "quote": '<path d="M7 7H4v6h4v-2c0-2-1-4-3-4M17 7h-3v6h4v-2c0-2-1-4-3-4M5 17h14"/>',
+    "pricing": '<rect x="3" y="5" width="8" height="15" rx="1.5"/><rect x="13" y="3" width="8" height="17" rx="1.5"/><path d="M6 9h2M16 7h2"/>',
+    "section": '<rect x="2" y="5" width="20" height="14" rx="1"/><path d="M2 9h20M2 15h20" opacity=".4"/>',
+    "row": '<rect x="3" y="8" width="18" height="8" rx="1"/><path d="M9 8v8M15 8v8"/>',
+    "columns": '<rect x="3" y="4" width="5" height="16" rx="1"/><rect x="10" y="4" width="5" height="16" rx="1"/><rect x="17" y="4" width="4" height="16" rx="1"/>',
+    "container": '<rect x="3" y="3" width="18" height="18" rx="3" stroke-dasharray="3 2"/>',
+    "square": '<rect x="4" y="4" width="16" height="16" rx="2"/>',
+}
+
+
+# ---- loading and answering ----------------------------------------------------------------------------
+
+def _page_or_404(page_id) -> Page:
+    """The account's page, unless its funnel is deleted (then it is gone for the builder too)."""
+    query = scoped(Page).where(Page.id == page_id).options(joinedload(Page.step).joinedload(FunnelStep.funnel))
+    page = db.session.execute(query).unique().scalar_one_or_none()
+    if page is None or page.step is None or page.step.funnel.deleted_at is not None:
+        abort(404)
+    return page
+
+
+def _element_icon(name: str) -> Markup:
+    return Markup('<svg class="icon" width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" '
+                  'stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">'
+                  f'{ICONS.get(name, ICONS["square"])}</svg>')
+
+
+LINKING_TYPES = ("button", "form", "pricing_table")
+
+
+def render_context(page: Page, mode: str = "edit", links: bool = True):
+    """The RenderContext of this page: step links go to the previews of the other steps (in the builder
+    and its preview nothing is submitted). One query for the funnel's steps and their pages, skipped
+    (`links=False`) when what is rendered has no button, form or plan to link."""
+    from app.builder.render import RenderContext
+
+    steps = [] if not links else db.session.execute(
+        select(FunnelStep.id, FunnelStep.position, Page.id).join(Page, Page.step_id == FunnelStep.id)
+        .where(FunnelStep.funnel_id == page.funnel_id).order_by(FunnelStep.position)).all()
+    previews = {str(step_id): url_for("builder.preview", page_id=step_page_id) for step_id, _, step_page_id in steps}
+    ids = [str(step_id) for step_id, _, _ in steps]
+    here = ids.index(str(page.step_id)) if str(page.step_id) in ids else len(ids)
+    values = {
+        "step_urls": previews,
+        "next_url": previews[ids[here + 1]] if here + 1 < len(ids) else "#",
+        "form_action": "#",
+        "form_errors": {}, "form_values": {}, "form_token": "",
+        "asset_url": _asset_app_url(),
+        "page_id": str(page.id),
+    }
+    known = {field.name for field in dataclass_fields(RenderContext)}
+    return RenderContext(**{key: value for key, value in values.items() if key in known})
+
+
+def _asset_app_url():
+    """Asset id -> the app's URL of it (the canvas is on the app host), when the asset library is there.
+    The account's assets are read once, at the first image that needs one."""
+    try:
+        from app.builder import assets
+    except ImportError:
+        return None
+    by_id: dict | None = None
+
+    def url(asset_id: str) -> str:
+        nonlocal by_id
+        if by_id is None:
+            by_id = {str(asset.id): asset for asset in db.session.execute(scoped(Asset)).scalars()}
+        asset = by_id.get(str(asset_id))
+        return assets.app_url(asset) if asset is not None else ""
+
+    return url
+
+
+def _asset_app_url_of():
+    """Asset -> its app URL (the preview is on the app host), when the asset library is there."""
+    try:
+        from app.builder.assets import app_url
+    except ImportError:
+        return None
+    return app_url
+
+
+def _render_element(page: Page, element_id: str, ctx) -> str:
+    from app.builder.render import render_element, render_tree
+
+    if element_id == "root":
+        return render_tree(page.tree, "edit", ctx)
+    element, _ = trees.find(page.tree, element_id)
+    return render_element(element, "edit", ctx)
+
+
+def _links_in(tree: dict, element_ids: list[str]) -> bool:
+    for element_id in element_ids:
+        subtree = tree if element_id == "root" else trees.find(tree, element_id)[0]
+        if any(node["type"] in LINKING_TYPES for node, _, _ in trees.walk(subtree)):
+            return True
+    return False
+
+
+def _outermost(tree: dict, element_ids) -> list[str]:
+    """The ids to re-render: an element inside another re-rendered one comes with it."""
+    wanted = list(dict.fromkeys(element_ids))
+    if "root" in wanted:
+        return ["root"]
+    inside = {element_id for element_id in wanted
+              if any(node["id"] in wanted for node in trees.ancestors(tree, element_id))}
+    return [element_id for element_id in wanted if element_id not in inside]
+
+
+def _answer(page: Page, changed=(), select: str | None = None, panel: bool = False, status: int = 200):
+    """The swaps for the canvas (and the panel of `select`), with the page's new state in headers."""
+    swapped = _outermost(page.tree, changed)
+    ctx = render_context(page, links=_links_in(page.tree, swapped)) if swapped else None
+    parts = [f'<template data-swap="{escape(element_id)}">{_render_element(page, element_id, ctx)}</template>'
+             for element_id in swapped]
+    if panel:
+        parts.append(f"<template data-panel>{_panel_html(page, select)}</template>")
+    response = make_response("".join(parts), status)
+    response.headers.update(_state_headers(page))
+    if select is not None:
+        response.headers["X-Builder-Select"] = select
+    return response
+
+
+def _state_headers(page: Page) -> dict:
+    return {"X-Page-Revision": str(page.revision), "X-Undo": "1" if page.history else "0",
+            "X-Redo": "1" if page.future else "0", "Cache-Control": "no-store"}
+
+
+def _error(status: int, code: str, message: str, fields: dict | None = None, page: Page | None = None):
+    response = jsonify({"error": {"code": code, "message": message, "fields": fields or {}}})
+    response.status_code = status
+    if page is not None:
+        response.headers.update(_state_headers(page))
+    return response
+
+
+def edit(view):
+    """A builder edit: the user role, the page, its revision checked first (a stale tab gets a 409 with
+    code "stale"), and a refused edit answered as JSON with nothing saved."""
+    @wraps(view)
+    @role_required("user")
+    def wrapped(page_id):
+        # What the answer needs is in memory after the commit: do not read the page back.
+        db.session().expire_on_commit = False
+        page = _page_or_404(page_id)
+        try:
+            services.check_revision(page, request.form.get("revision"))
+        except ConflictError:
+            return _error(409, "stale", STALE_MESSAGE, page=page)
+        except ValidationError as error:
+            return _error(422, error.code, error.message, error.fields, page=page)
+        try:
+            return view(page)
+        except ServiceError as error:
+            db.session.rollback()
+            return _error(error.status, error.code, error.message, error.fields, page=page)
+
+    return wrapped
+
+
+def _save(page: Page, new_tree: dict, summary: str, validated: bool = False) -> None:
+    services.save_tree(current_account(), page, new_tree, actor=current_user, summary=summary,
+                       validated=validated)
+
+
+def _element_id() -> str:
+    element_id = (request.form.get("element_id") or "").strip()
+    if not element_id:
+        raise ValidationError("Choose an element first.", field="element_id")
+    return element_id
+
+
+def _label_of(element: dict) -> str:
+    return element_type(element["type"]).label
+
+
+# ---- the editor ---------------------------------------------------------------------------------------
+
+@bp.route("/builder/<uuid:page_id>")
+@role_required("viewer")
+def editor(page_id):
+    page = _page_or_404(page_id)
+    funnel = page.step.funnel
+    from app.builder.render import render_tree
+
+    labels = {name: spec.label for name, spec in TYPES.items()}
+    labels["page"] = "Page"
+    html = render_template(
+        "builder/editor.html", page=page, funnel=funnel, step=page.step,
+        canvas=render_tree(page.tree, "edit", render_context(page)), library=library(), element_icon=_element_icon,
+        editable=can("user"), funnel_url=_funnel_url(funnel), devices=DEVICE_WIDTHS, state=_publish_state(page),
+        panel=_panel_html(page, None), labels_json=json.dumps(labels), content_types=" ".join(CONTENT + ("container", "form")),
+        has_assets_js=os.path.exists(os.path.join(current_app.static_folder, "js", "assets.js")))
+    response = make_response(html)
+    response.headers["Content-Security-Policy"] = EDITOR_CSP
+    response.headers["Cache-Control"] = "no-store"  # a tab restored from the cache would edit an old revision
+    return response
+
+
+def _funnel_url(funnel) -> str:
+    for endpoint in ("funnels.detail", "funnels.funnel", "funnels.show"):
+        try:
+            return url_for(endpoint, funnel_id=funnel.id)
+        except BuildError:
+            continue
+    return url_for("funnels.index")
+
+
+@bp.route("/builder/<uuid:page_id>/canvas")
+@role_required("viewer")
+def canvas(page_id):
+    """The whole canvas as saved (the builder reloads it after a refused edit)."""
+    page = _page_or_404(page_id)
+    return _answer(page, changed=["root"])
+
+
+@bp.route("/builder/<uuid:page_id>/panel")
+@role_required("viewer")
+def panel(page_id):
+    """The side panel of one element (or the page's when none is chosen)."""
+    page = _page_or_404(page_id)
+    response = make_response(_panel_html(page, request.args.get("element_id") or None))
+    response.headers.update(_state_headers(page))
+    return response
+
+
+# ---- edits --------------------------------------------------------------------------------------------
+
+@bp.route("/builder/<uuid:page_id>/add", methods=["POST"])
+@edit
+def element_add(page: Page):
+    """A library tile dropped into a list (parent_id + index) or chosen with Enter (after_id)."""
+    type_name = request.form.get("type", "")
+    if type_name not in TYPES:
+        raise ValidationError("Choose an element from the library.", field="type")
+    element = trees.starter_element(type_name)
+    if request.form.get("parent_id"):
+        new_tree, parent_id = trees.insert(page.tree, request.form["parent_id"], request.form.get("index", 0), element)
+    else:
+        new_tree, parent_id = trees.insert_near(page.tree, element, request.form.get("after_id") or None)
+    _save(page, new_tree, f"Added a {element_type(type_name).label.lower()}", validated=True)
+    return _answer(page, changed=[parent_id], select=element["id"], panel=True)
+
+
+@bp.route("/builder/<uuid:page_id>/move", methods=["POST"])
+@edit
+def element_move(page: Page):
+    element_id = _element_id()
+    element, _ = trees.find(page.tree, element_id)
+    new_tree, changed = trees.move(page.tree, element_id, request.form.get("parent_id", ""), request.form.get("index", 0))
+    _save(page, new_tree, f"Moved a {_label_of(element).lower()}", validated=True)
+    return _answer(page, changed=changed, select=element_id)
+
+
+@bp.route("/builder/<uuid:page_id>/update", methods=["POST"])
+@edit
+def element_update(page: Page):
+    """The panel's form (posted as one types): the element re-rendered, or the fields' errors (422)."""
+    element_id = _element_id()
+    element, _ = trees.find(page.tree, element_id)
+    props, style, hide_on, errors = _panel_values(element, request.form)
+    if errors:
+        return _error(422, "validation_failed", "Check the highlighted fields: nothing was saved.", errors, page=page)
+    new_tree = trees.update(page.tree, element_id, props=props, style=style, hide_on=hide_on)
+    # update() cleaned the element it changed; the rest of the tree is as it was validated and saved.
+    _save(page, new_tree, f"Edited a {_label_of(element).lower()}", validated=True)
+    return _answer(page, changed=[element_id], select=element_id)
+
+
+@bp.route("/builder/<uuid:page_id>/duplicate", methods=["POST"])
+@edit
+def element_duplicate(page: Page):
+    element_id = _element_id()
+    element, _ = trees.find(page.tree, element_id)
+    new_tree, parent_id, twin_id = trees.duplicate(page.tree, element_id)
+    _save(page, new_tree, f"Duplicated a {_label_of(element).lower()}", validated=True)
+    return _answer(page, changed=[parent_id], select=twin_id, panel=True)
+
+
+@bp.route("/builder/<uuid:page_id>/delete", methods=["POST"])
+@edit
+def element_delete(page: Page):
+    """Removes the element; the selection moves to the next sibling, else the previous, else the parent."""
+    element_id = _element_id()
+    element, parent = trees.find(page.tree, element_id)
+    if parent is None:
+        raise ValidationError("The page itself cannot be deleted.", field="element_id")
+    siblings = [child["id"] for child in parent["children"]]
+    index = siblings.index(element_id)
+    rest = siblings[:index] + siblings[index + 1:]
+    following = rest[index] if index < len(rest) else (rest[index - 1] if rest else parent["id"])
+    new_tree, parent_id = trees.remove(page.tree, element_id)
+    _save(page, new_tree, f"Deleted a {_label_of(element).lower()}")
+    return _answer(page, changed=[parent_id], select=following, panel=True)
+
+
+@bp.route("/builder/<uuid:page_id>/shift", methods=["POST"])
+@edit
+def element_shift(page: Page):
+    """Move up (offset -1) or down (+1) among its siblings."""
+    element_id = _element_id()
+    offset = request.form.get("offset", "")
+    if offset not in ("-1", "1"):
+        raise ValidationError("Move up (-1) or down (1).", field="offset")
+    element, _ = trees.find(page.tree, element_id)
+    new_tree, parent_id = trees.shift(page.tree, element_id, int(offset))
+    _save(page, new_tree, f"Moved a {_label_of(element).lower()} {'up' if offset == '-1' else 'down'}")
+    return _answer(page, changed=[parent_id], select=element_id)
+
+
+@bp.route("/builder/<uuid:page_id>/undo", methods=["POST"])
+@edit
+def undo(page: Page):
+    services.undo(current_account(), page, actor=current_user)
+    return _after_history(page)
+
+
+@bp.route("/builder/<uuid:page_id>/redo", methods=["POST"])
+@edit
+def redo(page: Page):
+    services.redo(current_account(), page, actor=current_user)
+    return _after_history(page)
+
+
+def _after_history(page: Page):
+    """Undo and redo can change anything: the whole canvas, and the panel if its element is still there."""
+    selected = request.form.get("element_id") or None
+    if selected and not any(node["id"] == selected for node, _, _ in trees.walk(page.tree)):
+        selected = None
+    return _answer(page, changed=["root"], select=selected or "", panel=True)
+
+
+# ---- the side panel -----------------------------------------------------------------------------------
+
+def _panel_html(page: Page, element_id: str | None, errors: dict | None = None) -> str:
+    element = None
+    if element_id and element_id != "root":
+        element = next((node for node, _, _ in trees.walk(page.tree) if node["id"] == element_id), None)
+    if element is None:
+        return render_template("builder/_panel.html", page=page, element=None, editable=can("user"),
+                               count=trees.count(page.tree))
+    spec = element_type(element["type"])
+    steps = [(str(step.id), step.name) for step in page.step.funnel.steps if step.id != page.step.id]
+    return render_template("builder/_panel.html", page=page, element=element, spec=spec, style_props=STYLE,
+                           devices=DEVICES, steps=steps, contact_fields=CONTACT_FIELDS, errors=errors or {},
+                           trail=trees.ancestors(page.tree, element["id"]), element_type=element_type,
+                           editable=can("user"), picker=_picker_url, json=json)
+
+
+def _picker_url(field: str) -> str | None:
+    try:
+        return url_for("builder.asset_picker", field=field)
+    except BuildError:
+        return None
+
+
+def _panel_values(element: dict, form) -> tuple[dict, dict, list | None, dict]:
+    """The posted panel, field by field: (props, style, hide_on, errors by field name). A field the form
+    does not carry keeps its value; a checkbox carries a hidden "false" before it."""
+    spec = element_type(element["type"])
+    errors: dict[str, str] = {}
+    props = {}
+    for key, prop in spec.props.items():
+        name = f"p.{key}"
+        if name not in form:
+            continue
+        raw = form.getlist(name)[-1]
+        if prop.kind == "items":
+            try:
+                raw = json.loads(raw or "[]")
+            except ValueError:
+                errors[name] = f"{prop.label}: this is not valid JSON (check the commas and quotes)."
+                continue
+        try:
+            props[key] = clean_value(prop, raw)
+        except ValidationError as error:
+            errors[name] = error.message
+    style = dict(element.get("style") or {}) if not any(name.startswith("s.") for name in form) else {}
+    for key, prop in STYLE.items():
+        raw = (form.get(f"s.{key}") or "").strip()
+        if not raw:
+            continue
+        try:
+            style[key] = clean_value(prop, raw)
+        except ValidationError as error:
+            errors[f"s.{key}"] = error.message
+    hide_on = None
+    if "hide_on_present" in form:
+        try:
+            hide_on = clean_hide_on(form.getlist("hide_on"))
+        except ValidationError as error:
+            errors["hide_on"] = error.message
+    return props, style, hide_on, errors
+
+
+# ---- page settings ------------------------------------------------------------------------------------
+
+SETTINGS_FIELDS = ("title", "slug", "seo_title", "seo_description", "og_image_id", "favicon_id")
+
+
+@bp.route("/builder/<uuid:page_id>/settings", methods=["GET", "POST"])
+@role_required("viewer")
+def page_settings(page_id):
+    page = _page_or_404(page_id)
+    values = _settings_values(page)
+    errors, saved = {}, False
+    if request.method == "POST":
+        if not can("user"):
+            abort(403, description="This needs the user role or higher.")
+        values = {name: (request.form.get(name) or "") for name in SETTINGS_FIELDS}
+        try:
+            services.update_settings(current_account(), page, values, actor=current_user)
+            saved, values = True, _settings_values(page)
+        except ServiceError as error:
+            db.session.rollback()
+            errors = error.fields or {"title": error.message}
+    if saved and not wants_fragment():
+        return redirect_to(url_for("builder.editor", page_id=page.id))
+    images = db.session.execute(scoped(Asset).order_by(Asset.created_at.desc()).limit(200)).scalars().all()
+    response = make_response(render("builder/_settings.html", block="settings", page=page, values=values,
+                                    errors=errors, saved=saved, images=images, editable=can("user"),
+                                    step=page.step, fragment=wants_fragment())[0], 422 if errors else 200)
+    response.headers["Vary"] = "HX-Request"
+    if saved:
+        response.headers["X-Page-Title"] = page.title
+        response.headers["X-Step-Name"] = page.step.name
+    return response
+
+
+def _settings_values(page: Page) -> dict:
+    return {"title": page.title, "slug": page.step.slug, "seo_title": page.seo_title,
+            "seo_description": page.seo_description, "og_image_id": str(page.og_image_id or ""),
+            "favicon_id": str(page.favicon_id or "")}
+
+
+# ---- preview and publishing ---------------------------------------------------------------------------
+
+@bp.route("/builder/<uuid:page_id>/preview")
+@role_required("viewer")
+def preview(page_id):
+    """The page as visitors will see it (publish mode, a whole document), from the saved tree."""
+    page = _page_or_404(page_id)
+    ctx = render_context(page, "publish")
+    try:
+        from app.builder.publishing import page_document
+    except ImportError:
+        page_document = None
+    if page_document is not None:
+        html = page_document(page, ctx, asset_url=_asset_app_url_of(), script_src=url_for("static", filename="site/site.js"))
+    else:
+        from app.builder.render import render_tree
+
+        html = render_template("builder/preview.html", page=page, body=render_tree(page.tree, "publish", ctx))
+    response = make_response(html)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["Content-Security-Policy"] = EDITOR_CSP.replace("form-action 'self'", "form-action 'none'")
+    return response
+
+
+def _publish_state(page: Page, problems=None, just_published: bool = False) -> dict:
+    url = None
+    if page.is_published:
+        try:
+            from app.builder.publishing import public_url
+
+            url = public_url(page.step)
+        except ImportError:
+            url = f"{current_app.config.get('SITE_URL', '')}/{page.step.funnel.slug}/{page.step.slug}"
+    return {"published": page.is_published, "url": url, "problems": problems or [],
+            "outdated": page.is_published and page.published_revision != page.revision,
+            "just_published": just_published}
+
+
+def _publish_answer(page: Page, problems=None, just_published=False, status=200):
+    labels = {node["id"]: _label_of(node) for node, _, _ in trees.walk(page.tree)}
+    html = render_template("builder/_publish.html", page=page, state=_publish_state(page, problems, just_published),
+                           labels=labels, editable=can("user"))
+    response = make_response(html, status)
+    response.headers.update(_state_headers(page))
+    return response
+
+
+@bp.route("/builder/<uuid:page_id>/publish", methods=["POST"])
+@role_required("user")
+def publish(page_id):
+    """Checks first: with problems, the list (each links to its element) and nothing published."""
+    page = _page_or_404(page_id)
+    problems = services.problems(page)
+    if problems:
+        return _publish_answer(page, problems, status=422)
+    from app.builder import publishing
+
+    try:
+        publishing.publish_page(current_account(), page, actor=current_user)
+    except publishing.PublishRefused as refused:
+        db.session.rollback()
+        return _publish_answer(page, refused.problems, status=422)
+    return _publish_answer(page, just_published=True)
+
+
+@bp.route("/builder/<uuid:page_id>/unpublish", methods=["POST"])
+@role_required("user")
+def unpublish(page_id):
+    page = _page_or_404(page_id)
+    from app.builder import publishing
+
+    publishing.unpublish_page(current_account(), page, actor=current_user)
+    return _publish_answer(page)
