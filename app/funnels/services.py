@@ -6,7 +6,7 @@ import re
 import unicodedata
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from app.builder import tree as trees
 from app.builder.models import Page
@@ -22,6 +22,10 @@ SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG_MAX = 60
 RESERVED_SLUGS = {"static", "assets", "api", "_", "site", "favicon.ico", "robots.txt", "f"}
 DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class AddressTaken(ValidationError):
+    """A slug or domain another funnel (or step) already uses: a form error (422) for people, a 409 for the API."""
 
 
 # ---- slugs --------------------------------------------------------------------------------------------
@@ -45,6 +49,15 @@ def clean_slug(raw, field: str = "slug", fallback: str = "") -> str:
     if slug in RESERVED_SLUGS:
         raise ValidationError(f"“{slug}” is reserved: choose another slug.", field=field)
     return slug
+
+
+def _typed_or_named_slug(raw, name: str, base: str) -> str:
+    """A typed slug (normalised, or refused with a message); with none typed, one made from the name, or
+    `base` when the name gives nothing usable (e.g. a name in Japanese) or a reserved word."""
+    if raw is not None and (not isinstance(raw, str) or raw.strip()):
+        return clean_slug(raw)
+    made = slugify(name or "")
+    return made if made and made not in RESERVED_SLUGS else base
 
 
 def _funnel_slug_taken(slug: str, exclude_id=None) -> bool:
@@ -91,10 +104,40 @@ def clean_domain(raw) -> str | None:
     return domain
 
 
+def _own_hosts() -> set[str]:
+    from urllib.parse import urlsplit
+
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return set()
+    hosts = {(urlsplit(current_app.config.get(key) or "").hostname or "").lower() for key in ("BASE_URL", "SITE_URL")}
+    return hosts - {""}
+
+
 # ---- funnels ------------------------------------------------------------------------------------------
 
 def active_funnels(account):
     return scoped(Funnel, account).where(Funnel.deleted_at.is_(None))
+
+
+def filtered(account, filters: dict):
+    """SELECT (Funnel, step count) of the account's live funnels, most recently edited first: one query
+    for the whole list page. Filters: q (name or slug), status, funnel_type."""
+    step_count = (select(func.count(FunnelStep.id)).where(FunnelStep.funnel_id == Funnel.id)
+                  .correlate(Funnel).scalar_subquery())
+    query = (select(Funnel, step_count.label("step_count"))
+             .where(Funnel.account_id == account.id, Funnel.deleted_at.is_(None))
+             .order_by(Funnel.updated_at.desc(), Funnel.id))
+    q = (filters.get("q") or "").strip().lower()
+    if q:
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(func.lower(Funnel.name).like(like, escape="\\"), Funnel.slug.like(like, escape="\\")))
+    if filters.get("status"):
+        query = query.where(Funnel.status == filters["status"])
+    if filters.get("funnel_type"):
+        query = query.where(Funnel.funnel_type == filters["funnel_type"])
+    return query
 
 
 def get_funnel(account, funnel_id) -> Funnel:
@@ -115,7 +158,8 @@ def _clean_funnel(data: dict, funnel: Funnel | None, partial: bool) -> dict:
     fields.add("funnel_type", lambda: choice_value(data, "funnel_type", "type", tuple(FUNNEL_TYPES),
                                                    default=funnel.funnel_type if funnel else "lead_generation"))
     fields.add("description", lambda: text_value(data, "description", "description", 2000) or "")
-    fields.add("slug", lambda: clean_slug(data.get("slug"), fallback=data.get("name") or (funnel.name if funnel else "")))
+    fields.add("slug", lambda: _typed_or_named_slug(data.get("slug"), data.get("name") or (funnel.name if funnel else ""),
+                                                    "funnel"))
     fields.add("custom_domain", lambda: clean_domain(data.get("custom_domain")))
     values = fields.values_or_raise()
     exclude = funnel.id if funnel else None
@@ -123,13 +167,15 @@ def _clean_funnel(data: dict, funnel: Funnel | None, partial: bool) -> dict:
         if funnel is None and not (data.get("slug") or "").strip():
             values["slug"] = free_funnel_slug(values["slug"])  # made from the name: pick a free one
         else:
-            raise ValidationError(f"The address /{values['slug']} is taken: choose another slug.", field="slug")
+            raise AddressTaken(f"The address /{values['slug']} is taken: choose another slug.", field="slug")
+    if values.get("custom_domain") in _own_hosts():
+        raise AddressTaken("This is Leadforge's own address: use a domain of yours.", field="custom_domain")
     if values.get("custom_domain"):
         query = select(Funnel.id).where(Funnel.custom_domain == values["custom_domain"], Funnel.deleted_at.is_(None))
         if exclude:
             query = query.where(Funnel.id != exclude)
         if db.session.execute(query.limit(1)).first():
-            raise ValidationError("Another funnel already uses this domain.", field="custom_domain")
+            raise AddressTaken("Another funnel already uses this domain.", field="custom_domain")
     return values
 
 
@@ -169,12 +215,18 @@ def update_funnel(account, funnel: Funnel, data: dict, actor=None) -> Funnel:
     return funnel
 
 
+STATUS_SUMMARIES = {"draft": "Set back to draft", "published": "Published the funnel", "archived": "Archived the funnel"}
+
+
 def set_status(account, funnel: Funnel, status: str, actor=None) -> Funnel:
     if status not in ("draft", "published", "archived"):
         raise ValidationError("Choose draft, published or archived.", field="status")
+    if status == funnel.status:
+        return funnel
     funnel.status = status
     if status == "published":
         funnel.published_at = utcnow()
+    record_version(account, funnel, actor, STATUS_SUMMARIES[status])
     audit.record(f"funnel.{status}", funnel, f"Funnel {funnel.name} {status}", account=account, user=actor)
     db.session.commit()
     return funnel
@@ -206,14 +258,15 @@ def _clean_step(funnel: Funnel, data: dict, step: FunnelStep | None, partial: bo
     fields.add("name", lambda: text_value(data, "name", "name", 120, required=True))
     fields.add("step_type", lambda: choice_value(data, "step_type", "step type", tuple(STEP_TYPES),
                                                  default=step.step_type if step else "page"))
-    fields.add("slug", lambda: clean_slug(data.get("slug"), fallback=data.get("name") or (step.name if step else "")))
+    fields.add("slug", lambda: _typed_or_named_slug(data.get("slug"), data.get("name") or (step.name if step else ""),
+                                                    "step"))
     values = fields.values_or_raise()
     if "slug" in values and _step_slug_taken(funnel, values["slug"], step.id if step else None):
         if step is None and not (data.get("slug") or "").strip():
             values["slug"] = free_step_slug(funnel, values["slug"])
         else:
-            raise ValidationError(f"Another step of this funnel is at /{values['slug']}: choose another slug.",
-                                  field="slug")
+            raise AddressTaken(f"Another step of this funnel is at /{values['slug']}: choose another slug.",
+                               field="slug")
     return values
 
 
@@ -361,3 +414,150 @@ def _remap_steps(tree: dict, step_ids: dict) -> dict:
         if target:
             element["props"]["step_id"] = step_ids.get(target, "")
     return tree
+
+
+# ---- restoring versions -------------------------------------------------------------------------------
+
+def get_version(account, funnel: Funnel, version_id) -> FunnelVersion:
+    """A version of this funnel, or 404 (a version of another funnel or account included)."""
+    from flask import abort
+
+    from app.core.tenancy import get_or_404
+
+    version = get_or_404(FunnelVersion, version_id, account)
+    if version.funnel_id != funnel.id:
+        abort(404)
+    return version
+
+
+def version_step_name(version: FunnelVersion) -> str | None:
+    """The step a page version belongs to (None when that step was deleted since)."""
+    page = version.page
+    return page.step.name if page is not None and page.step is not None else None
+
+
+def restore_version(account, funnel: Funnel, version: FunnelVersion, actor=None) -> FunnelVersion:
+    """Put an old version back; the restore is itself a new version (and undoable in the builder, since
+    each page's current tree goes to its history first)."""
+    if version.funnel_id != funnel.id or version.account_id != account.id:
+        from flask import abort
+
+        abort(404)
+    summary = f"Restored version {version.number}"
+    if version.kind == "page":
+        page = version.page
+        if page is None or page.step is None or page.step.funnel_id != funnel.id:
+            raise ConflictError("The step of this page version was deleted since: restore a funnel version "
+                                "from before that instead.")
+        from app.builder import services as builder
+
+        builder.restore_tree(account, page, version.snapshot, actor, summary=summary)
+        return _latest_version(funnel)
+    _restore_funnel(account, funnel, version.snapshot or {})
+    _touch(funnel)
+    db.session.flush()
+    db.session.expire(funnel, ["steps"])
+    new_version = record_version(account, funnel, actor, summary)
+    audit.record("funnel.restored", funnel, f"Funnel {funnel.name}: {summary.lower()}", account=account, user=actor)
+    db.session.commit()
+    events.publish("funnel.unpublished", account_id=account.id, funnel_id=funnel.id)  # step addresses may change
+    return new_version
+
+
+def _latest_version(funnel: Funnel) -> FunnelVersion:
+    return db.session.execute(versions_query(funnel).limit(1)).scalar_one()
+
+
+def _restore_funnel(account, funnel: Funnel, snapshot: dict) -> None:
+    """The funnel's settings (its old slug only if still free) and its steps: the same steps updated in
+    place, steps missing from the snapshot deleted, steps of the snapshot that were deleted recreated."""
+    source = snapshot.get("funnel") or {}
+    funnel.name = (source.get("name") or funnel.name)[:120]
+    if source.get("funnel_type") in FUNNEL_TYPES:
+        funnel.funnel_type = source["funnel_type"]
+    funnel.description = source.get("description") or ""
+    old_slug = source.get("slug")
+    if old_slug and old_slug != funnel.slug and SLUG_PATTERN.match(old_slug) and not _funnel_slug_taken(old_slug, funnel.id):
+        funnel.slug = old_slug
+
+    wanted = [step for step in snapshot.get("steps") or [] if isinstance(step, dict)]
+    if not wanted:
+        raise ConflictError("This version has no steps to restore.")
+    wanted_ids = {str(step.get("id")) for step in wanted}
+    for step in [step for step in funnel.steps if str(step.id) not in wanted_ids]:
+        funnel.steps.remove(step)
+    # Free every slug first: restored steps may swap addresses, and (funnel, slug) is unique.
+    for step in funnel.steps:
+        step.slug = f"restoring-{uuid.uuid4().hex[:12]}"
+    db.session.flush()
+    existing = {str(step.id): step for step in funnel.steps}
+    used = set()
+    for position, data in enumerate(wanted):
+        data = {**data, "slug": _unused(data.get("slug") or f"step-{position + 1}", used)}
+        step = existing.get(str(data.get("id")))
+        if step is None:
+            step = _recreate_step(account, funnel, data, position)
+        else:
+            _restore_step(account, step, data, position)
+    db.session.flush()
+
+
+def _unused(slug: str, used: set) -> str:
+    base, number = slug, 1
+    while slug in used:
+        number += 1
+        slug = f"{base[:SLUG_MAX - 4]}-{number}"
+    used.add(slug)
+    return slug
+
+
+def _step_values(data: dict, position: int) -> dict:
+    return {"name": (data.get("name") or "Step")[:120], "slug": data.get("slug") or f"step-{position + 1}",
+            "step_type": data.get("step_type") if data.get("step_type") in STEP_TYPES else "page",
+            "position": position, "settings": copy.deepcopy(data.get("settings") or {})}
+
+
+def _restore_step(account, step: FunnelStep, data: dict, position: int) -> None:
+    for name, value in _step_values(data, position).items():
+        setattr(step, name, value)
+    _restore_page(account, step.page, data.get("page") or {})
+
+
+def _recreate_step(account, funnel: Funnel, data: dict, position: int) -> FunnelStep:
+    """A step deleted since: back with its old id when that id is free, so links to it work again."""
+    step_id = _uuid_or_none(data.get("id"))
+    if step_id is None or db.session.get(FunnelStep, step_id) is not None:
+        step_id = uuid.uuid4()
+    step = FunnelStep(id=step_id, account_id=account.id, funnel=funnel, **_step_values(data, position))
+    db.session.add(step)
+    step.page = Page(account_id=account.id, funnel_id=funnel.id, tree=trees.empty_page(), title=step.name)
+    db.session.flush()
+    _restore_page(account, step.page, data.get("page") or {})
+    return step
+
+
+def _restore_page(account, page: Page, snapshot: dict) -> None:
+    """The page's content and settings from a snapshot; its current tree goes to the undo history."""
+    from app.builder.models import Asset
+    from app.builder.services import HISTORY_LIMIT
+
+    for key, limit in (("title", 200), ("seo_title", 200), ("seo_description", 320)):
+        setattr(page, key, (snapshot.get(key) or "")[:limit])
+    for key in ("og_image_id", "favicon_id"):
+        asset_id = _uuid_or_none(snapshot.get(key))
+        asset = db.session.get(Asset, asset_id) if asset_id else None
+        setattr(page, key, asset.id if asset is not None and asset.account_id == account.id else None)
+    tree = trees.validate(snapshot.get("tree") or trees.empty_page())
+    if tree != page.tree:
+        page.history = (list(page.history or []) + [page.tree])[-HISTORY_LIMIT:]
+        page.future = []
+        page.tree = tree
+        page.revision = (page.revision or 0) + 1
+        page.updated_at = utcnow()
+
+
+def _uuid_or_none(value):
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None

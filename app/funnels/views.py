@@ -1,9 +1,493 @@
-"""Routes of funnels (being written by the funnels helper)."""
+"""Funnel pages: the list, create, a funnel's page (steps: add, configure, reorder, delete; publish,
+clone, archive, delete), settings, and versions (list, view, restore).
+
+Viewers read everything; users change. Another account's funnel, step or version is a 404, and so is
+a deleted funnel."""
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, flash, make_response, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy.orm import selectinload
+from werkzeug.routing import BuildError
+
+from app.core.errors import ServiceError
+from app.core.forms import apply_error
+from app.core.pagination import paginate, parse_page_args
 from app.core.roles import role_required
+from app.core.tenancy import current_account, get_or_404
+from app.core.web import redirect_to, render, wants_fragment
+from app.extensions import db
 from app.funnels import bp
+from app.funnels import services
+from app.funnels.forms import FunnelForm, FunnelSettingsForm, StepForm
+from app.funnels.models import FUNNEL_STATUSES, FUNNEL_TYPES, STEP_TYPES, Funnel, FunnelStep, FunnelVersion
+
+STATUS_BADGES = {"draft": "", "published": "success", "archived": "warning"}
+STATUS_LABELS = {"draft": "Draft", "published": "Published", "archived": "Archived"}
+FORM_EXPIRED = "The form expired. Reload the page and try again."
+# The version preview is a document of its own shown in a sandboxed frame of the versions page.
+PREVIEW_CSP = ("default-src 'none'; img-src 'self' data: https: http:; media-src 'self' https: http:; "
+               "style-src 'self' 'unsafe-inline'; font-src 'self' data:; "
+               "frame-src https://www.youtube-nocookie.com https://player.vimeo.com; "
+               "frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
+
+
+# ---- helpers shared by the templates ------------------------------------------------------------------
+
+def optional_url(endpoint: str, **values) -> str | None:
+    """url_for, or None while another part of the app does not define the endpoint yet (its button hides)."""
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        return None
+
+
+def builder_url(page) -> str:
+    """The page builder for a step's page."""
+    if page is None:
+        return "#"
+    return (optional_url("builder.edit", page_id=page.id) or optional_url("builder.editor", page_id=page.id)
+            or f"/builder/{page.id}")
+
+
+def site_url() -> str:
+    return (current_app.config.get("SITE_URL") or "").rstrip("/")
+
+
+def funnel_url(funnel: Funnel) -> str:
+    """Where visitors open the funnel: its custom domain (its root is the first step), or SITE_URL/<slug>."""
+    publishing = _publishing()
+    if publishing is not None:
+        return publishing.site_origin(funnel) + ("" if funnel.custom_domain else f"/{funnel.slug}")
+    if funnel.custom_domain:
+        return f"{urlsplit(site_url()).scheme or 'https'}://{funnel.custom_domain}"
+    return f"{site_url()}/{funnel.slug}"
+
+
+def step_url(step: FunnelStep) -> str:
+    publishing = _publishing()
+    if publishing is not None:
+        return publishing.public_url(step)
+    return f"{site_url()}/{step.funnel.slug}/{step.slug}"
+
+
+def _publishing():
+    try:
+        from app.builder import publishing
+    except ImportError:
+        return None
+    return publishing
+
+
+@bp.context_processor
+def _funnel_helpers():
+    return {"optional_url": optional_url, "builder_url": builder_url, "funnel_url": funnel_url,
+            "step_url": step_url, "site_url": site_url, "status_badges": STATUS_BADGES,
+            "status_labels": STATUS_LABELS, "funnel_types": FUNNEL_TYPES, "step_types": STEP_TYPES}
+
+
+def _form_ok() -> None:
+    """The CSRF check of the action buttons (forms with no other field)."""
+    if not FlaskForm().validate_on_submit():
+        abort(400, description=FORM_EXPIRED)
+
+
+def _funnel(funnel_id) -> Funnel:
+    return services.get_funnel(current_account(), funnel_id)
+
+
+def _step(funnel: Funnel, step_id) -> FunnelStep:
+    step = get_or_404(FunnelStep, step_id)
+    if step.funnel_id != funnel.id:
+        abort(404)
+    return step
+
+
+# ---- the list -----------------------------------------------------------------------------------------
+
+def _list_filters(args) -> dict:
+    """q, status and type from the query; unknown values are ignored (a page never fails on a filter)."""
+    filters = {}
+    q = (args.get("q") or "").strip()[:200].replace("\x00", "")
+    if q:
+        filters["q"] = q
+    if args.get("status") in FUNNEL_STATUSES:
+        filters["status"] = args["status"]
+    if args.get("type") in FUNNEL_TYPES:
+        filters["funnel_type"] = args["type"]
+    return filters
 
 
 @bp.route("/funnels")
 @role_required("viewer")
 def index():
-    return "Funnels: being written"
+    filters = _list_filters(request.args)
+    page = paginate(services.filtered(current_account(), filters), *parse_page_args(request.args), scalars=False)
+    return render("funnels/index.html", block="results", page=page, filters=filters,
+                  statuses=FUNNEL_STATUSES)
+
+
+# ---- create -------------------------------------------------------------------------------------------
+
+@bp.route("/funnels/new", methods=["GET", "POST"])
+@role_required("user")
+def new():
+    form = FunnelForm()
+    if form.validate_on_submit():
+        try:
+            funnel = services.create_funnel(current_account(), form.service_data(), current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            apply_error(form, error)
+        else:
+            flash(f"Funnel “{funnel.name}” created with an opt-in page and a thank-you page.", "success")
+            return redirect_to(url_for("funnels.detail", funnel_id=funnel.id))
+    status = 422 if form.is_submitted() else 200
+    return render("funnels/new.html", block="form", status=status, form=form)
+
+
+# ---- a funnel's page ----------------------------------------------------------------------------------
+
+def _detail_context(funnel: Funnel, step_form=None, **extra) -> dict:
+    steps = db.session.execute(
+        db.select(FunnelStep).where(FunnelStep.funnel_id == funnel.id)
+        .options(selectinload(FunnelStep.page)).order_by(FunnelStep.position, FunnelStep.created_at)
+    ).scalars().all()
+    publishing = _publishing()
+    context = {"funnel": funnel, "steps": steps, "step_form": step_form or StepForm(formdata=None),
+               "can_publish": publishing is not None and hasattr(publishing, "publish_funnel"),
+               "problems": [], "notice": None, "step_error": None}
+    context.update(extra)
+    return context
+
+
+@bp.route("/funnels/<uuid:funnel_id>")
+@role_required("viewer")
+def detail(funnel_id):
+    return render("funnels/detail.html", **_detail_context(_funnel(funnel_id)))
+
+
+@bp.route("/funnels/<uuid:funnel_id>/settings", methods=["GET", "POST"])
+@role_required("user")
+def settings(funnel_id):
+    funnel = _funnel(funnel_id)
+    if request.method == "POST":
+        form = FunnelSettingsForm()
+        if form.validate_on_submit():
+            try:
+                services.update_funnel(current_account(), funnel, form.service_data(), current_user)
+            except ServiceError as error:
+                db.session.rollback()
+                apply_error(form, error)
+            else:
+                flash("Funnel settings saved.", "success")
+                return redirect_to(url_for("funnels.detail", funnel_id=funnel.id))
+        status = 422
+        funnel = _funnel(funnel_id)
+    else:
+        form = FunnelSettingsForm(obj=funnel)
+        form.custom_domain.data = funnel.custom_domain or ""
+        status = 200
+    return render("funnels/settings.html", block="form", status=status, form=form, funnel=funnel)
+
+
+@bp.route("/funnels/<uuid:funnel_id>/clone", methods=["POST"])
+@role_required("user")
+def clone(funnel_id):
+    funnel = _funnel(funnel_id)
+    _form_ok()
+    copy = services.clone(current_account(), funnel, current_user)
+    flash(f"“{funnel.name}” cloned: this is the copy, a draft at its own address.", "success")
+    return redirect_to(url_for("funnels.detail", funnel_id=copy.id))
+
+
+@bp.route("/funnels/<uuid:funnel_id>/archive", methods=["POST"])
+@role_required("user")
+def archive(funnel_id):
+    funnel = _funnel(funnel_id)
+    _form_ok()
+    services.set_status(current_account(), funnel, "archived", current_user)
+    flash(f"“{funnel.name}” archived. Unarchive it to work on it again.", "success")
+    return redirect_to(url_for("funnels.detail", funnel_id=funnel.id))
+
+
+@bp.route("/funnels/<uuid:funnel_id>/unarchive", methods=["POST"])
+@role_required("user")
+def unarchive(funnel_id):
+    funnel = _funnel(funnel_id)
+    _form_ok()
+    live = any(step.page is not None and step.page.is_published for step in funnel.steps)
+    services.set_status(current_account(), funnel, "published" if live else "draft", current_user)
+    flash(f"“{funnel.name}” is back among your active funnels.", "success")
+    return redirect_to(url_for("funnels.detail", funnel_id=funnel.id))
+
+
+@bp.route("/funnels/<uuid:funnel_id>/delete", methods=["POST"])
+@role_required("user")
+def delete(funnel_id):
+    funnel = _funnel(funnel_id)
+    _form_ok()
+    name = funnel.name
+    services.soft_delete(current_account(), funnel, current_user)
+    flash(f"Funnel “{name}” deleted: its pages are offline and its address is free again.", "success")
+    return redirect_to(url_for("funnels.index"))
+
+
+@bp.route("/funnels/<uuid:funnel_id>/publish", methods=["POST"])
+@role_required("user")
+def publish(funnel_id):
+    funnel = _funnel(funnel_id)
+    _form_ok()
+    publishing = _publishing()
+    if publishing is None:
+        abort(404)
+    try:
+        publishing.publish_funnel(current_account(), funnel, current_user)
+    except ServiceError as error:
+        db.session.rollback()
+        funnel = _funnel(funnel_id)
+        problems = getattr(error, "problems", None) or []
+        notice = error.message if not problems else None
+        return render("funnels/detail.html", status=422,
+                      **_detail_context(funnel, problems=_problems_by_step(funnel, problems), notice=notice))
+    flash(f"“{funnel.name}” is published: visitors can open it now.", "success")
+    return redirect_to(url_for("funnels.detail", funnel_id=funnel.id))
+
+
+def _problems_by_step(funnel: Funnel, problems: list) -> list[dict]:
+    """[{step, page, builder, items: [{message, link}]}] in the order of the steps, from the problems the
+    publisher listed (each names its page or step, and the element at fault)."""
+    groups = []
+    for step in funnel.steps:
+        page = step.page
+        ids = {str(step.id), str(page.id) if page is not None else None}
+        items = [problem for problem in problems
+                 if isinstance(problem, dict) and (str(problem.get("page_id")) in ids or str(problem.get("step_id")) in ids)]
+        if items:
+            base = builder_url(page)
+            groups.append({"step": step, "builder": base, "sources": items, "items": [
+                {"message": item.get("message") or "A problem on this page.",
+                 "link": f"{base}?element={item['element_id']}" if item.get("element_id") else base}
+                for item in items]})
+    placed = {id(item) for group in groups for item in group.get("sources", [])}
+    rest = [problem for problem in problems if id(problem) not in placed]
+    if rest:  # problems that name no step of this funnel: listed all the same
+        groups.append({"step": None, "builder": None, "items": [
+            {"message": (p.get("message") if isinstance(p, dict) else str(p)) or "A problem.", "link": None}
+            for p in rest]})
+    return groups
+
+
+@bp.route("/funnels/<uuid:funnel_id>/unpublish", methods=["POST"])
+@role_required("user")
+def unpublish(funnel_id):
+    funnel = _funnel(funnel_id)
+    _form_ok()
+    publishing = _publishing()
+    if publishing is None:
+        abort(404)
+    publishing.unpublish_funnel(current_account(), funnel, current_user)
+    flash(f"“{funnel.name}” is offline: its pages answer “not found” to visitors.", "success")
+    return redirect_to(url_for("funnels.detail", funnel_id=funnel.id))
+
+
+# ---- steps --------------------------------------------------------------------------------------------
+
+@bp.route("/funnels/<uuid:funnel_id>/steps", methods=["POST"])
+@role_required("user")
+def step_add(funnel_id):
+    funnel = _funnel(funnel_id)
+    form = StepForm()
+    if form.validate_on_submit():
+        try:
+            step = services.add_step(current_account(), funnel, form.service_data(), current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            apply_error(form, error)
+        else:
+            flash(f"Step “{step.name}” added at the end of the funnel.", "success")
+            return redirect_to(url_for("funnels.detail", funnel_id=funnel.id) + f"#step-{step.id}")
+    funnel = _funnel(funnel_id)
+    return render("funnels/detail.html", block="step_form", status=422, **_detail_context(funnel, step_form=form))
+
+
+@bp.route("/funnels/<uuid:funnel_id>/steps/<uuid:step_id>/edit", methods=["GET", "POST"])
+@role_required("user")
+def step_edit(funnel_id, step_id):
+    funnel = _funnel(funnel_id)
+    step = _step(funnel, step_id)
+    if request.method == "POST":
+        form = StepForm()
+        if form.validate_on_submit():
+            try:
+                services.update_step(current_account(), funnel, step, form.service_data(), current_user)
+            except ServiceError as error:
+                db.session.rollback()
+                apply_error(form, error)
+            else:
+                flash(f"Step “{step.name}” saved.", "success")
+                return redirect_to(url_for("funnels.detail", funnel_id=funnel.id) + f"#step-{step.id}")
+        status = 422
+        funnel = _funnel(funnel_id)
+        step = _step(funnel, step_id)
+    else:
+        form, status = StepForm(obj=step), 200
+    return render("funnels/step_edit.html", block="form", status=status, form=form, funnel=funnel, step=step)
+
+
+@bp.route("/funnels/<uuid:funnel_id>/steps/<uuid:step_id>/delete", methods=["POST"])
+@role_required("user")
+def step_delete(funnel_id, step_id):
+    funnel = _funnel(funnel_id)
+    step = _step(funnel, step_id)
+    _form_ok()
+    name = step.name
+    try:
+        services.delete_step(current_account(), funnel, step, current_user)
+    except ServiceError as error:
+        db.session.rollback()
+        return render("funnels/detail.html", status=422, **_detail_context(_funnel(funnel_id), notice=error.message))
+    flash(f"Step “{name}” deleted.", "success")
+    return redirect_to(url_for("funnels.detail", funnel_id=funnel.id) + "#steps")
+
+
+@bp.route("/funnels/<uuid:funnel_id>/steps/order", methods=["POST"])
+@role_required("user")
+def step_order(funnel_id):
+    """The steps in their new order (dragged, or moved with the arrows): every step once."""
+    funnel = _funnel(funnel_id)
+    _form_ok()
+    try:
+        services.reorder_steps(current_account(), funnel, request.form.getlist("step_ids"), current_user)
+    except ServiceError as error:
+        db.session.rollback()
+        context = _detail_context(_funnel(funnel_id), step_error=error.message)
+        return render("funnels/detail.html", block="steps", status=422, **context)
+    if wants_fragment():
+        return render("funnels/detail.html", block="steps", **_detail_context(_funnel(funnel_id)))
+    return redirect_to(url_for("funnels.detail", funnel_id=funnel.id) + "#steps")
+
+
+# ---- versions -----------------------------------------------------------------------------------------
+
+@bp.route("/funnels/<uuid:funnel_id>/versions")
+@role_required("viewer")
+def versions(funnel_id):
+    funnel = _funnel(funnel_id)
+    query = services.versions_query(funnel).options(selectinload(FunnelVersion.created_by))
+    page = paginate(query, *parse_page_args(request.args))
+    step_names = _step_names(page.items)
+    return render("funnels/versions.html", block="results", funnel=funnel, page=page, step_names=step_names,
+                  latest=_latest_number(funnel))
+
+
+def _step_names(versions) -> dict:
+    """Page id -> step name for the page versions listed (one query)."""
+    page_ids = {version.page_id for version in versions if version.page_id}
+    if not page_ids:
+        return {}
+    from app.builder.models import Page
+
+    rows = db.session.execute(db.select(Page.id, FunnelStep.name).join(FunnelStep, FunnelStep.id == Page.step_id)
+                              .where(Page.id.in_(page_ids))).all()
+    return {page_id: name for page_id, name in rows}
+
+
+def _latest_number(funnel: Funnel) -> int:
+    return db.session.execute(services.versions_query(funnel).with_only_columns(FunnelVersion.number)
+                              .limit(1)).scalar() or 0
+
+
+@bp.route("/funnels/<uuid:funnel_id>/versions/<uuid:version_id>")
+@role_required("viewer")
+def version(funnel_id, version_id):
+    funnel = _funnel(funnel_id)
+    found = services.get_version(current_account(), funnel, version_id)
+    return render("funnels/version.html", **_version_context(funnel, found))
+
+
+def _version_context(funnel: Funnel, found: FunnelVersion, **extra) -> dict:
+    snapshot = found.snapshot or {}
+    steps = [step for step in snapshot.get("steps") or [] if isinstance(step, dict)] if found.kind == "funnel" else []
+    shown = _int_arg("step", 0, len(steps) - 1) if steps else 0
+    context = {"funnel": funnel, "version": found, "snapshot": snapshot, "snapshot_steps": steps, "shown_step": shown,
+               "step_name": services.version_step_name(found), "latest": _latest_number(funnel), "notice": None}
+    context.update(extra)
+    return context
+
+
+def _int_arg(name: str, low: int, high: int) -> int:
+    try:
+        value = int(request.args.get(name, low))
+    except ValueError:
+        return low
+    return min(max(value, low), max(high, low))
+
+
+@bp.route("/funnels/<uuid:funnel_id>/versions/<uuid:version_id>/preview")
+@role_required("viewer")
+def version_preview(funnel_id, version_id):
+    """The page of a version as visitors saw it, read-only: a page version's tree, or one step of a funnel
+    version (?step=index). Shown in a sandboxed, scaled frame of the version's page."""
+    funnel = _funnel(funnel_id)
+    found = services.get_version(current_account(), funnel, version_id)
+    snapshot = found.snapshot or {}
+    if found.kind == "page":
+        page_snapshot = snapshot
+    else:
+        steps = [step for step in snapshot.get("steps") or [] if isinstance(step, dict)]
+        if not steps:
+            abort(404)
+        page_snapshot = steps[_int_arg("step", 0, len(steps) - 1)].get("page") or {}
+    body, css = _render_snapshot(found, page_snapshot)
+    response = make_response(render_template("funnels/version_preview.html", body=body, css=css,
+                                             title=page_snapshot.get("title") or funnel.name))
+    response.headers["Content-Security-Policy"] = PREVIEW_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _render_snapshot(found: FunnelVersion, page_snapshot: dict):
+    """(body HTML, site CSS) of a snapshot's tree in publish mode; a note instead when it cannot render."""
+    from markupsafe import Markup
+
+    try:
+        from app.builder.render import render_tree, site_stylesheet
+    except ImportError:
+        return Markup("<p>The preview is not available yet.</p>"), ""
+    ctx = None
+    if found.page is not None:
+        try:
+            from app.builder.views import render_context
+
+            ctx = render_context(found.page, "publish")
+        except Exception:  # noqa: BLE001 - links and images then render without the live funnel's addresses
+            ctx = None
+    try:
+        return render_tree(page_snapshot.get("tree") or {"id": "root", "type": "page", "children": []},
+                           "publish", ctx), site_stylesheet()
+    except Exception:  # noqa: BLE001 - an old snapshot the renderer no longer understands
+        current_app.logger.exception("version preview failed")
+        return Markup("<p>This version cannot be shown (its content is from an older format).</p>"), ""
+
+
+@bp.route("/funnels/<uuid:funnel_id>/versions/<uuid:version_id>/restore", methods=["POST"])
+@role_required("user")
+def version_restore(funnel_id, version_id):
+    funnel = _funnel(funnel_id)
+    found = services.get_version(current_account(), funnel, version_id)
+    _form_ok()
+    number = found.number
+    try:
+        restored = services.restore_version(current_account(), funnel, found, current_user)
+    except ServiceError as error:
+        db.session.rollback()
+        funnel = _funnel(funnel_id)
+        found = services.get_version(current_account(), funnel, version_id)
+        return render("funnels/version.html", status=422, **_version_context(funnel, found, notice=error.message))
+    flash(f"Version {number} restored (saved as version {restored.number}; you can restore the one before it "
+          f"the same way).", "success")
+    return redirect_to(url_for("funnels.versions", funnel_id=funnel.id))

@@ -69,6 +69,7 @@ def crm_records(owner, admin_key_headers):
 
     user, account = owner
     ids = {key: str(value) for key, value in factories.populate_crm(account, user).items()}
+    ids.update({key: str(value) for key, value in factories.populate_funnels(account, user).items()})
     pipeline = db.session.get(Pipeline, uuid.UUID(ids["pipeline_id"]))
     CRM.update(ids, account=account, actor=user, owner_id=str(user.id), next_stage_id=str(pipeline.stages[1].id),
                counter=0)
@@ -104,14 +105,41 @@ BODY_IDS = {"company_id": "company_id", "parent_id": "company_id", "contact_id":
             "owner_id": "owner_id", "pipeline_id": "pipeline_id", "stage_id": "next_stage_id"}
 
 
+def _fresh_funnel() -> dict:
+    """A new funnel, and the ids of its first step, page and latest version (they belong together)."""
+    from app.funnels import services as funnels
+
+    CRM["counter"] += 1
+    funnel = funnels.create_funnel(CRM["account"], {"name": f"Fuzz funnel {CRM['counter']}"}, CRM["actor"])
+    version = db.session.execute(funnels.versions_query(funnel).limit(1)).scalar_one()
+    return {"funnel_id": str(funnel.id), "step_id": str(funnel.steps[0].id), "page_id": str(funnel.steps[0].page.id),
+            "version_id": str(version.id)}
+
+
+def _valid_tree() -> dict:
+    from app.builder import tree as trees
+
+    page = trees.empty_page()
+    page["children"] = [trees.section_with([trees.new_element("headline", {"text": f"Fuzz {CRM['counter']}"})])]
+    return page
+
+
+FUNNEL_PARAMS = ("funnel_id", "step_id", "page_id", "version_id")
+
+
 @schemathesis.hook
 def before_call(ctx, case, **kwargs):
     if not CRM:
         return
-    for name, value in list((case.path_parameters or {}).items()):
+    params = case.path_parameters or {}
+    funnel_ids = _fresh_funnel() if any(_is_uuid(params.get(name)) for name in FUNNEL_PARAMS) else {}
+    for name, value in list(params.items()):
         if _is_uuid(value):
-            case.path_parameters[name] = _fresh(name)
+            case.path_parameters[name] = funnel_ids.get(name) or _fresh(name)
     if isinstance(case.body, dict):
+        if "tree" in case.body:
+            # A drawn object is never a valid element tree; refused trees are tested in test_funnels_api.py.
+            case.body["tree"] = _valid_tree()
         for name, source in BODY_IDS.items():
             if _is_uuid(case.body.get(name)):
                 case.body[name] = CRM[source]

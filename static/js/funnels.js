@@ -1,0 +1,131 @@
+// Funnel pages: the live preview of a funnel's or step's public address while its name or slug is typed,
+// dragging steps into order (SortableJS, static/vendor/Sortable.min.js, which this file loads when the
+// page has steps to order), and the scaled preview frames of the versions pages. The server stays the source of
+// truth: a drop posts the new order and the steps come back as saved. No inline scripts (CSP).
+(function () {
+  "use strict";
+
+  if (window.leadforgeFunnels) { // loaded again by a boosted navigation: only wire the new page
+    window.leadforgeFunnels.init();
+    return;
+  }
+
+  // As app/funnels/services.py slugify(): accents dropped, lower case, dashes, at most 60 characters.
+  function slugify(text) {
+    return (text || "").normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60).replace(/-+$/, "");
+  }
+
+  function updateAddress(preview) {
+    var form = preview.closest("form");
+    if (!form) return;
+    var slugInput = form.querySelector("[data-slug-input]");
+    var source = form.querySelector("[data-slug-source]");
+    var output = preview.querySelector("[data-slug-output]");
+    var typed = slugInput ? slugInput.value.trim() : "";
+    var slug = typed ? slugify(typed) : slugify(source ? source.value : "");
+    if (!slug && !typed) slug = preview.getAttribute("data-current") || "";
+    output.textContent = slug || (typed ? "…" : "your-funnel");
+    preview.classList.toggle("is-refused", Boolean(typed) && !slug);
+  }
+
+  function csrfHeaders() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}"); } catch (e) { return {}; }
+  }
+
+  function onStepDrop(event) {
+    var list = event.to;
+    if (event.oldIndex === event.newIndex) return;
+    var ids = Array.prototype.map.call(list.querySelectorAll(".fn-step"), function (row) {
+      return row.getAttribute("data-step-id");
+    });
+    list.setAttribute("aria-busy", "true");
+    htmx.ajax("POST", list.getAttribute("data-step-order"), {
+      source: list, target: "#steps", swap: "outerHTML", values: { step_ids: ids }, headers: csrfHeaders()
+    });
+  }
+
+  // A refused order (422) comes back with the steps as saved; anything else that failed reloads them.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var elt = event.detail.elt;
+    if (!elt || !elt.hasAttribute || !elt.hasAttribute("data-step-order")) return;
+    elt.removeAttribute("aria-busy");
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    if ((event.detail.failed || !event.detail.successful) && status !== 422) window.location.reload();
+  });
+
+  // The version preview: the page drawn at a desktop (or, in a narrow box, phone) width, scaled to fit.
+  function scalePreview(box) {
+    var frame = box.querySelector(".fn-preview-frame");
+    if (!frame) return;
+    var width = box.clientWidth;
+    if (!width || String(width) === box.dataset.scaledWidth) return; // only the width matters
+    box.dataset.scaledWidth = String(width);
+    var design = width >= 760 ? 1280 : 390;
+    var scale = Math.min(1, width / design);
+    var height = Math.round(Math.max(640, box.getAttribute("data-height") || 900));
+    frame.style.width = design + "px";
+    frame.style.height = height + "px";
+    frame.style.transform = "scale(" + scale + ")";
+    box.style.height = Math.round(height * scale) + "px";
+    box.classList.add("is-scaled");
+  }
+
+  // SortableJS is loaded once, by this file: a <script> tag in the page would run it again at every htmx
+  // navigation, and two copies of the library fight over the same drag (rows jump back).
+  function withSortable(callback) {
+    if (window.Sortable) { callback(); return; }
+    var list = document.querySelector("[data-sortable-src]");
+    if (!list) return;
+    var loader = document.getElementById("fn-sortable-loader");
+    if (!loader) {
+      loader = document.createElement("script");
+      loader.id = "fn-sortable-loader";
+      loader.src = list.getAttribute("data-sortable-src");
+      document.head.appendChild(loader);
+    }
+    loader.addEventListener("load", callback, { once: true });
+  }
+
+  function init() {
+    document.querySelectorAll("[data-slug-preview]").forEach(function (preview) {
+      if (preview.dataset.wired) return;
+      preview.dataset.wired = "1";
+      var form = preview.closest("form");
+      if (!form) return;
+      form.addEventListener("input", function (event) {
+        if (event.target.matches("[data-slug-input], [data-slug-source]")) updateAddress(preview);
+      });
+      updateAddress(preview);
+    });
+    var lists = document.querySelectorAll("[data-step-order]");
+    if (lists.length) withSortable(function () {
+      lists.forEach(function (list) {
+        if (Sortable.get(list)) return;
+        Sortable.create(list, {
+          draggable: ".fn-step", handle: ".fn-handle", ghostClass: "fn-step-ghost", chosenClass: "fn-step-chosen",
+          animation: 150, fallbackTolerance: 4, delay: 180, delayOnTouchOnly: true, onEnd: onStepDrop
+        });
+      });
+    });
+    document.querySelectorAll(".fn-preview-box").forEach(watchPreview);
+  }
+
+  // Rescaled whenever the box changes width (window resized, phone turned).
+  var resized = window.ResizeObserver ? new ResizeObserver(function (entries) {
+    entries.forEach(function (entry) { scalePreview(entry.target); });
+  }) : null;
+
+  function watchPreview(box) {
+    scalePreview(box);
+    if (resized && !box.dataset.watched) {
+      box.dataset.watched = "1";
+      resized.observe(box);
+    }
+  }
+
+  document.addEventListener("htmx:load", init);
+  window.leadforgeFunnels = { init: init, slugify: slugify };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
