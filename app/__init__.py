@@ -29,6 +29,9 @@ def create_app(config: dict | None = None) -> Flask:
     from app.core.errorpages import register_error_handlers
 
     register_error_handlers(app)
+    from app.site.serving import install as install_site
+
+    install_site(app)  # published pages: host dispatch in front of Flask (app/site/serving.py)
     from app.cli import register_cli
 
     register_cli(app)

@@ -55,6 +55,13 @@ def load_config() -> dict:
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
         # Published pages live on another origin than the app, so their scripts never run on the app's.
         "SITE_URL": os.environ.get("SITE_URL", "http://localhost:5000"),
+        # Visitor forms on published pages: token lifetime (the static export's), rate limit per IP and page.
+        "FORM_TOKEN_MAX_AGE": _int("FORM_TOKEN_MAX_AGE", 24 * 3600),
+        "FORM_EXPORT_TOKEN_MAX_AGE": _int("FORM_EXPORT_TOKEN_MAX_AGE", 365 * 24 * 3600),
+        "FORM_RATE_LIMIT": os.environ.get("FORM_RATE_LIMIT", "10 per minute"),
+        "SITE_CACHE_SIZE": _int("SITE_CACHE_SIZE", 512),  # published responses kept in each process
+        # 0: every site request asks Redis for the cache version (unpublish is exact); > 0: seconds to reuse it.
+        "SITE_VERSION_TTL": float(os.environ.get("SITE_VERSION_TTL") or 0),
         "ASSETS_DIR": os.environ.get("ASSETS_DIR") or str(INSTANCE_DIR / "assets"),
         "ASSET_MAX_BYTES": _int("ASSET_MAX_BYTES", 10 * 1024 * 1024),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,

@@ -1,2 +1,259 @@
-"""Routes of site: views (being written)."""
-from app.site import bp  # noqa: F401
+"""Routes of the published site, and the funnel export (app host).
+
+Site routes live under /_site: `SiteDispatcher` (app/site/serving.py) prefixes the path of every site-host
+request that it does not answer itself, so only these routes can match a site-host request, and a
+request that reaches them without coming through the dispatcher (the app host asking for /_site/...) is
+a 404. Visitors have no session: the form post is CSRF-exempt and protected by its form token,
+a honeypot and a rate limit per IP and page.
+"""
+from __future__ import annotations
+
+import types
+from functools import wraps
+
+from flask import abort, current_app, make_response, request, send_from_directory
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from app.builder import publishing
+from app.builder.models import Page
+from app.core.errors import ValidationError
+from app.extensions import csrf, db, limiter
+from app.site import bp, forms, serving
+from app.site.assets import LONG_CACHE, site_script
+
+SITE_STATIC = ("site/", "img/")  # the only static folders a published page may use
+
+
+def site_only(view):
+    """The route answers only requests routed by the SiteDispatcher (site host or custom domain)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not request.environ.get(serving.SITE_FLAG):
+            abort(404)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def site_kind() -> str:
+    return request.environ.get(serving.SITE_FLAG, "")
+
+
+def entry_response(entry):
+    status, headers, body = serving.choose(entry, request.environ)
+    response = make_response(body, int(status.split()[0]))
+    response.headers.clear()
+    for name, value in headers:
+        response.headers.add(name, value)
+    if request.method == "HEAD":  # Werkzeug would otherwise recount the (empty) body
+        response.headers["Content-Length"] = dict(entry.headers).get("Content-Length", "0")
+    return response
+
+
+def site_error(status: int, message: str | None = None, back_url: str = ""):
+    entry = serving.make_entry(status, serving.error_body(status, message, back_url), cache_control="no-store")
+    return entry_response(entry)
+
+
+# ---- pages --------------------------------------------------------------------------------------------
+
+@bp.route("/_site/", defaults={"path": ""}, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+@bp.route("/_site/<path:path>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+@site_only
+def page(path):
+    """A published page (the dispatcher's cache missed), or the site's 404 for anything else."""
+    if request.method not in ("GET", "HEAD") or path.startswith(("_", "static/")):
+        abort(404)
+    version = request.environ.get(serving.VERSION_FLAG) if serving.VERSION_FLAG in request.environ else \
+        current_app.extensions["site_cache"].version()
+    return entry_response(serving.entry_for(site_kind(), "/" + path, version))
+
+
+@bp.route("/_site/_site.js")
+@site_only
+def script():
+    response = make_response(site_script())
+    response.headers["Content-Type"] = "text/javascript; charset=utf-8"
+    response.headers["Cache-Control"] = LONG_CACHE
+    return response
+
+
+@bp.route("/_site/_assets/<path:key>")
+@site_only
+def asset(key):
+    from app.builder.assets import serve_public
+
+    return serve_public(key)
+
+
+@bp.route("/_site/static/<path:filename>")
+@site_only
+def static_file(filename):
+    if not filename.startswith(SITE_STATIC) or ".." in filename:
+        abort(404)
+    return send_from_directory(current_app.static_folder, filename, max_age=86400)
+
+
+@bp.route("/_site/robots.txt")
+@site_only
+def robots():
+    response = make_response("User-agent: *\nAllow: /\nDisallow: /_forms/\n")
+    response.headers["Content-Type"] = "text/plain; charset=utf-8"
+    return response
+
+
+# ---- forms --------------------------------------------------------------------------------------------
+
+def _form_rate_limit() -> str:
+    return current_app.config.get("FORM_RATE_LIMIT") or "10 per minute"
+
+
+def _form_rate_key() -> str:
+    return f"site-form:{request.remote_addr}:{(request.view_args or {}).get('page_id')}"
+
+
+def _live_page(page_id) -> Page:
+    """The published page a form was posted to, served on this host; else 404."""
+    page = db.session.get(Page, page_id)
+    if page is None or page.published_html is None:
+        abort(404)
+    funnel = page.step.funnel
+    if funnel.deleted_at is not None or funnel.status == "archived":
+        abort(404)
+    if site_kind() != "site" and site_kind() != funnel.custom_domain:
+        abort(404)
+    return page
+
+
+def _published_source(page: Page):
+    """A stand-in for the page as it was published (tree and settings), for validation and re-rendering."""
+    _, source = publishing.split_stored(page.published_html)
+    source = source or {}
+    return types.SimpleNamespace(
+        id=page.id, account_id=page.account_id, funnel_id=page.funnel_id, step_id=page.step_id, step=page.step,
+        revision=page.published_revision, tree=source.get("tree") or page.tree,
+        title=source.get("title", page.title), seo_title=source.get("seo_title", page.seo_title),
+        seo_description=source.get("seo_description", page.seo_description),
+        og_image_id=source.get("og_image_id") or None, favicon_id=source.get("favicon_id") or None)
+
+
+def _find_form(tree: dict, form_id: str) -> dict | None:
+    from app.builder import tree as trees
+
+    for element, _, _ in trees.walk(tree):
+        if element.get("type") == "form" and element["id"] == form_id:
+            return element
+    return None
+
+
+def _after_submit_url(page: Page, form: dict) -> str:
+    from app.funnels.services import next_step
+
+    props = form.get("props") or {}
+    action = props.get("action", "next_step")
+    if action == "url" and props.get("url"):
+        return props["url"]
+    if action == "step":
+        target = next((step for step in page.step.funnel.steps if str(step.id) == props.get("step_id")), None)
+        if target is not None:
+            return publishing.public_url(target)
+    if action == "next_step":
+        following = next_step(page.step)
+        if following is not None:
+            return publishing.public_url(following)
+    return publishing.public_url(page.step)
+
+
+def _form_page(page: Page, source, form_id: str, submission, errors: dict, status: int = 422):
+    """The page re-rendered with the form's errors and what the visitor typed (and a fresh token)."""
+    ctx = publishing.publish_context(source)
+    ctx.form_errors = {form_id: errors}
+    ctx.form_values = {form_id: submission.values if submission else {}}
+    document = publishing.page_document(source, ctx)
+    body = serving.fill_tokens(document, str(page.id)).encode("utf-8")
+    return entry_response(serving.make_entry(status, body, cache_control="no-store"))
+
+
+@bp.route("/_site/_forms/<uuid:page_id>", methods=["POST"])
+@site_only
+@csrf.exempt
+@limiter.limit(_form_rate_limit, key_func=_form_rate_key)
+def submit_form(page_id):
+    page = _live_page(page_id)
+    source = _published_source(page)
+    form_id = request.form.get("form_id", "")
+    form = _find_form(source.tree, form_id)
+    if form is None:
+        return site_error(400, "This form is no longer on the page. Open the page again.",
+                          publishing.public_url(page.step))
+    token = request.form.get("form_token", "")
+    verdict = forms.check_token(token, page.id, form_id)
+    if verdict == "bad":
+        return site_error(400, back_url=publishing.public_url(page.step))
+    submission = forms.read(form, request.form)
+    if verdict == "expired":
+        return _form_page(page, source, form_id, submission, {
+            "": "This page was open for a long time, so the form expired. Check your answers and send it again."})
+    next_url = _after_submit_url(page, form)
+    if forms.is_bot(request.form):
+        return _redirect(next_url)  # pretend it worked; save nothing
+    if submission.errors:
+        return _form_page(page, source, form_id, submission, submission.errors)
+    keys = forms.duplicate_keys(page.id, form_id, token, submission)
+    if not forms.first_time(keys):
+        return _redirect(next_url)  # the same submit again (double click, back and resend): done already
+    context = {"account_id": page.account_id, "funnel_id": page.funnel_id, "step_id": page.step_id,
+               "page_id": page.id, "form_id": form_id}
+    try:
+        forms.save(_account_of(page), form, submission, context)
+    except ValidationError as error:
+        forms.forget(keys)
+        return _form_page(page, source, form_id, submission, error.fields)
+    return _redirect(next_url)
+
+
+def _account_of(page: Page):
+    from app.auth.models import Account
+
+    return db.session.get(Account, page.account_id)
+
+
+def _redirect(url: str):
+    from flask import redirect
+
+    return redirect(url, 303)
+
+
+# ---- errors: the site's own pages on the site host, the app's elsewhere -------------------------------
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException):
+    if not site_kind():
+        from app.core.errorpages import render_error
+
+        return render_error(error.code or 500)
+    if error.code == 404:
+        return entry_response(serving.not_found_entry())
+    custom = error.description if error.description != type(error).description else None
+    return site_error(error.code or 500, custom if error.code != 429 else None)
+
+
+@bp.errorhandler(InternalServerError)
+@bp.errorhandler(Exception)
+def server_error(error):
+    original = getattr(error, "original_exception", None) or error
+    if isinstance(original, HTTPException) and not isinstance(original, InternalServerError):
+        return http_error(original)
+    import logging
+
+    logging.getLogger(__name__).error("site error", exc_info=original)
+    db.session.rollback()
+    if not site_kind():
+        from app.core.errorpages import render_error
+
+        return render_error(500)
+    return site_error(500)
+
+
+from app.site import export_views  # noqa: E402,F401  (the app-host routes of this blueprint)

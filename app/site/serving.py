@@ -1,0 +1,289 @@
+"""Serving published pages: the host dispatch (a WSGI layer in front of Flask) and the page lookup.
+
+Hosts. SITE_URL's host and the funnels' custom domains are the published site; every other host is the
+app. `SiteDispatcher` decides per request, before Flask does anything:
+- on an app host it hands the request to Flask untouched (the app never serves published pages: its
+  URL map has no page route, and the site's routes refuse requests that did not come through here);
+- on a site host, a GET/HEAD of a page path whose response is cached (and current, see app/site/cache.py)
+  is answered right here: no Flask request, no session, no user, no database; 304 on If-None-Match.
+- every other site request (cache miss, form post, /_assets/, /_site.js, anything else) goes to Flask
+  with its path prefixed by /_site, where only the site blueprint's routes (app/site/views.py) match:
+  an app URL on the site host (/login, /contacts) is therefore the site's own 404, never the app.
+"""
+from __future__ import annotations
+
+import gzip
+import logging
+import time
+from urllib.parse import urlsplit
+
+from flask import current_app, render_template
+from sqlalchemy import select
+
+from app.builder.publishing import FORM_TOKEN_SLOT, etag_of, split_stored
+from app.funnels.services import DOMAIN_PATTERN
+from app.site.cache import Entry, SiteCache
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/_site"
+SITE_FLAG = "leadforge.site"  # environ: "site" for SITE_URL's host, else the custom domain
+VERSION_FLAG = "leadforge.site_version"
+PAGE_CACHE_CONTROL = "public, max-age=0, must-revalidate"
+CSP = ("default-src 'none'; img-src https: data: 'self'; style-src 'unsafe-inline'; script-src 'self'; "
+       "frame-src https://www.youtube-nocookie.com https://player.vimeo.com; media-src https: 'self'; "
+       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+SECURITY_HEADERS = [
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("X-Frame-Options", "DENY"),
+]
+HTML_TYPE = "text/html; charset=utf-8"
+GZIP_MIN_BYTES = 1024
+TOKEN_REFRESH_SECONDS = 3600  # cached pages with forms get new tokens hourly (tokens live 24 h)
+
+
+# ---- hosts --------------------------------------------------------------------------------------------
+
+def _netloc(url: str) -> str:
+    parts = urlsplit(url or "")
+    host = (parts.hostname or "").lower()
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return host if parts.port in (None, default) else f"{host}:{parts.port}"
+
+
+def _hostname(host: str) -> str:
+    """The Host header without its port."""
+    if host.startswith("["):
+        return host.partition("]")[0] + "]"
+    return host.rpartition(":")[0] if ":" in host else host
+
+
+def _normal_host(host: str, scheme: str) -> str:
+    host = host.strip().lower().rstrip(".")
+    default = ":443" if scheme == "https" else ":80"
+    return host[: -len(default)] if host.endswith(default) else host
+
+
+def _load_domains(app) -> frozenset:
+    from app.funnels.models import Funnel
+
+    reserved = {_hostname(_netloc(app.config.get("SITE_URL", ""))), _hostname(_netloc(app.config.get("BASE_URL", "")))}
+    with app.app_context():
+        from app.extensions import db
+
+        rows = db.session.execute(select(Funnel.custom_domain).where(
+            Funnel.custom_domain.is_not(None), Funnel.deleted_at.is_(None))).scalars()
+        # A funnel can never take over the app's (or the site's) own host.
+        return frozenset(domain for domain in rows if domain and domain not in reserved)
+
+
+# ---- responses ----------------------------------------------------------------------------------------
+
+def make_entry(status: int, body: bytes, etag: str = "", cache_control: str = PAGE_CACHE_CONTROL,
+               content_type: str = HTML_TYPE, version: str = "", refresh_at: float = float("inf"),
+               page_id: str = "") -> Entry:
+    """A response with every header computed once: plain and gzip'd bodies, and the 304's headers."""
+    from http import HTTPStatus
+
+    base = [("Content-Type", content_type), ("Cache-Control", cache_control), *SECURITY_HEADERS]
+    gzip_body = gzip.compress(body, 6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
+    if gzip_body is not None:
+        base.append(("Vary", "Accept-Encoding"))
+    tagged = [("ETag", f'"{etag}"')] if etag else []
+    entry = Entry(status=f"{status} {HTTPStatus(status).phrase}",
+                  headers=base + tagged + [("Content-Length", str(len(body)))], body=body,
+                  etag=etag, gzip_body=gzip_body, refresh_at=refresh_at, version=version or "", page_id=page_id)
+    if gzip_body is not None:
+        entry.extra["gzip_headers"] = base + ([("ETag", f'"{etag}-gz"')] if etag else []) + [
+            ("Content-Encoding", "gzip"), ("Content-Length", str(len(gzip_body)))]
+    entry.extra["not_modified"] = [(k, v) for k, v in base if k not in ("Content-Type",)] + tagged
+    return entry
+
+
+def _matches(if_none_match: str, etag: str) -> str:
+    """The ETag (as sent) that the If-None-Match header names, or ""."""
+    for candidate in if_none_match.split(","):
+        candidate = candidate.strip().removeprefix("W/").strip('"')
+        if candidate == "*" or candidate == etag:
+            return etag
+        if candidate == etag + "-gz":
+            return candidate
+    return ""
+
+
+def choose(entry: Entry, environ) -> tuple[str, list, bytes]:
+    """(status, headers, body) for this request: 304, gzip'd or plain; no body for HEAD."""
+    if entry.etag:
+        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+        if if_none_match:
+            matched = _matches(if_none_match, entry.etag)
+            if matched:
+                headers = [(k, v) for k, v in entry.extra["not_modified"] if k != "ETag"] + [("ETag", f'"{matched}"')]
+                return "304 Not Modified", headers, b""
+    if entry.gzip_body is not None and "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
+        status, headers, body = entry.status, entry.extra["gzip_headers"], entry.gzip_body
+    else:
+        status, headers, body = entry.status, entry.headers, entry.body
+    return status, headers, b"" if environ.get("REQUEST_METHOD") == "HEAD" else body
+
+
+# ---- the dispatcher -----------------------------------------------------------------------------------
+
+class SiteDispatcher:
+    """WSGI middleware: app.wsgi_app = SiteDispatcher(app, app.wsgi_app)."""
+
+    def __init__(self, app, wsgi_app):
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.cache: SiteCache = app.extensions["site_cache"]
+        self.site_host = _netloc(app.config["SITE_URL"])
+        self.app_host = _netloc(app.config.get("BASE_URL", ""))
+        if self.site_host == self.app_host:
+            log.warning("SITE_URL and BASE_URL have the same host: published pages would share the app's origin")
+
+    def __call__(self, environ, start_response):
+        host = _normal_host(environ.get("HTTP_HOST", ""), environ.get("wsgi.url_scheme", "http"))
+        if host == self.site_host:
+            kind, version = "site", self.cache.version()
+        else:
+            domain = _hostname(host)
+            if host == self.app_host or not DOMAIN_PATTERN.match(domain):
+                return self.wsgi_app(environ, start_response)  # the app (no Redis round trip)
+            version = self.cache.version()
+            if domain not in self._domains(version):
+                return self.wsgi_app(environ, start_response)  # the app, on another of its names
+            kind = domain
+        path = environ.get("PATH_INFO") or "/"
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and not path.startswith(("/_", "/static/")):
+            entry = self.cache.get((kind, normal_path(path)), version)
+            if entry is not None:
+                status, headers, body = choose(entry, environ)
+                start_response(status, headers)
+                return [body]
+        environ[SITE_FLAG] = kind
+        environ[VERSION_FLAG] = version
+        environ["PATH_INFO"] = PREFIX + path
+        return self.wsgi_app(environ, start_response)
+
+    def _domains(self, version) -> frozenset:
+        cached = self.cache.domains
+        if cached is not None and cached[0] == version and version is not None:
+            return cached[1]
+        try:
+            domains = _load_domains(self.app)
+        except Exception:
+            log.exception("site: cannot load the custom domains")
+            return frozenset()
+        self.cache.domains = (version, domains)
+        return domains
+
+
+def normal_path(path: str) -> str:
+    """"/a/b/" and "/a//b" are "/a/b"."""
+    return "/" + "/".join(part for part in path.split("/") if part)
+
+
+# ---- the lookup (inside a Flask request: app context, database) ---------------------------------------
+
+def _page_query(kind: str, segments: list[str]):
+    from app.builder.models import Page
+    from app.funnels.models import Funnel, FunnelStep
+    from app.funnels.services import SLUG_PATTERN
+
+    if kind == "site":
+        if not 1 <= len(segments) <= 2:
+            return None
+        funnel_condition = Funnel.slug == segments[0]
+        step_slug = segments[1] if len(segments) == 2 else None
+        slugs = segments
+    else:
+        if len(segments) > 1:
+            return None
+        funnel_condition = Funnel.custom_domain == kind
+        step_slug = segments[0] if segments else None
+        slugs = segments
+    if not all(SLUG_PATTERN.match(slug) for slug in slugs):
+        return None  # not a slug: no query
+    query = (select(Page.id, Page.published_html, Page.published_etag)
+             .join(FunnelStep, Page.step_id == FunnelStep.id).join(Funnel, FunnelStep.funnel_id == Funnel.id)
+             .where(funnel_condition, Funnel.deleted_at.is_(None), Funnel.status != "archived"))
+    if step_slug is not None:
+        return query.where(FunnelStep.slug == step_slug).limit(1)
+    return query.order_by(FunnelStep.position).limit(1)  # the funnel's address is its first step
+
+
+def find_published(kind: str, path: str):
+    """(page id, stored document, stored etag) of the page live at this address, or None."""
+    from app.extensions import db
+
+    query = _page_query(kind, [part for part in path.split("/") if part])
+    if query is None:
+        return None
+    row = db.session.execute(query).first()
+    if row is None or row.published_html is None:
+        return None
+    return row
+
+
+def fill_tokens(document: str, page_id: str) -> str:
+    from app.site.forms import mint_token
+
+    return FORM_TOKEN_SLOT.sub(lambda match: mint_token(page_id, match[1]), document)
+
+
+def page_entry(page_id, stored: str, stored_etag: str, version: str = "") -> Entry:
+    page_id = str(page_id)
+    document, _ = split_stored(stored)
+    if FORM_TOKEN_SLOT.search(document):
+        body = fill_tokens(document, page_id).encode("utf-8")
+        return make_entry(200, body, etag_of(body), version=version, page_id=page_id,
+                          refresh_at=time.monotonic() + TOKEN_REFRESH_SECONDS)
+    return make_entry(200, document.encode("utf-8"), stored_etag or etag_of(document), version=version,
+                      page_id=page_id)
+
+
+ERRORS = {
+    400: ("This form could not be sent", "The form's security token is not valid. Open the page again and resend it."),
+    404: ("Page not found", "This page does not exist or is no longer online. Check the address, or go back "
+                            "to where you came from."),
+    405: ("Not allowed", "This address does not accept that kind of request."),
+    413: ("Too much data", "What was sent is larger than allowed."),
+    429: ("Too many attempts", "This form was sent too many times in a short time. Wait a minute, then try again."),
+    500: ("Something went wrong", "We hit an error on our side and have logged it. Please try again in a moment."),
+}
+
+
+def error_body(status: int, message: str | None = None, back_url: str = "") -> bytes:
+    from app.builder.render import site_stylesheet
+
+    title, default = ERRORS.get(status, ERRORS[500] if status >= 500 else ERRORS[404])
+    return render_template("site/error.html", status=status, title=title, message=message or default,
+                           back_url=back_url, site_css=site_stylesheet()).encode("utf-8")
+
+
+def not_found_entry(version: str = "") -> Entry:
+    return make_entry(404, error_body(404), cache_control="no-cache", version=version)
+
+
+def entry_for(kind: str, path: str, version: str | None) -> Entry:
+    """The cached response of a site address, or a fresh one (then cached under `version`)."""
+    cache: SiteCache = current_app.extensions["site_cache"]
+    key = (kind, normal_path(path))
+    entry = cache.get(key, version)
+    if entry is not None:
+        return entry
+    row = find_published(kind, key[1])
+    entry = page_entry(row.id, row.published_html, row.published_etag, version or "") if row else \
+        not_found_entry(version or "")
+    cache.put(key, entry)
+    return entry
+
+
+def install(app) -> None:
+    """Called by create_app: the site cache and the dispatcher in front of Flask."""
+    from app.site.cache import init_app
+
+    init_app(app)
+    app.wsgi_app = SiteDispatcher(app, app.wsgi_app)
