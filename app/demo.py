@@ -19,8 +19,9 @@ TEAM = [("maria@example.com", "Maria Lopez", "admin"), ("sam@example.com", "Sam 
 
 def _seeders() -> list:
     from app.crm.demo import seed_crm
+    from app.funnels.demo import seed_funnels
 
-    return [seed_crm]
+    return [seed_crm, seed_funnels]
 
 
 def seed_demo() -> tuple[Account, User]:
