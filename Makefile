@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 HOST ?= 127.0.0.1
 export FLASK_APP := wsgi.py
+# `make run`: the app on HOST:PORT; the published site on another origin of the same server (localhost).
+RUN_ENV = FLASK_DEBUG=$${FLASK_DEBUG:-1} BASE_URL=http://$(HOST):$(PORT) SITE_URL=$${SITE_URL:-http://localhost:$(PORT)}
 
 # Tests and benchmarks use these (PostgreSQL and Redis on this machine).
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/leadforge_test
@@ -31,13 +33,14 @@ install-dev: $(VENV)/.installed-dev
 
 ## Serve the app on http://$(HOST):$(PORT) with a demo workspace (SQLite unless DATABASE_URL is set).
 run: install
-	@FLASK_DEBUG=$${FLASK_DEBUG:-1} $(BIN)/flask db upgrade
-	@FLASK_DEBUG=$${FLASK_DEBUG:-1} $(BIN)/flask seed-demo
+	@$(RUN_ENV) $(BIN)/flask db upgrade
+	@$(RUN_ENV) $(BIN)/flask seed-demo
 	@echo ""
 	@echo "  Leadforge is running at http://$(HOST):$(PORT)"
 	@echo "  Log in as demo@example.com with the password leadforge-demo"
+	@echo "  Published funnels are served on $${SITE_URL:-http://localhost:$(PORT)} (another origin than the app)"
 	@echo ""
-	@FLASK_DEBUG=$${FLASK_DEBUG:-1} BASE_URL=http://$(HOST):$(PORT) $(BIN)/flask run --host $(HOST) --port $(PORT)
+	@$(RUN_ENV) $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 ## Make sure PostgreSQL and Redis answer on 127.0.0.1 (start them if they are installed but down).
 services:

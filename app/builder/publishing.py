@@ -136,6 +136,37 @@ def publish_context(page: Page, assets: dict[str, Asset] | None = None,
     )
 
 
+def preview_context(page: Page, links: bool = True) -> RenderContext:
+    """The RenderContext of renderings on the app host (the builder's canvas, its preview, version
+    previews): step links go to the builder previews of the other steps, images to the app's copies,
+    and nothing is submitted. One query for the funnel's steps and their pages, skipped (`links=False`)
+    when what is rendered has no button, form or plan to link; the account's assets are read once, at
+    the first image that needs one."""
+    from flask import url_for
+
+    from app.builder.assets import app_url
+    from app.funnels.models import FunnelStep
+
+    steps = [] if not links else db.session.execute(
+        select(FunnelStep.id, Page.id).join(Page, Page.step_id == FunnelStep.id)
+        .where(FunnelStep.funnel_id == page.funnel_id).order_by(FunnelStep.position)).all()
+    previews = {str(step_id): url_for("builder.preview", page_id=step_page_id) for step_id, step_page_id in steps}
+    ids = list(previews)
+    here = ids.index(str(page.step_id)) if str(page.step_id) in ids else len(ids)
+    by_id: dict | None = None
+
+    def asset_url(asset_id: str) -> str:
+        nonlocal by_id
+        if by_id is None:
+            rows = db.session.execute(select(Asset).where(Asset.account_id == page.account_id)).scalars()
+            by_id = {str(asset.id): asset for asset in rows}
+        asset = by_id.get(str(asset_id))
+        return app_url(asset) if asset is not None else ""
+
+    return RenderContext(step_urls=previews, next_url=previews[ids[here + 1]] if here + 1 < len(ids) else "#",
+                         form_action="#", asset_url=asset_url, page_id=str(page.id))
+
+
 def needs_script(tree: dict) -> bool:
     """Only pages with a countdown or a form load site.js (forms: one submit per click)."""
     return any(element.get("type") in SCRIPTED_TYPES for element, _, _ in trees.walk(tree or {}))

@@ -14,17 +14,16 @@ Element ids travel in the form, not in the URL: every route takes only the page'
 """
 import json
 import os
-from dataclasses import fields as dataclass_fields
 from functools import wraps
 
 from flask import abort, current_app, jsonify, make_response, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup, escape
-from sqlalchemy import select
 from sqlalchemy.orm import joinedload
-from werkzeug.routing import BuildError
 
 from app.builder import bp
+from app.builder import publishing
+from app.builder.assets import app_url
 from app.builder import services
 from app.builder import tree as trees
 from app.builder.elements import (CONTACT_FIELDS, CONTENT, DEVICES, STYLE, TYPES, clean_hide_on, clean_value, element_type,
@@ -92,58 +91,6 @@ def _element_icon(name: str) -> Markup:
 LINKING_TYPES = ("button", "form", "pricing_table")
 
 
-def render_context(page: Page, mode: str = "edit", links: bool = True):
-    """The RenderContext of this page: step links go to the previews of the other steps (in the builder
-    and its preview nothing is submitted). One query for the funnel's steps and their pages, skipped
-    (`links=False`) when what is rendered has no button, form or plan to link."""
-    from app.builder.render import RenderContext
-
-    steps = [] if not links else db.session.execute(
-        select(FunnelStep.id, FunnelStep.position, Page.id).join(Page, Page.step_id == FunnelStep.id)
-        .where(FunnelStep.funnel_id == page.funnel_id).order_by(FunnelStep.position)).all()
-    previews = {str(step_id): url_for("builder.preview", page_id=step_page_id) for step_id, _, step_page_id in steps}
-    ids = [str(step_id) for step_id, _, _ in steps]
-    here = ids.index(str(page.step_id)) if str(page.step_id) in ids else len(ids)
-    values = {
-        "step_urls": previews,
-        "next_url": previews[ids[here + 1]] if here + 1 < len(ids) else "#",
-        "form_action": "#",
-        "form_errors": {}, "form_values": {}, "form_token": "",
-        "asset_url": _asset_app_url(),
-        "page_id": str(page.id),
-    }
-    known = {field.name for field in dataclass_fields(RenderContext)}
-    return RenderContext(**{key: value for key, value in values.items() if key in known})
-
-
-def _asset_app_url():
-    """Asset id -> the app's URL of it (the canvas is on the app host), when the asset library is there.
-    The account's assets are read once, at the first image that needs one."""
-    try:
-        from app.builder import assets
-    except ImportError:
-        return None
-    by_id: dict | None = None
-
-    def url(asset_id: str) -> str:
-        nonlocal by_id
-        if by_id is None:
-            by_id = {str(asset.id): asset for asset in db.session.execute(scoped(Asset)).scalars()}
-        asset = by_id.get(str(asset_id))
-        return assets.app_url(asset) if asset is not None else ""
-
-    return url
-
-
-def _asset_app_url_of():
-    """Asset -> its app URL (the preview is on the app host), when the asset library is there."""
-    try:
-        from app.builder.assets import app_url
-    except ImportError:
-        return None
-    return app_url
-
-
 def _render_element(page: Page, element_id: str, ctx) -> str:
     from app.builder.render import render_element, render_tree
 
@@ -174,7 +121,7 @@ def _outermost(tree: dict, element_ids) -> list[str]:
 def _answer(page: Page, changed=(), select: str | None = None, panel: bool = False, status: int = 200):
     """The swaps for the canvas (and the panel of `select`), with the page's new state in headers."""
     swapped = _outermost(page.tree, changed)
-    ctx = render_context(page, links=_links_in(page.tree, swapped)) if swapped else None
+    ctx = publishing.preview_context(page, links=_links_in(page.tree, swapped)) if swapped else None
     parts = [f'<template data-swap="{escape(element_id)}">{_render_element(page, element_id, ctx)}</template>'
              for element_id in swapped]
     if panel:
@@ -252,23 +199,14 @@ def editor(page_id):
     labels["page"] = "Page"
     html = render_template(
         "builder/editor.html", page=page, funnel=funnel, step=page.step,
-        canvas=render_tree(page.tree, "edit", render_context(page)), library=library(), element_icon=_element_icon,
-        editable=can("user"), funnel_url=_funnel_url(funnel), devices=DEVICE_WIDTHS, state=_publish_state(page),
+        canvas=render_tree(page.tree, "edit", publishing.preview_context(page)), library=library(), element_icon=_element_icon,
+        editable=can("user"), funnel_url=url_for("funnels.detail", funnel_id=funnel.id), devices=DEVICE_WIDTHS, state=_publish_state(page),
         panel=_panel_html(page, None), labels_json=json.dumps(labels), content_types=" ".join(CONTENT + ("container", "form")),
         has_assets_js=os.path.exists(os.path.join(current_app.static_folder, "js", "assets.js")))
     response = make_response(html)
     response.headers["Content-Security-Policy"] = EDITOR_CSP
     response.headers["Cache-Control"] = "no-store"  # a tab restored from the cache would edit an old revision
     return response
-
-
-def _funnel_url(funnel) -> str:
-    for endpoint in ("funnels.detail", "funnels.funnel", "funnels.show"):
-        try:
-            return url_for(endpoint, funnel_id=funnel.id)
-        except BuildError:
-            continue
-    return url_for("funnels.index")
 
 
 @bp.route("/builder/<uuid:page_id>/canvas")
@@ -412,11 +350,8 @@ def _panel_html(page: Page, element_id: str | None, errors: dict | None = None) 
                            editable=can("user"), picker=_picker_url, json=json)
 
 
-def _picker_url(field: str) -> str | None:
-    try:
-        return url_for("builder.asset_picker", field=field)
-    except BuildError:
-        return None
+def _picker_url(field: str) -> str:
+    return url_for("builder.asset_picker", field=field)
 
 
 def _panel_values(element: dict, form) -> tuple[dict, dict, list | None, dict]:
@@ -505,17 +440,8 @@ def _settings_values(page: Page) -> dict:
 def preview(page_id):
     """The page as visitors will see it (publish mode, a whole document), from the saved tree."""
     page = _page_or_404(page_id)
-    ctx = render_context(page, "publish")
-    try:
-        from app.builder.publishing import page_document
-    except ImportError:
-        page_document = None
-    if page_document is not None:
-        html = page_document(page, ctx, asset_url=_asset_app_url_of(), script_src=url_for("static", filename="site/site.js"))
-    else:
-        from app.builder.render import render_tree
-
-        html = render_template("builder/preview.html", page=page, body=render_tree(page.tree, "publish", ctx))
+    html = publishing.page_document(page, publishing.preview_context(page), asset_url=app_url,
+                                    script_src=url_for("static", filename="site/site.js"))
     response = make_response(html)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Robots-Tag"] = "noindex"
@@ -524,14 +450,7 @@ def preview(page_id):
 
 
 def _publish_state(page: Page, problems=None, just_published: bool = False) -> dict:
-    url = None
-    if page.is_published:
-        try:
-            from app.builder.publishing import public_url
-
-            url = public_url(page.step)
-        except ImportError:
-            url = f"{current_app.config.get('SITE_URL', '')}/{page.step.funnel.slug}/{page.step.slug}"
+    url = publishing.public_url(page.step) if page.is_published else None
     return {"published": page.is_published, "url": url, "problems": problems or [],
             "outdated": page.is_published and page.published_revision != page.revision,
             "just_published": just_published}
@@ -554,8 +473,6 @@ def publish(page_id):
     problems = services.problems(page)
     if problems:
         return _publish_answer(page, problems, status=422)
-    from app.builder import publishing
-
     try:
         publishing.publish_page(current_account(), page, actor=current_user)
     except publishing.PublishRefused as refused:
@@ -568,7 +485,5 @@ def publish(page_id):
 @role_required("user")
 def unpublish(page_id):
     page = _page_or_404(page_id)
-    from app.builder import publishing
-
     publishing.unpublish_page(current_account(), page, actor=current_user)
     return _publish_answer(page)

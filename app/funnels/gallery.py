@@ -12,7 +12,6 @@ from functools import lru_cache
 from flask import abort, flash, request, url_for
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
-from werkzeug.routing import BuildError
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -272,11 +271,7 @@ def _use(view: TemplateView, action_url: str):
 
 
 def funnel_url(funnel_id) -> str:
-    """The funnel's page (the funnels helper's `funnels.show`), or its path when that view is missing."""
-    try:
-        return url_for("funnels.show", funnel_id=funnel_id)
-    except BuildError:
-        return f"/funnels/{funnel_id}"
+    return url_for("funnels.detail", funnel_id=funnel_id)
 
 
 @bp.route(f"/funnels/templates/<any({SYSTEM_KEYS}):key>/use", methods=["GET", "POST"])
@@ -301,8 +296,7 @@ def save_as_template(funnel_id):
     funnel = funnels.get_funnel(account, funnel_id)
     form = SaveTemplateForm(formdata=None, data={"name": funnel.name, "description": funnel.description})
     status = 200
-    # A button elsewhere (the funnel page) may post without the form's fields: it opens the form.
-    if request.method == "POST" and "name" in request.form:
+    if request.method == "POST":
         form = SaveTemplateForm()
         if form.validate_on_submit():
             try:

@@ -3,14 +3,13 @@ clone, archive, delete), settings, and versions (list, view, restore).
 
 Viewers read everything; users change. Another account's funnel, step or version is a 404, and so is
 a deleted funnel."""
-from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, make_response, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import selectinload
-from werkzeug.routing import BuildError
 
+from app.builder import publishing
 from app.core.errors import ServiceError
 from app.core.forms import apply_error
 from app.core.pagination import paginate, parse_page_args
@@ -35,20 +34,9 @@ PREVIEW_CSP = ("default-src 'none'; img-src 'self' data: https: http:; media-src
 
 # ---- helpers shared by the templates ------------------------------------------------------------------
 
-def optional_url(endpoint: str, **values) -> str | None:
-    """url_for, or None while another part of the app does not define the endpoint yet (its button hides)."""
-    try:
-        return url_for(endpoint, **values)
-    except BuildError:
-        return None
-
-
 def builder_url(page) -> str:
     """The page builder for a step's page."""
-    if page is None:
-        return "#"
-    return (optional_url("builder.edit", page_id=page.id) or optional_url("builder.editor", page_id=page.id)
-            or f"/builder/{page.id}")
+    return url_for("builder.editor", page_id=page.id) if page is not None else "#"
 
 
 def site_url() -> str:
@@ -57,32 +45,16 @@ def site_url() -> str:
 
 def funnel_url(funnel: Funnel) -> str:
     """Where visitors open the funnel: its custom domain (its root is the first step), or SITE_URL/<slug>."""
-    publishing = _publishing()
-    if publishing is not None:
-        return publishing.site_origin(funnel) + ("" if funnel.custom_domain else f"/{funnel.slug}")
-    if funnel.custom_domain:
-        return f"{urlsplit(site_url()).scheme or 'https'}://{funnel.custom_domain}"
-    return f"{site_url()}/{funnel.slug}"
+    return publishing.site_origin(funnel) + ("" if funnel.custom_domain else f"/{funnel.slug}")
 
 
 def step_url(step: FunnelStep) -> str:
-    publishing = _publishing()
-    if publishing is not None:
-        return publishing.public_url(step)
-    return f"{site_url()}/{step.funnel.slug}/{step.slug}"
-
-
-def _publishing():
-    try:
-        from app.builder import publishing
-    except ImportError:
-        return None
-    return publishing
+    return publishing.public_url(step)
 
 
 @bp.context_processor
 def _funnel_helpers():
-    return {"optional_url": optional_url, "builder_url": builder_url, "funnel_url": funnel_url,
+    return {"builder_url": builder_url, "funnel_url": funnel_url,
             "step_url": step_url, "site_url": site_url, "status_badges": STATUS_BADGES,
             "status_labels": STATUS_LABELS, "funnel_types": FUNNEL_TYPES, "step_types": STEP_TYPES}
 
@@ -154,9 +126,7 @@ def _detail_context(funnel: Funnel, step_form=None, **extra) -> dict:
         db.select(FunnelStep).where(FunnelStep.funnel_id == funnel.id)
         .options(selectinload(FunnelStep.page)).order_by(FunnelStep.position, FunnelStep.created_at)
     ).scalars().all()
-    publishing = _publishing()
     context = {"funnel": funnel, "steps": steps, "step_form": step_form or StepForm(formdata=None),
-               "can_publish": publishing is not None and hasattr(publishing, "publish_funnel"),
                "problems": [], "notice": None, "step_error": None}
     context.update(extra)
     return context
@@ -239,9 +209,6 @@ def delete(funnel_id):
 def publish(funnel_id):
     funnel = _funnel(funnel_id)
     _form_ok()
-    publishing = _publishing()
-    if publishing is None:
-        abort(404)
     try:
         publishing.publish_funnel(current_account(), funnel, current_user)
     except ServiceError as error:
@@ -284,9 +251,6 @@ def _problems_by_step(funnel: Funnel, problems: list) -> list[dict]:
 def unpublish(funnel_id):
     funnel = _funnel(funnel_id)
     _form_ok()
-    publishing = _publishing()
-    if publishing is None:
-        abort(404)
     publishing.unpublish_funnel(current_account(), funnel, current_user)
     flash(f"“{funnel.name}” is offline: its pages answer “not found” to visitors.", "success")
     return redirect_to(url_for("funnels.detail", funnel_id=funnel.id))
@@ -454,18 +418,9 @@ def _render_snapshot(found: FunnelVersion, page_snapshot: dict):
     """(body HTML, site CSS) of a snapshot's tree in publish mode; a note instead when it cannot render."""
     from markupsafe import Markup
 
-    try:
-        from app.builder.render import render_tree, site_stylesheet
-    except ImportError:
-        return Markup("<p>The preview is not available yet.</p>"), ""
-    ctx = None
-    if found.page is not None:
-        try:
-            from app.builder.views import render_context
+    from app.builder.render import render_tree, site_stylesheet
 
-            ctx = render_context(found.page, "publish")
-        except Exception:  # noqa: BLE001 - links and images then render without the live funnel's addresses
-            ctx = None
+    ctx = publishing.preview_context(found.page) if found.page is not None else None
     try:
         return render_tree(page_snapshot.get("tree") or {"id": "root", "type": "page", "children": []},
                            "publish", ctx), site_stylesheet()

@@ -354,11 +354,13 @@ def test_save_a_funnel_as_a_template_then_use_it(member, client):
     assert template.snapshot["funnel"]["name"] == "Application"
 
 
-def test_a_post_without_the_fields_opens_the_form(member, client):
+def test_the_funnel_page_links_to_the_save_as_template_form(member, client):
     user, account = member
     funnel = funnels.create_funnel(account, {"name": "Base", "slug": "base"}, user)
-    response = client.post(f"/funnels/{funnel.id}/save-as-template", data={})
-    assert response.status_code == 200 and 'value="Base"' in response.get_data(as_text=True)
+    page = client.get(f"/funnels/{funnel.id}").get_data(as_text=True)
+    assert f'href="/funnels/{funnel.id}/save-as-template"' in page
+    form = client.get(f"/funnels/{funnel.id}/save-as-template")
+    assert form.status_code == 200 and 'value="Base"' in form.get_data(as_text=True)
     assert db.session.execute(select(func.count()).select_from(FunnelTemplate)).scalar_one() == 0
 
 
