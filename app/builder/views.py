@@ -13,10 +13,9 @@ code "stale" when the page changed elsewhere, 422 when the edit is not allowed (
 Element ids travel in the form, not in the URL: every route takes only the page's uuid.
 """
 import json
-import os
 from functools import wraps
 
-from flask import abort, current_app, jsonify, make_response, render_template, request, url_for
+from flask import abort, jsonify, make_response, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload
@@ -192,6 +191,12 @@ def _label_of(element: dict) -> str:
 @role_required("viewer")
 def editor(page_id):
     page = _page_or_404(page_id)
+    if request.headers.get("HX-Request"):
+        # The builder is a document of its own whose head loads the editor's scripts, which a boosted
+        # swap would not run: the browser loads it whole instead (a link from any app page works).
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = request.full_path.rstrip("?")
+        return response
     funnel = page.step.funnel
     from app.builder.render import render_tree
 
@@ -201,8 +206,7 @@ def editor(page_id):
         "builder/editor.html", page=page, funnel=funnel, step=page.step,
         canvas=render_tree(page.tree, "edit", publishing.preview_context(page)), library=library(), element_icon=_element_icon,
         editable=can("user"), funnel_url=url_for("funnels.detail", funnel_id=funnel.id), devices=DEVICE_WIDTHS, state=_publish_state(page),
-        panel=_panel_html(page, None), labels_json=json.dumps(labels), content_types=" ".join(CONTENT + ("container", "form")),
-        has_assets_js=os.path.exists(os.path.join(current_app.static_folder, "js", "assets.js")))
+        panel=_panel_html(page, None), labels_json=json.dumps(labels), content_types=" ".join(CONTENT + ("container", "form")))
     response = make_response(html)
     response.headers["Content-Security-Policy"] = EDITOR_CSP
     response.headers["Cache-Control"] = "no-store"  # a tab restored from the cache would edit an old revision

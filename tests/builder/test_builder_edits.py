@@ -66,6 +66,16 @@ def test_the_editor_shows_the_library_canvas_and_panel(editor, page):
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_a_boosted_link_to_the_editor_loads_it_whole(editor, page):
+    """A boosted swap would not run the editor's scripts (they are in its own head): htmx is told to load
+    the page itself, and funnel pages link to it without boosting."""
+    response = editor.get(f"/builder/{page.id}?element=abc", headers={"HX-Request": "true", "HX-Boosted": "true"})
+    assert response.status_code == 200 and response.get_data() == b""
+    assert response.headers["HX-Redirect"] == f"/builder/{page.id}?element=abc"
+    funnel_page = editor.get(f"/funnels/{page.funnel_id}").get_data(as_text=True)
+    assert f'href="/builder/{page.id}" hx-boost="false"' in funnel_page
+
+
 def test_adding_an_element_saves_a_version_and_answers_its_list_and_panel(editor, page):
     before, revision = versions(page), fresh(page).revision
     response = add(editor, page, "headline")
