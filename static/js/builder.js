@@ -63,7 +63,12 @@
 
   // ---- applying the server's answer -------------------------------------------------------------------
 
+  // An answer that arrives while an element is held for dragging (a panel edit saved late) waits for the
+  // drop: replacing the dragged element under the pointer would break the drag.
+  var holding = false, deferred = [];
+
   function applyAnswer(html, select) {
+    if (holding) { deferred.push([html, select]); return; }
     var holder = document.createElement("template");
     holder.innerHTML = html;
     $$("template[data-swap]", holder.content).forEach(function (part) {
@@ -179,6 +184,21 @@
     return index;
   }
 
+  function held() { holding = true; }
+  function dragStarted() { root.classList.add("is-dragging"); }
+
+  // Sortable tells "unchoose" before "end": the drop handlers read the DOM first, the waiting answers
+  // are applied after them.
+  function released() {
+    root.classList.remove("is-dragging");
+    setTimeout(function () {
+      holding = false;
+      var waiting = deferred;
+      deferred = [];
+      waiting.forEach(function (answer) { applyAnswer(answer[0], answer[1]); });
+    }, 0);
+  }
+
   function onLibraryDrop(event) {
     var item = event.item, list = event.to;
     if (!list.classList.contains("lf-children")) return;
@@ -195,7 +215,7 @@
   }
 
   var shared = {
-    animation: 120, fallbackOnBody: true, swapThreshold: 0.6, invertSwap: false, emptyInsertThreshold: 16,
+    animation: 120, forceFallback: true, fallbackOnBody: true, swapThreshold: 0.6, invertSwap: false, emptyInsertThreshold: 16,
     fallbackTolerance: 4, delay: 180, delayOnTouchOnly: true, scroll: true, bubbleScroll: true,
     ghostClass: "lf-ghost", chosenClass: "lf-chosen", dragClass: "lf-dragging"
   };
@@ -216,9 +236,7 @@
           return accepts(to.el, draggedType(dragged), dragged.classList.contains("lf-tile"));
         } },
         draggable: "[data-element-id]", filter: ".lf-placeholder", preventOnFilter: false,
-        onMove: onMove, onEnd: onCanvasDrop,
-        onStart: function () { root.classList.add("is-dragging"); },
-        onUnchoose: function () { root.classList.remove("is-dragging"); }
+        onMove: onMove, onEnd: onCanvasDrop, onChoose: held, onStart: dragStarted, onUnchoose: released
       }));
     });
     $$("[data-library]").forEach(function (list) {
@@ -226,8 +244,8 @@
       Sortable.create(list, options({
         group: { name: "lf", pull: "clone", put: false }, sort: false, draggable: ".lf-tile",
         onMove: onMove, onEnd: onLibraryDrop,
-        onStart: function () { root.classList.add("is-dragging"); if (narrow()) closeDrawers(); },
-        onUnchoose: function () { root.classList.remove("is-dragging"); }
+        onChoose: held, onStart: function () { dragStarted(); if (narrow()) closeDrawers(); },
+        onUnchoose: released
       }));
     });
   }
@@ -457,7 +475,8 @@
     if (xhr.status >= 200 && xhr.status < 300) {
       applyAnswer(xhr.responseText, xhr.getResponseHeader("X-Builder-Select"));
       if (form) showFieldErrors(form, {});
-      setStatus("saved", "Saved");
+      if (state.dirty) setStatus("pending", "Unsaved…"); // typed since this edit was sent: not saved yet
+      else setStatus("saved", "Saved");
       markUnpublishedChanges();
       if (state.keyboard || document.activeElement === document.body || !document.activeElement) focusSelected();
       state.keyboard = false;
