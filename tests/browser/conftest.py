@@ -16,6 +16,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.extensions import db
 from tests.conftest import test_config
+from tests.support import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -33,6 +34,8 @@ OVERFLOW_JS = """() => {
   return wide;
 }"""
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+VIDEO_STILL = "<body style='margin:0;background:#374151'></body>"
+VIDEO_PLAYERS = re.compile(r"^https://(player\.vimeo\.com|www\.youtube-nocookie\.com)/")
 
 
 class LiveServer:
@@ -49,14 +52,15 @@ class LiveServer:
 def live_server(app, smtp_server, tmp_path_factory):
     """The app on http://127.0.0.1:<free port>, as a person's browser would reach it."""
     folder = tmp_path_factory.mktemp("live-instance")
+    port = free_port()
+    # E-mailed links point at this server; the published site is the same server under another host name,
+    # so another origin (as in production). Both are known when the app is made: its site dispatcher reads them.
     live_app = create_app(test_config(smtp_server[0].port, WTF_CSRF_ENABLED=True,
                                       EXPORTS_DIR=str(folder / "exports"), OUTBOX_DIR=str(folder / "outbox"),
-                                      IMPORTS_DIR=str(folder / "imports")))
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+                                      IMPORTS_DIR=str(folder / "imports"), BASE_URL=f"http://127.0.0.1:{port}",
+                                      SITE_URL=f"http://localhost:{port}"))
+    server = make_server("127.0.0.1", port, live_app, threaded=True)
     live = LiveServer(live_app, server)
-    live_app.config["BASE_URL"] = live.url  # e-mailed links point at this server
-    # The published site: the same server under another host name, so another origin (as in production).
-    live_app.config["SITE_URL"] = f"http://localhost:{server.server_port}"
     live.site_url = live_app.config["SITE_URL"]
     got_request_exception.connect(live.record_error, live_app)
     request_log = logging.getLogger("werkzeug")
@@ -185,3 +189,38 @@ def screenshot(artifacts):
         return path
 
     return take
+
+
+# ---- helpers for the tests ----------------------------------------------------------------------------
+
+def stub_video_players(context) -> None:
+    """No network in tests: embedded YouTube and Vimeo players are answered with a blank page."""
+    context.route(VIDEO_PLAYERS, lambda route: route.fulfill(status=200, content_type="text/html", body=VIDEO_STILL))
+
+
+def drag_onto(page, source, target, below: bool = False) -> None:
+    """Drag `source` with the mouse onto `target` and drop it before it (or after it: `below`), as a person
+    does: SortableJS needs real moves, in several steps. Where the pointer must rest depends on the move:
+    a tile entering a list from the library lands before the element whose top edge it is on (after:
+    bottom edge); an element moved within the canvas swaps places when the pointer is in the middle band
+    of the other one (a third of the way down to go before it, two thirds to go after it)."""
+    source.scroll_into_view_if_needed()
+    start = source.bounding_box()
+    end = target.bounding_box()
+    entering = source.evaluate("el => !!el.closest('[data-library]')")
+    x0, y0 = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
+    x1 = end["x"] + end["width"] / 2
+    if entering:
+        y1 = end["y"] + (end["height"] - 4 if below else 4)
+    else:
+        y1 = end["y"] + end["height"] * (0.65 if below else 0.35)
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + 10, y0 + 5, steps=3)
+    page.mouse.move(x1, y1, steps=15)
+    # Hover a moment, as a person does: SortableJS checks the pointer every 50 ms and animates the
+    # rows aside (120 ms); the drop lands where the pointer finally is, not where it passed.
+    page.wait_for_timeout(200)
+    page.mouse.move(x1, y1 + 1)
+    page.wait_for_timeout(200)
+    page.mouse.up()

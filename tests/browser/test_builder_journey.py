@@ -12,7 +12,7 @@ from app.builder.models import Page
 from app.extensions import db
 from app.funnels import services as funnels
 from tests import factories
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, drag_onto as drag
 
 pytestmark = pytest.mark.browser
 
@@ -26,27 +26,6 @@ def artifacts():
     for old in folder.glob("*.png"):
         old.unlink()
     return folder
-
-
-def drag(page, source, target, below: bool = False):
-    """Drag with the mouse as a person does: SortableJS needs real moves, in several steps."""
-    source.scroll_into_view_if_needed()
-    start = source.bounding_box()
-    end = target.bounding_box()
-    x0, y0 = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
-    x1 = end["x"] + end["width"] / 2
-    y1 = end["y"] + (end["height"] - 4 if below else 4)  # the top edge: dropped before the target
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move(x0 + 10, y0 + 5, steps=3)
-    page.mouse.move(x1, y1, steps=15)
-    # Hover a moment, as a person does: SortableJS animates the rows aside (120 ms) and decides again
-    # at the next move, so the drop lands where the pointer finally is, not where it passed.
-    page.wait_for_timeout(200)
-    page.mouse.move(x1, y1 + 1)
-    page.wait_for_timeout(200)
-    page.mouse.move(x1, y1 + 2)
-    page.mouse.up()
 
 
 def saved(page):

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import stub_video_players
+
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "templates"
-VIDEO_STILL = "<body style='margin:0;background:#374151'></body>"
 
 
 @pytest.fixture(scope="module")
@@ -21,16 +22,10 @@ def artifacts():
     return ARTIFACTS
 
 
-def _stub_video_players(context):
-    """No network in tests: the preview's Vimeo player is answered with a blank page."""
-    context.route(re.compile(r"^https://(player\.vimeo\.com|www\.youtube-nocookie\.com)/"),
-                  lambda route: route.fulfill(status=200, content_type="text/html", body=VIDEO_STILL))
-
-
 def test_template_gallery_journey(live_server, new_context, screenshot, artifacts):
     base = live_server.url
     context, page = new_context()
-    _stub_video_players(context)
+    stub_video_players(context)
 
     def shot(name: str, phone: bool = False):
         page.evaluate("window.scrollTo(0, 0)")
