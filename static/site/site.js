@@ -81,7 +81,17 @@
     });
   }
 
+  // A form sent back with its errors: the page opens on the list of problems, not at its top.
+  function showFormErrors() {
+    var summary = document.querySelector(".lf-form__summary");
+    if (!summary) return;
+    summary.setAttribute("tabindex", "-1");
+    summary.scrollIntoView({ block: "center" });
+    summary.focus({ preventScroll: true });
+  }
+
   if (document.querySelector(".lf-editing")) return; // the builder canvas stays still
   startCountdowns();
   guardForms();
+  showFormErrors();
 })();

@@ -149,6 +149,8 @@ def test_from_template_to_a_lead_in_the_crm(live_server, new_context, screenshot
     form.get_by_role("button", name=BUTTON).click()
     errors = visitor.get_by_role("alert").filter(has_text="Please check the form")
     expect(errors).to_contain_text("Your e-mail is required")
+    expect(errors).to_be_in_viewport()  # the page opens on the problems, not at its top
+    expect(errors).to_be_focused()
     form = visitor.locator("form").filter(has=visitor.get_by_role("button", name=BUTTON))
     form.evaluate("f => f.noValidate = true")
     form.get_by_label("Your e-mail").fill("ines.visitor@example")
