@@ -11,7 +11,7 @@ from sqlalchemy import func
 from sqlalchemy.orm import selectinload
 
 from app.api.base import ApiError, api_route, json_body, like_pattern, list_response
-from app.api.openapi import SCHEMAS, list_of
+from app.api.openapi import SCHEMAS, error_response, json_response, list_of, ref
 from app.core.errors import ValidationError
 from app.core.tenancy import current_account, current_actor, get_or_404, scoped
 from app.crm.models import (COMPANY_SIZES, CONTACT_SOURCES, DEAL_STATUSES, Company, Contact, Deal, Pipeline, Tag)
@@ -22,10 +22,6 @@ from app.extensions import db
 NO_NUL = "^[^\\u0000]*$"
 NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
 BLANK = "^\\s*$"
-
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _text(max_length: int, nullable: bool = True, **extra) -> dict:
@@ -77,7 +73,7 @@ SCHEMAS.update({
                                "owner_id": NULLABLE_ID, "source": {"type": "string", "enum": list(CONTACT_SOURCES)},
                                "street": NULLABLE_STRING, "city": NULLABLE_STRING, "region": NULLABLE_STRING,
                                "postal_code": NULLABLE_STRING, "country": NULLABLE_STRING,
-                               "custom_fields": {"type": "object"}, "tags": {"type": "array", "items": _ref("Tag")},
+                               "custom_fields": {"type": "object"}, "tags": {"type": "array", "items": ref("Tag")},
                                **TIMESTAMPS}},
     "ContactList": list_of("#/components/schemas/Contact"),
     "ContactCreate": {"type": "object", "properties": CONTACT_FIELDS,
@@ -97,7 +93,7 @@ SCHEMAS.update({
                 "properties": {"id": {"type": "string", "format": "uuid"}, "name": {"type": "string"},
                                "domain": NULLABLE_STRING, "industry": NULLABLE_STRING, "size": NULLABLE_STRING,
                                "phone": NULLABLE_STRING, "owner_id": NULLABLE_ID, "parent_id": NULLABLE_ID,
-                               "tags": {"type": "array", "items": _ref("Tag")}, **TIMESTAMPS}},
+                               "tags": {"type": "array", "items": ref("Tag")}, **TIMESTAMPS}},
     "CompanyList": list_of("#/components/schemas/Company"),
 })
 COMPANY_FIELDS = {
@@ -147,16 +143,8 @@ SCHEMAS.update({
 })
 
 
-def _error(description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
-
-
-def _ok(description: str, schema: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
-
-
-NOT_FOUND = _error("No such record in the key's workspace.")
-DUPLICATE = _error("Another contact has this e-mail: the message and `fields.email` give its id.")
+NOT_FOUND = error_response("No such record in the key's workspace.")
+DUPLICATE = error_response("Another contact has this e-mail: the message and `fields.email` give its id.")
 
 
 def _query(name: str, schema: dict, description: str) -> dict:
@@ -354,7 +342,7 @@ def _duplicate(error: contacts.DuplicateContact):
 
 
 @api_route("/contacts", summary="List contacts (search with q, filter, sort)", paginated=True, tag="Contacts",
-           params=CONTACT_PARAMS, responses={200: _ok("A page of contacts.", "ContactList")})
+           params=CONTACT_PARAMS, responses={200: json_response("A page of contacts.", "ContactList")})
 def list_contacts():
     account = current_account()
     filters = _contact_filters()
@@ -367,7 +355,7 @@ def list_contacts():
 
 
 @api_route("/contacts", methods=("POST",), summary="Create a contact", role="user", tag="Contacts",
-           body=_ref("ContactCreate"), responses={201: _ok("The contact.", "Contact"), 409: DUPLICATE})
+           body=ref("ContactCreate"), responses={201: json_response("The contact.", "Contact"), 409: DUPLICATE})
 def create_contact():
     data = _body(CONTACT_TYPES)
     _tag_names(data)
@@ -379,8 +367,8 @@ def create_contact():
 
 
 @api_route("/contacts/upsert", methods=("POST",), summary="Create or update a contact matched by e-mail",
-           role="user", tag="Contacts", body=_ref("ContactUpsert"),
-           responses={201: _ok("Created: the contact.", "Contact"), 200: _ok("Updated: the contact.", "Contact")})
+           role="user", tag="Contacts", body=ref("ContactUpsert"),
+           responses={201: json_response("Created: the contact.", "Contact"), 200: json_response("Updated: the contact.", "Contact")})
 def upsert_contact():
     data = _body(CONTACT_TYPES)
     if not isinstance(data.get("email"), str) or not data["email"].strip():
@@ -396,14 +384,14 @@ def upsert_contact():
 
 
 @api_route("/contacts/<uuid:contact_id>", summary="Get a contact", tag="Contacts",
-           responses={200: _ok("The contact.", "Contact"), 404: NOT_FOUND})
+           responses={200: json_response("The contact.", "Contact"), 404: NOT_FOUND})
 def get_contact(contact_id):
     return jsonify(contact_json(_live_contact(contact_id)))
 
 
 @api_route("/contacts/<uuid:contact_id>", methods=("PATCH",), summary="Change a contact", role="user",
-           tag="Contacts", body=_ref("ContactUpdate"),
-           responses={200: _ok("The contact.", "Contact"), 404: NOT_FOUND, 409: DUPLICATE})
+           tag="Contacts", body=ref("ContactUpdate"),
+           responses={200: json_response("The contact.", "Contact"), 404: NOT_FOUND, 409: DUPLICATE})
 def update_contact(contact_id):
     contact = _live_contact(contact_id)
     data = _body(CONTACT_TYPES)
@@ -434,8 +422,8 @@ def delete_contact(contact_id):
 
 
 @api_route("/contacts/<uuid:contact_id>/tags", methods=("POST",), summary="Tag a contact (the tag is created if new)",
-           role="user", tag="Contacts", body=_ref("TagAdd"),
-           responses={200: _ok("The contact with its tags.", "Contact"), 404: NOT_FOUND})
+           role="user", tag="Contacts", body=ref("TagAdd"),
+           responses={200: json_response("The contact with its tags.", "Contact"), 404: NOT_FOUND})
 def add_contact_tag(contact_id):
     contact = _live_contact(contact_id)
     data = json_body()
@@ -462,7 +450,7 @@ COMPANY_FILTERS = {"industry": "text", "size": COMPANY_SIZES}
 @api_route("/companies", summary="List companies (search name and domain with q)", paginated=True, tag="Companies",
            params=[_query("industry", {"type": "string", "maxLength": 80, "pattern": NO_NUL}, "This industry."),
                    _query("size", {"type": "string", "enum": list(COMPANY_SIZES)}, "This size category.")],
-           responses={200: _ok("A page of companies.", "CompanyList")})
+           responses={200: json_response("A page of companies.", "CompanyList")})
 def list_companies():
     account = current_account()
     filters = _filters(COMPANY_FILTERS)
@@ -474,22 +462,22 @@ def list_companies():
 
 
 @api_route("/companies", methods=("POST",), summary="Create a company", role="user", tag="Companies",
-           body=_ref("CompanyCreate"), responses={
-               201: _ok("The company.", "Company"), 409: _error("Another company has this domain.")})
+           body=ref("CompanyCreate"), responses={
+               201: json_response("The company.", "Company"), 409: error_response("Another company has this domain.")})
 def create_company():
     company = companies.create(current_account(), _body(COMPANY_TYPES), current_actor())
     return jsonify(company_json(company)), 201
 
 
 @api_route("/companies/<uuid:company_id>", summary="Get a company", tag="Companies",
-           responses={200: _ok("The company.", "Company"), 404: NOT_FOUND})
+           responses={200: json_response("The company.", "Company"), 404: NOT_FOUND})
 def get_company(company_id):
     return jsonify(company_json(get_live(Company, current_account(), company_id)))
 
 
 @api_route("/companies/<uuid:company_id>", methods=("PATCH",), summary="Change a company", role="user",
-           tag="Companies", body=_ref("CompanyUpdate"), responses={
-               200: _ok("The company.", "Company"), 404: NOT_FOUND, 409: _error("Another company has this domain.")})
+           tag="Companies", body=ref("CompanyUpdate"), responses={
+               200: json_response("The company.", "Company"), 404: NOT_FOUND, 409: error_response("Another company has this domain.")})
 def update_company(company_id):
     company = get_live(Company, current_account(), company_id)
     companies.update(current_account(), company, _body(COMPANY_TYPES), current_actor(), partial=True)
@@ -510,7 +498,7 @@ DEAL_FILTERS = {"pipeline_id": "uuid", "stage_id": "uuid", "status": DEAL_STATUS
                    _query("owner", UUID_PARAM, "Deals of this owner (user id)."),
                    _query("contact_id", UUID_PARAM, "Deals of this contact."),
                    _query("company_id", UUID_PARAM, "Deals of this company.")],
-           responses={200: _ok("A page of deals.", "DealList")})
+           responses={200: json_response("A page of deals.", "DealList")})
 def list_deals():
     filters = _filters(DEAL_FILTERS)
     query = scoped(Deal).options(selectinload(Deal.stage)).order_by(Deal.created_at.desc(), Deal.id)
@@ -525,8 +513,8 @@ def list_deals():
     return jsonify(list_response(query, deal_json, search))
 
 
-@api_route("/deals", methods=("POST",), summary="Create a deal", role="user", tag="Deals", body=_ref("DealCreate"),
-           responses={201: _ok("The deal.", "Deal")})
+@api_route("/deals", methods=("POST",), summary="Create a deal", role="user", tag="Deals", body=ref("DealCreate"),
+           responses={201: json_response("The deal.", "Deal")})
 def create_deal():
     account = current_account()
     data = _body(DEAL_TYPES)
@@ -541,13 +529,13 @@ def create_deal():
 
 
 @api_route("/deals/<uuid:deal_id>", summary="Get a deal", tag="Deals",
-           responses={200: _ok("The deal.", "Deal"), 404: NOT_FOUND})
+           responses={200: json_response("The deal.", "Deal"), 404: NOT_FOUND})
 def get_deal(deal_id):
     return jsonify(deal_json(get_or_404(Deal, deal_id)))
 
 
 @api_route("/deals/<uuid:deal_id>", methods=("PATCH",), summary="Change a deal (and mark it won, lost...)",
-           role="user", tag="Deals", body=_ref("DealUpdate"), responses={200: _ok("The deal.", "Deal"), 404: NOT_FOUND})
+           role="user", tag="Deals", body=ref("DealUpdate"), responses={200: json_response("The deal.", "Deal"), 404: NOT_FOUND})
 def update_deal(deal_id):
     deal = get_or_404(Deal, deal_id)
     data = _body(DEAL_TYPES)
@@ -571,7 +559,7 @@ def update_deal(deal_id):
 
 
 @api_route("/deals/<uuid:deal_id>/move", methods=("POST",), summary="Move a deal to another stage of its pipeline",
-           role="user", tag="Deals", body=_ref("DealMove"), responses={200: _ok("The deal.", "Deal"), 404: NOT_FOUND})
+           role="user", tag="Deals", body=ref("DealMove"), responses={200: json_response("The deal.", "Deal"), 404: NOT_FOUND})
 def move_deal(deal_id):
     deal = get_or_404(Deal, deal_id)
     data = json_body()

@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from app.api.base import MAX_Q_LENGTH, ApiError, api_route, json_body, list_response
 from app.api.crm import NO_NUL, NOT_BLANK, check_types, _filters, _iso, _query, _str
-from app.api.openapi import SCHEMAS, list_of
+from app.api.openapi import SCHEMAS, error_response, json_response, list_of, ref
 from app.core.pagination import paginate, parse_page_args
 from app.core.tenancy import current_account, current_actor, get_or_404
 from app.extensions import db
@@ -87,20 +87,8 @@ SCHEMAS.update({
 })
 
 
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _ok(description: str, schema: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
-
-
-def _error(description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
-
-
-NOT_FOUND = _error("No such funnel (or step, or version of it) in the key's workspace.")
-TAKEN = _error("The slug or domain is taken or reserved; `fields` names it.")
+NOT_FOUND = error_response("No such funnel (or step, or version of it) in the key's workspace.")
+TAKEN = error_response("The slug or domain is taken or reserved; `fields` names it.")
 FUNNEL_TYPES_SPEC = {"name": "string", "funnel_type": "string", "slug": "string", "description": "string",
                      "custom_domain": "text"}
 STEP_TYPES_SPEC = {"name": "string", "step_type": "string", "slug": "string"}
@@ -192,7 +180,7 @@ def _step_of(funnel: Funnel, step_id) -> FunnelStep:
            paginated=True, tag=TAG,
            params=[_query("status", {"type": "string", "enum": list(FUNNEL_STATUSES)}, "Funnels with this status."),
                    _query("funnel_type", {"type": "string", "enum": list(FUNNEL_TYPES)}, "Funnels of this type.")],
-           responses={200: _ok("A page of funnels.", "FunnelList")})
+           responses={200: json_response("A page of funnels.", "FunnelList")})
 def list_funnels():
     filters = _filters({"status": FUNNEL_STATUSES, "funnel_type": tuple(FUNNEL_TYPES)})
     page, page_size = parse_page_args(request.args, strict=True)
@@ -206,7 +194,7 @@ def list_funnels():
 
 
 @api_route("/funnels", methods=("POST",), summary="Create a funnel", role="user", tag=TAG,
-           body=_ref("FunnelCreate"), responses={201: _ok("The funnel with its steps.", "Funnel"), 409: TAKEN})
+           body=ref("FunnelCreate"), responses={201: json_response("The funnel with its steps.", "Funnel"), 409: TAKEN})
 def create_funnel():
     data = _body(FUNNEL_TYPES_SPEC)
     funnel = _taken_is_conflict(lambda: services.create_funnel(current_account(), data, current_actor()))
@@ -214,14 +202,14 @@ def create_funnel():
 
 
 @api_route("/funnels/<uuid:funnel_id>", summary="Get a funnel with its steps", tag=TAG,
-           responses={200: _ok("The funnel with its steps.", "Funnel"), 404: NOT_FOUND})
+           responses={200: json_response("The funnel with its steps.", "Funnel"), 404: NOT_FOUND})
 def get_funnel(funnel_id):
     return jsonify(funnel_json(_live_funnel(funnel_id)))
 
 
 @api_route("/funnels/<uuid:funnel_id>", methods=("PATCH",), summary="Change a funnel's settings", role="user",
-           tag=TAG, body=_ref("FunnelUpdate"),
-           responses={200: _ok("The funnel with its steps.", "Funnel"), 404: NOT_FOUND, 409: TAKEN})
+           tag=TAG, body=ref("FunnelUpdate"),
+           responses={200: json_response("The funnel with its steps.", "Funnel"), 404: NOT_FOUND, 409: TAKEN})
 def update_funnel(funnel_id):
     funnel = _live_funnel(funnel_id)
     data = _body(FUNNEL_TYPES_SPEC)
@@ -239,7 +227,7 @@ def delete_funnel(funnel_id):
 
 @api_route("/funnels/<uuid:funnel_id>/clone", methods=("POST",),
            summary="Clone a funnel: a draft copy of its steps and pages at a new slug", role="user", tag=TAG,
-           responses={201: _ok("The copy.", "Funnel"), 404: NOT_FOUND})
+           responses={201: json_response("The copy.", "Funnel"), 404: NOT_FOUND})
 def clone_funnel(funnel_id):
     copy = services.clone(current_account(), _live_funnel(funnel_id), current_actor())
     return jsonify(funnel_json(copy)), 201
@@ -248,8 +236,8 @@ def clone_funnel(funnel_id):
 # ---- steps --------------------------------------------------------------------------------------------
 
 @api_route("/funnels/<uuid:funnel_id>/steps", methods=("POST",), summary="Add a step at the end of a funnel",
-           role="user", tag=TAG, body=_ref("FunnelStepCreate"),
-           responses={201: _ok("The step.", "FunnelStep"), 404: NOT_FOUND, 409: TAKEN})
+           role="user", tag=TAG, body=ref("FunnelStepCreate"),
+           responses={201: json_response("The step.", "FunnelStep"), 404: NOT_FOUND, 409: TAKEN})
 def add_step(funnel_id):
     funnel = _live_funnel(funnel_id)
     data = _body(STEP_TYPES_SPEC)
@@ -258,8 +246,8 @@ def add_step(funnel_id):
 
 
 @api_route("/funnels/<uuid:funnel_id>/steps/<uuid:step_id>", methods=("PATCH",),
-           summary="Rename or change a step (name, type, slug)", role="user", tag=TAG, body=_ref("FunnelStepUpdate"),
-           responses={200: _ok("The step.", "FunnelStep"), 404: NOT_FOUND, 409: TAKEN})
+           summary="Rename or change a step (name, type, slug)", role="user", tag=TAG, body=ref("FunnelStepUpdate"),
+           responses={200: json_response("The step.", "FunnelStep"), 404: NOT_FOUND, 409: TAKEN})
 def update_step(funnel_id, step_id):
     funnel = _live_funnel(funnel_id)
     step = _step_of(funnel, step_id)
@@ -272,7 +260,7 @@ def update_step(funnel_id, step_id):
 @api_route("/funnels/<uuid:funnel_id>/steps/<uuid:step_id>", methods=("DELETE",),
            summary="Delete a step and its page (never the last step)", role="user", tag=TAG,
            responses={204: {"description": "Deleted."}, 404: NOT_FOUND,
-                      409: _error("This is the funnel's last step.")})
+                      409: error_response("This is the funnel's last step.")})
 def delete_step(funnel_id, step_id):
     funnel = _live_funnel(funnel_id)
     services.delete_step(current_account(), funnel, _step_of(funnel, step_id), current_actor())
@@ -280,9 +268,9 @@ def delete_step(funnel_id, step_id):
 
 
 @api_route("/funnels/<uuid:funnel_id>/steps/reorder", methods=("POST",), summary="Put a funnel's steps in a new order",
-           role="user", tag=TAG, body=_ref("FunnelStepOrder"),
-           responses={200: _ok("The funnel with its steps in the new order.", "Funnel"), 404: NOT_FOUND,
-                      409: _error("The ids are not the funnel's steps, each once (nothing changed).")})
+           role="user", tag=TAG, body=ref("FunnelStepOrder"),
+           responses={200: json_response("The funnel with its steps in the new order.", "Funnel"), 404: NOT_FOUND,
+                      409: error_response("The ids are not the funnel's steps, each once (nothing changed).")})
 def reorder_steps(funnel_id):
     funnel = _live_funnel(funnel_id)
     ids = json_body().get("step_ids")
@@ -304,7 +292,7 @@ def reorder_steps(funnel_id):
 # ---- versions -----------------------------------------------------------------------------------------
 
 @api_route("/funnels/<uuid:funnel_id>/versions", summary="List a funnel's versions, newest first", paginated=True,
-           tag=TAG, responses={200: _ok("A page of versions.", "FunnelVersionList"), 404: NOT_FOUND})
+           tag=TAG, responses={200: json_response("A page of versions.", "FunnelVersionList"), 404: NOT_FOUND})
 def list_versions(funnel_id):
     funnel = _live_funnel(funnel_id)
     query = services.versions_query(funnel).options(selectinload(FunnelVersion.created_by))
@@ -315,7 +303,7 @@ def list_versions(funnel_id):
 
 
 @api_route("/funnels/<uuid:funnel_id>/versions/<uuid:version_id>", summary="Get a version with its snapshot", tag=TAG,
-           responses={200: _ok("The version.", "FunnelVersionDetail"), 404: NOT_FOUND})
+           responses={200: json_response("The version.", "FunnelVersionDetail"), 404: NOT_FOUND})
 def get_version(funnel_id, version_id):
     funnel = _live_funnel(funnel_id)
     return jsonify(version_json(services.get_version(current_account(), funnel, version_id), with_snapshot=True))
@@ -324,8 +312,8 @@ def get_version(funnel_id, version_id):
 @api_route("/funnels/<uuid:funnel_id>/versions/<uuid:version_id>/restore", methods=("POST",),
            summary="Restore a version (a page's content, or the whole funnel); the restore is a new version",
            role="user", tag=TAG,
-           responses={200: _ok("The new version the restore made.", "FunnelVersion"), 404: NOT_FOUND,
-                      409: _error("The page of this version was deleted since.")})
+           responses={200: json_response("The new version the restore made.", "FunnelVersion"), 404: NOT_FOUND,
+                      409: error_response("The page of this version was deleted since.")})
 def restore_version(funnel_id, version_id):
     funnel = _live_funnel(funnel_id)
     found = services.get_version(current_account(), funnel, version_id)

@@ -10,6 +10,21 @@ ERROR = {
 }
 
 
+def ref(name: str) -> dict:
+    """A reference to the component schema `name`."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def json_response(description: str, schema: str) -> dict:
+    """A response whose JSON body is the component schema `schema`."""
+    return {"description": description, "content": {"application/json": {"schema": ref(schema)}}}
+
+
+def error_response(description: str) -> dict:
+    """A 4xx response with the API's error body."""
+    return json_response(description, "Error")
+
+
 def list_of(ref: str) -> dict:
     return {"type": "object", "required": ["items", "page", "page_size", "total"], "properties": {
         "items": {"type": "array", "items": {"$ref": ref}},

@@ -9,7 +9,7 @@ builder and makes a page version.
 from flask import jsonify
 
 from app.api.base import ApiError, api_route, json_body
-from app.api.openapi import SCHEMAS
+from app.api.openapi import SCHEMAS, error_response, json_response, ref
 from app.builder import services
 from app.builder import tree as trees
 from app.builder.elements import GROUPS, STYLE, TYPES
@@ -19,20 +19,8 @@ from app.core.tenancy import current_account, current_actor
 TAG = "Pages"
 
 
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _ok(description: str, schema: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
-
-
-def _error(description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
-
-
-NOT_FOUND = _error("No such page in the key's workspace (or its funnel was deleted).")
-REFUSED = _error("The tree is not valid: `message` says why and `fields` names the element; nothing was saved.")
+NOT_FOUND = error_response("No such page in the key's workspace (or its funnel was deleted).")
+REFUSED = error_response("The tree is not valid: `message` says why and `fields` names the element; nothing was saved.")
 TREE = {"type": "object", "description": "The element tree: {id: \"root\", type: \"page\", props, style, hide_on, "
                                          "children: [sections...]}; see GET /elements for the types."}
 
@@ -75,15 +63,15 @@ def _tree_of(data: dict) -> dict:
 
 
 @api_route("/pages/<uuid:page_id>", summary="Get a page's element tree and revision", tag=TAG,
-           responses={200: _ok("The page.", "PageTree"), 404: NOT_FOUND})
+           responses={200: json_response("The page.", "PageTree"), 404: NOT_FOUND})
 def get_page_tree(page_id):
     return jsonify(page_json(_page(page_id)))
 
 
 @api_route("/pages/<uuid:page_id>/tree", methods=("PUT",), summary="Replace a page's element tree (validated first)",
-           role="user", tag=TAG, body=_ref("PageTreeUpdate"),
-           responses={200: _ok("The page, saved.", "PageTree"), 404: NOT_FOUND, 422: REFUSED,
-                      409: _error("The page changed since the `revision` you sent.")})
+           role="user", tag=TAG, body=ref("PageTreeUpdate"),
+           responses={200: json_response("The page, saved.", "PageTree"), 404: NOT_FOUND, 422: REFUSED,
+                      409: error_response("The page changed since the `revision` you sent.")})
 def put_page_tree(page_id):
     page = _page(page_id)
     data = json_body()
@@ -101,9 +89,9 @@ def put_page_tree(page_id):
 
 
 @api_route("/pages/<uuid:page_id>/validate", methods=("POST",), summary="Check an element tree without saving it",
-           tag=TAG, body=_ref("PageTreeCheck"),
-           responses={200: _ok("The verdict: valid, or the reason it would be refused.", "PageTreeValid"),
-                      404: NOT_FOUND, 422: _error("No `tree` in the body.")})
+           tag=TAG, body=ref("PageTreeCheck"),
+           responses={200: json_response("The verdict: valid, or the reason it would be refused.", "PageTreeValid"),
+                      404: NOT_FOUND, 422: error_response("No `tree` in the body.")})
 def validate_page_tree(page_id):
     """The same checks as saving; the verdict is the answer (200), so nothing is an error here."""
     _page(page_id)
@@ -116,7 +104,7 @@ def validate_page_tree(page_id):
 
 
 @api_route("/elements", summary="The element types of the page builder, their properties and style keys", tag=TAG,
-           responses={200: _ok("The library.", "ElementLibrary")})
+           responses={200: json_response("The library.", "ElementLibrary")})
 def element_library():
     return jsonify({"types": [_type_json(spec) for spec in TYPES.values()],
                     "style": {key: _prop_json(prop) for key, prop in STYLE.items()}})
