@@ -158,12 +158,14 @@ def page(new_context):
 
 
 @pytest.fixture(scope="module")
-def artifacts():
-    """test-artifacts/browser/, emptied of the previous run's screenshots."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
+def artifacts(request):
+    """Where a test module's screenshots go: test-artifacts/browser/<its SCREENSHOTS>/ (or browser/ itself),
+    emptied of the previous run's."""
+    folder = ARTIFACTS / getattr(request.module, "SCREENSHOTS", "")
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):
         old.unlink()
-    return ARTIFACTS
+    return folder
 
 
 @pytest.fixture

@@ -9,19 +9,10 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from tests import factories
-from tests.browser.conftest import ARTIFACTS
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def artifacts():
-    folder = ARTIFACTS / "assets"
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.png"):
-        old.unlink()
-    return folder
+SCREENSHOTS = "assets"  # test-artifacts/browser/assets/
 
 
 def picture(fmt: str, size, color) -> str:

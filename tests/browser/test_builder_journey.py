@@ -12,20 +12,12 @@ from app.builder.models import Page
 from app.extensions import db
 from app.funnels import services as funnels
 from tests import factories
-from tests.browser.conftest import ARTIFACTS, drag_onto as drag
+from tests.browser.conftest import drag_onto as drag
 
 pytestmark = pytest.mark.browser
+SCREENSHOTS = "builder"  # test-artifacts/browser/builder/
 
 PASSWORD = factories.PASSWORD
-
-
-@pytest.fixture(scope="module")
-def artifacts():
-    folder = ARTIFACTS / "builder"
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.png"):
-        old.unlink()
-    return folder
 
 
 def saved(page):

@@ -7,10 +7,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS
 from tests.conftest import run_jobs
 
 pytestmark = pytest.mark.browser
+SCREENSHOTS = "crm"  # test-artifacts/browser/crm/
 
 OWNER = {"name": "Ada Lovelace", "email": "ada@example.com", "password": "first-password-1",
          "workspace": "Ada's Agency"}
@@ -29,16 +29,6 @@ TAG = "vip"
 NOTE = "Asked for a quote on two spectrometers."
 DEAL = "Radium Labs – spectrometers"
 DEAL_VALUE, DEAL_MONEY = "12500", "$12,500.00"
-
-
-@pytest.fixture(scope="module")
-def artifacts():
-    """This journey's screenshots go to test-artifacts/browser/crm/, emptied of the previous run's."""
-    folder = ARTIFACTS / "crm"
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.png"):
-        old.unlink()
-    return folder
 
 
 def toast(page, text: str):

@@ -14,18 +14,9 @@ from app.builder.models import Page
 from app.extensions import db
 from app.funnels.models import Funnel
 from tests import factories
-from tests.browser.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def artifacts():
-    folder = ARTIFACTS / "funnels"
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.png"):
-        old.unlink()
-    return folder
+SCREENSHOTS = "funnels"  # test-artifacts/browser/funnels/
 
 
 def drag(page, handle, target):

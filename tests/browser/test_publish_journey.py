@@ -18,24 +18,16 @@ from sqlalchemy import func, select
 from app.crm.models import Contact
 from app.extensions import db
 from tests import factories
-from tests.browser.conftest import ARTIFACTS, PHONE, drag_onto, stub_video_players
+from tests.browser.conftest import PHONE, drag_onto, stub_video_players
 
 pytestmark = pytest.mark.browser
+SCREENSHOTS = "publish"  # test-artifacts/browser/publish/
 
 VISITOR = "ines.visitor@example.com"
 NEW_HEADLINE = "Join 14,000 readers this spring"
 BUTTON = "Send me the spring edition"
 TAGS = ["spring-list", "playbook"]
 CLOSING = "Your next subscriber could be your next customer"  # the template's last call to action
-
-
-@pytest.fixture(scope="module")
-def artifacts():
-    folder = ARTIFACTS / "publish"
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.png"):
-        old.unlink()
-    return folder
 
 
 def saved(page):

@@ -1,8 +1,7 @@
 """The template gallery in a real browser: browse and filter, preview a template step by step at desktop
 and phone widths, create a funnel from it (a taken address is refused first), save that funnel as a
-workspace template and find it in the gallery. Screenshots land in test-artifacts/templates/."""
+workspace template and find it in the gallery. Screenshots land in test-artifacts/browser/templates/."""
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -10,16 +9,8 @@ from playwright.sync_api import expect
 from tests.browser.conftest import stub_video_players
 
 pytestmark = pytest.mark.browser
+SCREENSHOTS = "templates"  # test-artifacts/browser/templates/
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "templates"
-
-
-@pytest.fixture(scope="module")
-def artifacts():
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("gallery-*.png"):
-        old.unlink()
-    return ARTIFACTS
 
 
 def test_template_gallery_journey(live_server, new_context, screenshot, artifacts):

@@ -2,20 +2,11 @@
 the element library."""
 import pytest
 
-import app.api.pages  # noqa: F401  (registered by app/api/__init__.py; imported here so the routes exist)
 from app.auth import services as auth_services
 from app.builder import tree as trees
 from app.builder.elements import MAX_DEPTH
-from app.builder.models import Page
-from app.extensions import db
-from app.funnels import services as funnels
 from tests import factories
-
-
-@pytest.fixture
-def page(owner):
-    user, account = owner
-    return funnels.create_funnel(account, {"name": "Spring guide"}, user).steps[0].page
+from tests.builder.conftest import fresh
 
 
 @pytest.fixture
@@ -23,11 +14,6 @@ def headers(owner):
     user, account = owner
     _, secret = auth_services.create_api_key(account, user, "Builder key")
     return {"Authorization": f"Bearer {secret}"}
-
-
-def fresh(page) -> Page:
-    db.session.expire_all()
-    return db.session.get(Page, page.id)
 
 
 def with_headline(tree: dict, text: str = "From the API") -> dict:

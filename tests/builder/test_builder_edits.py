@@ -7,30 +7,11 @@ import pytest
 from sqlalchemy import func, select
 
 from app.builder import tree as trees
-from app.builder.models import Page
 from app.extensions import db
 from app.funnels import services as funnels
 from app.funnels.models import FunnelVersion
 from tests import factories
-
-
-@pytest.fixture
-def page(owner):
-    user, account = owner
-    funnel = funnels.create_funnel(account, {"name": "Spring guide"}, user)
-    return funnel.steps[0].page
-
-
-@pytest.fixture
-def editor(client, owner, login):
-    user, account = owner
-    login(user, account)
-    return client
-
-
-def fresh(page) -> Page:
-    db.session.expire_all()
-    return db.session.get(Page, page.id)
+from tests.builder.conftest import fresh
 
 
 def column_of(page) -> dict:

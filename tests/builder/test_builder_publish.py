@@ -1,34 +1,9 @@
 """Publishing from the builder (the checks first), the preview, and page settings."""
-import pytest
-
 from app.builder import tree as trees
 from app.builder import services
-from app.builder.models import Asset, Page
+from app.builder.models import Asset
 from app.extensions import db
-from app.funnels import services as funnels
-
-
-@pytest.fixture
-def funnel(owner):
-    user, account = owner
-    return funnels.create_funnel(account, {"name": "Spring guide", "slug": "spring-guide"}, user)
-
-
-@pytest.fixture
-def page(funnel):
-    return funnel.steps[0].page
-
-
-@pytest.fixture
-def editor(client, owner, login):
-    user, account = owner
-    login(user, account)
-    return client
-
-
-def fresh(page) -> Page:
-    db.session.expire_all()
-    return db.session.get(Page, page.id)
+from tests.builder.conftest import fresh
 
 
 def put(owner, page, *elements) -> dict:

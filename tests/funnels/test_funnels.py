@@ -13,18 +13,6 @@ from app.funnels.models import Funnel, FunnelStep, FunnelVersion
 from tests import factories
 
 
-@pytest.fixture
-def funnel(owner):
-    user, account = owner
-    return services.create_funnel(account, {"name": "Free guide", "slug": "free-guide"}, user)
-
-
-@pytest.fixture
-def as_owner(owner, login):
-    user, account = owner
-    return login(user, account)
-
-
 def version_count(funnel) -> int:
     return db.session.execute(select(func.count()).where(FunnelVersion.funnel_id == funnel.id)).scalar_one()
 

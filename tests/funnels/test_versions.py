@@ -1,6 +1,5 @@
 """Versions of a funnel: every save makes one; the versions page lists them; a version can be viewed and
 restored (a page's content, or the whole funnel), and restoring is itself a new version."""
-import pytest
 from sqlalchemy import func, select
 
 from app.builder import services as builder
@@ -10,17 +9,6 @@ from app.extensions import db
 from app.funnels import services
 from app.funnels.models import Funnel, FunnelStep, FunnelVersion
 from tests import factories
-
-
-@pytest.fixture
-def funnel(owner):
-    user, account = owner
-    return services.create_funnel(account, {"name": "Free guide", "slug": "free-guide"}, user)
-
-
-@pytest.fixture
-def as_owner(owner, login):
-    return login(*owner)
 
 
 def headline_page(text: str) -> dict:

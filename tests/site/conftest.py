@@ -52,3 +52,14 @@ def make_funnel(account, owner, slug="free-guide", domain=None, form=None, name=
 
 def site_get(client, path, **kwargs):
     return client.get(path, base_url=SITE, **kwargs)
+
+
+@pytest.fixture
+def live(owner):
+    """The opt-in funnel of make_funnel, published."""
+    from app.builder import publishing
+
+    user, account = owner
+    funnel = make_funnel(account, user)
+    publishing.publish_funnel(account, funnel, user)
+    return funnel

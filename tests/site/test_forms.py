@@ -2,22 +2,13 @@
 import re
 import time
 
-import pytest
 from sqlalchemy import func, select
 
 from app.builder import publishing
 from app.crm.models import Contact, CustomField
 from app.extensions import db
 from app.site import forms
-from tests.site.conftest import SITE, make_funnel, site_get
-
-
-@pytest.fixture
-def live(owner):
-    user, account = owner
-    funnel = make_funnel(account, user)
-    publishing.publish_funnel(account, funnel, user)
-    return funnel
+from tests.site.conftest import SITE, site_get
 
 
 def hidden_inputs(html: str) -> dict:

@@ -7,14 +7,6 @@ from tests.factories import login as log_in
 from tests.site.conftest import SITE, make_funnel, site_get
 
 
-@pytest.fixture
-def live(owner):
-    user, account = owner
-    funnel = make_funnel(account, user)
-    publishing.publish_funnel(account, funnel, user)
-    return funnel
-
-
 def test_published_page_on_the_site_host(client, live):
     response = site_get(client, "/free-guide/thanks")
     assert response.status_code == 200
