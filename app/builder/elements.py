@@ -90,7 +90,7 @@ def _clean_prop(prop: Prop, value):
             raise ValueError("must be text")
         if len(value) > prop.max_length:
             raise ValueError(f"has at most {prop.max_length:,} characters")
-        return _sanitized(value)
+        return sanitized(value)
     if kind in ("url", "image"):
         return clean_url(_text(Prop("text", prop.label, max_length=2000), value))
     if kind == "color":
@@ -159,8 +159,9 @@ def _clean_prop(prop: Prop, value):
 
 
 @lru_cache(maxsize=2048)
-def _sanitized(html: str) -> str:
-    """bleach is slow and pure: a page re-validated at each edit sanitises each unchanged text once."""
+def sanitized(html: str) -> str:
+    """Rich text through bleach, on save and again on render. bleach is slow and pure: a page
+    re-validated or re-rendered at each edit sanitises each unchanged text once."""
     return sanitize_rich_text(html)
 
 

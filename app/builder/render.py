@@ -24,7 +24,7 @@ from typing import Callable
 from flask import current_app
 from markupsafe import Markup, escape
 
-from app.builder.elements import element_type, video_embed
+from app.builder.elements import element_type, sanitized, video_embed
 from app.core.sanitize import text_of
 
 MODES = ("edit", "publish")
@@ -131,6 +131,8 @@ def _render(element: dict, run: _Run) -> Markup:
         return render_tree(element, "edit" if run.edit else "publish", run.ctx)
     spec = element_type(type_name)
     props = {**_defaults(type_name), **(element.get("props") or {})}
+    for key in _rich_props(type_name):  # cleaned when saved; again here, whatever the tree's origin
+        props[key] = sanitized(props[key]) if isinstance(props[key], str) else ""
     style = element.get("style") or {}
     children = None
     if spec.is_container:
@@ -151,6 +153,11 @@ def _render(element: dict, run: _Run) -> Markup:
 @lru_cache(maxsize=None)
 def _default_props(type_name: str) -> tuple:
     return tuple((key, prop.default) for key, prop in element_type(type_name).props.items())
+
+
+@lru_cache(maxsize=None)
+def _rich_props(type_name: str) -> tuple:
+    return tuple(key for key, prop in element_type(type_name).props.items() if prop.kind == "rich")
 
 
 def _defaults(type_name: str) -> dict:

@@ -78,6 +78,19 @@ def test_rich_text_is_sanitised_end_to_end():
             assert bad not in html
 
 
+def test_rich_text_is_sanitised_again_when_rendered():
+    """A tree that skipped validation (an old snapshot, a hand-edited row) still renders no script."""
+    text = trees.new_element("text")
+    text["props"]["html"] = '<p>Hi <script>alert(1)</script><a href="javascript:alert(2)" onclick="x()">link</a></p>'
+    tree = trees.empty_page()
+    tree["children"][0]["children"][0]["children"][0]["children"].append(text)  # as stored, unchecked
+    for mode in ("edit", "publish"):
+        html = render_tree(tree, mode)
+        assert "<p>Hi" in html and "link</a>" in html
+        for bad in ("<script", "javascript:", "onclick"):
+            assert bad not in html
+
+
 def test_other_text_is_escaped():
     headline = trees.new_element("headline", props={"text": '<img src=x onerror="alert(1)">'})
     html = render_element(headline, "publish")
