@@ -241,12 +241,6 @@
       openPicker(opener);
       return;
     }
-    // A page that loads the picker into its own modal (hx-get): remember whose inputs to fill.
-    var loader = target.closest('[hx-get*="/assets/picker"]');
-    if (loader && !loader.closest("[data-asset-picker-root]")) {
-      picker.trigger = loader;
-      picker.form = loader.closest("form");
-    }
     var choice = target.closest("[data-asset-choice]");
     if (choice) {
       event.preventDefault();
