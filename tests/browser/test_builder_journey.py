@@ -108,6 +108,16 @@ def test_build_a_page(live_server, new_context, screenshot, app):
     page.keyboard.press("Delete")
     expect(page.locator('#lf-canvas [data-type="headline"]')).to_have_count(1)
     saved(page)
+    # move up and down without the mouse
+    assert canvas_types(page) == ["subheadline", "headline"]
+    page.locator('#lf-canvas [data-type="headline"]').focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Alt+ArrowUp")
+    saved(page)
+    expect(page.locator("#lf-canvas .lf-col__body > [data-element-id]").first).to_have_attribute("data-type", "headline")
+    page.keyboard.press("Alt+ArrowDown")
+    saved(page)
+    expect(page.locator("#lf-canvas .lf-col__body > [data-element-id]").first).to_have_attribute("data-type", "subheadline")
 
     # ---- device widths ----
     page.get_by_role("button", name="Tablet").click()

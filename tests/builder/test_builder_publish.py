@@ -31,6 +31,64 @@ def test_publishing_with_problems_lists_them_with_links_and_publishes_nothing(ed
     assert fresh(page).published_html is None
 
 
+def test_publish_checks_forms_and_step_links(editor, owner, funnel, page):
+    """A form without an e-mail field, a button to a step that was deleted, and "next step" on the last step
+    are each listed with their element; once fixed, the page publishes."""
+    from app.funnels import services as funnels
+
+    user, account = owner
+    extra = funnels.add_step(account, funnel, {"name": "Bonus", "slug": "bonus"}, user)
+    gone_id = str(extra.id)
+    funnels.delete_step(account, funnel, extra, user)
+    nameless = trees.new_element("form", children=[trees.new_element("input_field", {"maps_to": "first_name",
+                                                                                    "label": "First name"})])
+    stale = trees.new_element("button", {"action": "step", "step_id": gone_id})
+    put(owner, page, nameless, stale)
+    html = editor.post(f"/builder/{page.id}/publish").get_data(as_text=True)
+    assert f'data-select-element="{nameless["id"]}"' in html and "The form has no e-mail field" in html
+    assert f'data-select-element="{stale["id"]}"' in html and "links to a step that no longer exists" in html
+    assert fresh(page).published_html is None
+
+    last_page = fresh(page).step.funnel.steps[-1].page
+    onward = trees.new_element("button", {"action": "next_step"})
+    put(owner, last_page, onward)
+    html = editor.post(f"/builder/{last_page.id}/publish").get_data(as_text=True)
+    assert "goes to the next step, but this is the last step of the funnel" in html
+    assert fresh(last_page).published_html is None
+
+    email_form = trees.new_element("form", children=[trees.new_element("input_field")])  # saves to e-mail
+    fixed = fresh(page).tree
+    fixed, _ = trees.remove(fixed, nameless["id"])
+    fixed, _ = trees.remove(fixed, stale["id"])
+    column = next(node for node, _, _ in trees.walk(fixed) if node["type"] == "columns")
+    fixed, _ = trees.insert(fixed, column["id"], 0, email_form)
+    services.save_tree(account, fresh(page), fixed, user)
+    assert editor.post(f"/builder/{page.id}/publish").status_code == 200
+    assert fresh(page).published_html is not None
+
+
+def test_the_published_head_carries_the_page_settings_and_no_code_of_the_marketer(editor, owner, page):
+    user, account = owner
+    icon = Asset(account_id=account.id, filename="icon.png", content_type="image/png", size=100, width=64, height=64,
+                 storage_key=f"{account.id}/icon.png", checksum="1" * 64)
+    db.session.add(icon)
+    db.session.commit()
+    put(owner, page, trees.new_element("headline", {"text": "Spring is here"}))
+    response = editor.post(f"/builder/{page.id}/settings", headers={"HX-Request": "true"}, data={
+        "title": "Spring guide", "slug": "opt-in", "seo_title": "The spring guide, free",
+        "seo_description": "Seven e-mails that sell.", "favicon_id": str(icon.id),
+        # a head-code field is not offered; one posted anyway is ignored
+        "head_code": "<script>alert(1)</script>", "custom_head": "<script>alert(2)</script>"})
+    assert response.status_code == 200
+    assert "head_code" not in response.get_data(as_text=True)
+    assert editor.post(f"/builder/{page.id}/publish").status_code == 200
+    document = editor.get("/spring-guide/opt-in", base_url="http://pages.example.com").get_data(as_text=True)
+    assert "<title>The spring guide, free</title>" in document
+    assert '<meta name="description" content="Seven e-mails that sell.">' in document
+    assert f'rel="icon" href="http://pages.example.com/_assets/{icon.storage_key}"' in document
+    assert "alert(" not in document
+
+
 def test_publishing_a_clean_page_shows_its_public_address_and_unpublish_takes_it_offline(editor, owner, page):
     put(owner, page, trees.new_element("headline", {"text": "Spring is here"}))
     response = editor.post(f"/builder/{page.id}/publish")

@@ -222,6 +222,9 @@ def test_a_deleted_funnel_is_404_everywhere_and_frees_its_slug(as_owner, owner, 
                  f"/versions/{version_id}/restore"):
         assert as_owner.post(base + path).status_code == 404, path
     assert "Free guide" not in as_owner.get("/funnels").get_data(as_text=True)
+    db.session.expire_all()
+    kept = db.session.get(Funnel, funnel.id)  # a soft delete: the row, its steps and pages stay
+    assert kept is not None and kept.deleted_at is not None and len(kept.steps) == 2
     assert as_owner.post("/funnels/new", data={"name": "New", "funnel_type": "sales", "slug": "free-guide"}).status_code == 303
 
 
