@@ -34,7 +34,8 @@ def test_template_gallery_journey(live_server, new_context, screenshot, artifact
     expect(page.get_by_role("heading", level=1, name="Templates")).to_be_visible()
     expect(page.locator(".tpl-card")).to_have_count(5)
     expect(page.get_by_role("heading", name="No templates of your own yet")).to_be_visible()
-    page.wait_for_function("[...document.images].every(img => img.complete)")
+    # A function, not an expression: Playwright polls an expression with eval(), which the page's CSP forbids.
+    page.wait_for_function("() => [...document.images].every(img => img.complete)")
     shot("list", phone=True)
     page.get_by_role("link", name="Webinar", exact=True).click()
     expect(page.locator(".tpl-card")).to_have_count(1)
