@@ -293,6 +293,27 @@ def add_step(account, funnel: Funnel, data: dict, actor=None) -> FunnelStep:
     return step
 
 
+def duplicate_step(account, funnel: Funnel, step: FunnelStep, actor=None) -> FunnelStep:
+    """A copy of the step right after it: the same type and page (its elements with new ids), a free slug.
+    The copy's page is a draft until it is published."""
+    page = page_snapshot(step.page)
+    page["tree"] = trees.with_new_ids(page["tree"])
+    page["tree"]["id"] = "root"
+    position = step.position + 1
+    for later in funnel.steps:
+        if later.position >= position:
+            later.position += 1
+    copy = _add_step(account, funnel, {"name": f"{step.name} (copy)"[:120], "step_type": step.step_type,
+                                       "slug": free_step_slug(funnel, f"{step.slug}-copy"),
+                                       "settings": step.settings, "page": page}, position=position)
+    copy.page.og_image_id, copy.page.favicon_id = step.page.og_image_id, step.page.favicon_id
+    db.session.expire(funnel, ["steps"])
+    _touch(funnel)
+    record_version(account, funnel, actor, f"Duplicated step {step.name}")
+    db.session.commit()
+    return copy
+
+
 def update_step(account, funnel: Funnel, step: FunnelStep, data: dict, actor=None) -> FunnelStep:
     values = _clean_step(funnel, data, step, partial=True)
     if "settings" in data:

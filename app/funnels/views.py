@@ -300,6 +300,17 @@ def step_edit(funnel_id, step_id):
     return render("funnels/step_edit.html", block="form", status=status, form=form, funnel=funnel, step=step)
 
 
+@bp.route("/funnels/<uuid:funnel_id>/steps/<uuid:step_id>/duplicate", methods=["POST"])
+@role_required("user")
+def step_duplicate(funnel_id, step_id):
+    funnel = _funnel(funnel_id)
+    step = _step(funnel, step_id)
+    _form_ok()
+    copy = services.duplicate_step(current_account(), funnel, step, current_user)
+    flash(f"“{step.name}” duplicated: the copy, right after it, is a draft at /{copy.slug}.", "success")
+    return redirect_to(url_for("funnels.detail", funnel_id=funnel.id) + f"#step-{copy.id}")
+
+
 @bp.route("/funnels/<uuid:funnel_id>/steps/<uuid:step_id>/delete", methods=["POST"])
 @role_required("user")
 def step_delete(funnel_id, step_id):

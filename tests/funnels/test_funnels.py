@@ -307,6 +307,33 @@ def test_reorder_with_a_bad_id_list_is_refused_and_changes_nothing(as_owner, own
     assert version_count(funnel) == before
 
 
+def test_duplicate_a_step_right_after_it(as_owner, owner, funnel):
+    user, account = owner
+    first, second = funnel.steps
+    from app.builder import services as builder
+
+    builder.save_tree(account, first.page, page_with_headline("Spring is here"), user)
+    page = as_owner.get(f"/funnels/{funnel.id}").get_data(as_text=True)
+    assert f'action="/funnels/{funnel.id}/steps/{first.id}/duplicate"' in page
+    response = as_owner.post(f"/funnels/{funnel.id}/steps/{first.id}/duplicate")
+    assert response.status_code == 303
+    steps = reload(funnel).steps
+    assert [step.slug for step in steps] == [first.slug, f"{first.slug}-copy", second.slug]
+    copy = steps[1]
+    assert (copy.name, copy.step_type) == (f"{first.name} (copy)", first.step_type)
+    assert response.headers["Location"].endswith(f"#step-{copy.id}")
+    headline = [node for node, _, _ in trees.walk(copy.page.tree) if node["type"] == "headline"]
+    assert [node["props"]["text"] for node in headline] == ["Spring is here"]
+    original_ids = {node["id"] for node, _, _ in trees.walk(steps[0].page.tree)}
+    copy_ids = {node["id"] for node, _, _ in trees.walk(copy.page.tree)}
+    assert original_ids & copy_ids == {"root"}  # every element of the copy is new
+    assert copy.page.published_html is None
+    latest = db.session.execute(services.versions_query(funnel).limit(1)).scalar_one()
+    assert latest.summary == f"Duplicated step {first.name}"
+    as_owner.post(f"/funnels/{funnel.id}/steps/{first.id}/duplicate")
+    assert [step.slug for step in reload(funnel).steps][1:3] == [f"{first.slug}-copy-2", f"{first.slug}-copy"]
+
+
 def test_delete_a_step_and_never_the_last_one(as_owner, funnel):
     first, second = funnel.steps
     page_id = second.page.id
@@ -327,14 +354,15 @@ def test_a_viewer_reads_but_cannot_change(client, owner, funnel):
     factories.login(client, viewer, account)
     assert client.get("/funnels").status_code == 200
     html = client.get(f"/funnels/{funnel.id}").get_data(as_text=True)
-    assert "View page" in html and "Add a step" not in html and "Delete funnel" not in html
+    assert "View page" in html and "Add a step" not in html and "Delete funnel" not in html and "Duplicate" not in html
     assert client.get(f"/funnels/{funnel.id}/versions").status_code == 200
     step = funnel.steps[0]
     version_id = db.session.execute(services.versions_query(funnel).limit(1)).scalar_one().id
     assert client.get("/funnels/new").status_code == 403
     base = f"/funnels/{funnel.id}"
     for path in ("/settings", "/clone", "/archive", "/delete", "/steps", "/steps/order", f"/steps/{step.id}/edit",
-                 f"/steps/{step.id}/delete", f"/versions/{version_id}/restore", "/publish", "/unpublish"):
+                 f"/steps/{step.id}/delete", f"/steps/{step.id}/duplicate", f"/versions/{version_id}/restore",
+                 "/publish", "/unpublish"):
         assert client.post(base + path).status_code == 403, path
     assert client.post("/funnels/new", data={"name": "Nope"}).status_code == 403
     assert reload(funnel).deleted_at is None and db.session.execute(select(func.count(Funnel.id))).scalar_one() == 1
