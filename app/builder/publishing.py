@@ -32,7 +32,6 @@ from app.core.db import utcnow
 from app.core.errors import ValidationError
 from app.extensions import db
 
-FORM_TOKEN_PLACEHOLDER = "{{lf-form-token}}"
 FORM_TOKEN_SLOT = re.compile(r"\{\{lf-form-token:([A-Za-z0-9_-]+)\}\}")
 SITE_SCRIPT_URL = "/_site.js"  # served by the site host itself, so that CSP script-src 'self' allows it
 SOURCE_MARK = "<!--lf-source:"
@@ -111,26 +110,22 @@ def _public_asset_url(asset: Asset) -> str:
     return asset_public_url(asset)
 
 
-def publish_context(page: Page, assets: dict[str, Asset] | None = None,
-                    asset_url: Callable[[Asset], str] | None = None, step_url: Callable | None = None,
-                    action: str | None = None) -> RenderContext:
-    """The RenderContext of the published page (step and asset URL makers replaceable)."""
+def publish_context(page: Page, assets: dict[str, Asset] | None = None) -> RenderContext:
+    """The RenderContext of the published page: public step and asset addresses, forms posting to the site."""
     from app.funnels.services import next_step
 
     assets = page_assets(page) if assets is None else assets
-    asset_url = asset_url or _public_asset_url
-    step_url = step_url or public_url
     following = next_step(page.step)
 
     def url_of_asset(asset_id: str) -> str:
         asset = assets.get(str(asset_id))
-        return asset_url(asset) if asset is not None else ""
+        return _public_asset_url(asset) if asset is not None else ""
 
     return RenderContext(
-        step_urls={str(step.id): step_url(step) for step in page.step.funnel.steps},
-        next_url=step_url(following) if following is not None else "",
-        form_action=action if action is not None else form_action(page),
-        form_token=FORM_TOKEN_PLACEHOLDER,
+        step_urls={str(step.id): public_url(step) for step in page.step.funnel.steps},
+        next_url=public_url(following) if following is not None else "",
+        form_action=form_action(page),
+        form_token_slots=True,
         asset_url=url_of_asset,
         page_id=str(page.id),
     )
@@ -172,19 +167,8 @@ def needs_script(tree: dict) -> bool:
     return any(element.get("type") in SCRIPTED_TYPES for element, _, _ in trees.walk(tree or {}))
 
 
-def form_ids(tree: dict) -> list[str]:
-    return [element["id"] for element, _, _ in trees.walk(tree or {}) if element.get("type") == "form"]
-
-
-def _tag_form_tokens(html: str, ids: list[str]) -> str:
-    """Name each form's token placeholder after its form (forms render in tree order)."""
-    pending = iter(ids)
-
-    def name_it(_match):
-        form_id = next(pending, None)
-        return f"{{{{lf-form-token:{form_id}}}}}" if form_id else ""
-
-    return re.sub(re.escape(FORM_TOKEN_PLACEHOLDER), name_it, html)
+def has_form(tree: dict) -> bool:
+    return any(element.get("type") == "form" for element, _, _ in trees.walk(tree or {}))
 
 
 def script_url() -> str:
@@ -195,8 +179,7 @@ def script_url() -> str:
 
 
 def page_document(page: Page, ctx: RenderContext, assets: dict[str, Asset] | None = None,
-                  asset_url: Callable[[Asset], str] | None = None, script_src: str | None = None,
-                  canonical: str | None = None) -> str:
+                  asset_url: Callable[[Asset], str] | None = None, script_src: str | None = None) -> str:
     """The whole HTML document of the published page: head (title, description, Open Graph and Twitter
     tags, canonical link, favicon, the site CSS inlined: no render-blocking request), the body rendered
     by `render_tree` in publish mode, and site.js (deferred) only when the page needs it."""
@@ -204,7 +187,7 @@ def page_document(page: Page, ctx: RenderContext, assets: dict[str, Asset] | Non
     asset_url = asset_url or _public_asset_url
     title = page.seo_title or page.title or page.step.name
     description = page.seo_description
-    canonical = canonical or public_url(page.step)
+    canonical = public_url(page.step)
     og_image = assets.get(str(page.og_image_id)) if page.og_image_id else None
     favicon = assets.get(str(page.favicon_id)) if page.favicon_id else None
     og_image_url = _absolute(asset_url(og_image)) if og_image is not None else ""
@@ -245,7 +228,7 @@ def page_document(page: Page, ctx: RenderContext, assets: dict[str, Asset] | Non
     body = render_tree(page.tree, "publish", ctx)
     html = ("<!doctype html>\n<html lang=\"en\">\n<head>\n" + "\n".join(head) + "\n</head>\n"
             f"<body class=\"lf-body\">\n{body}\n</body>\n</html>\n")
-    return _tag_form_tokens(html, form_ids(page.tree))
+    return html
 
 
 def _absolute(url: str) -> str:
@@ -270,7 +253,7 @@ def _refusals(page: Page) -> list[dict]:
 
 def with_source(document: str, page: Page) -> str:
     """The document plus, for a page with a form, its source in a trailing comment (never served)."""
-    if not form_ids(page.tree):
+    if not has_form(page.tree):
         return document
     from app.funnels.services import page_snapshot
 
@@ -299,11 +282,12 @@ def _store_document(page: Page) -> None:
     page.published_at = utcnow()
 
 
-def _after_change(name: str, account, pages: list[Page]) -> None:
-    """After the commit: the site cache forgets (every process, at once), then subscribers hear of it."""
-    from app.site.cache import invalidate
+def _clear_document(page: Page) -> None:
+    page.published_html = page.published_etag = page.published_revision = page.published_at = None
 
-    invalidate()
+
+def _after_change(name: str, account, pages: list[Page]) -> None:
+    """After the commit (which made the site cache forget, see app/site/cache.py): subscribers hear of it."""
     for page in pages:
         events.publish(name, account_id=account.id, funnel_id=page.funnel_id, step_id=page.step_id, page_id=page.id)
 
@@ -324,10 +308,7 @@ def publish_page(account, page: Page, actor=None) -> Page:
 def unpublish_page(account, page: Page, actor=None) -> Page:
     """Offline at once (the site's caches in every process are invalidated)."""
     was_published = page.is_published
-    page.published_html = None
-    page.published_etag = None
-    page.published_revision = None
-    page.published_at = None
+    _clear_document(page)
     if was_published:
         audit.record("page.unpublished", page, f"Page {page.title or page.step.name} unpublished",
                      account=account, user=actor)
@@ -370,10 +351,7 @@ def unpublish_funnel(account, funnel, actor=None):
     """Every page offline, the funnel back to draft."""
     pages = [step.page for step in funnel.steps if step.page is not None and step.page.is_published]
     for page in pages:
-        page.published_html = None
-        page.published_etag = None
-        page.published_revision = None
-        page.published_at = None
+        _clear_document(page)
     if funnel.status == "published":
         funnel.status = "draft"
     audit.record("funnel.unpublished", funnel, f"Funnel {funnel.name} unpublished", account=account, user=actor,

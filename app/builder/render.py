@@ -57,7 +57,7 @@ class RenderContext:
     form_action: str = ""
     form_errors: dict[str, dict[str, str]] = field(default_factory=dict)  # form id -> field id -> message
     form_values: dict[str, dict[str, str]] = field(default_factory=dict)  # form id -> field id -> value
-    form_token: str = ""
+    form_token_slots: bool = False  # published: each form's token is a slot {{lf-form-token:<form id>}}
     asset_url: Callable[[str], str] | None = None
     page_id: str = ""
 

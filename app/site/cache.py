@@ -12,9 +12,9 @@ page that long; the default, 0, is exact.) Random values, not INCR, so that a fl
 Redis can never make an old entry look current. Without Redis (SQLite development mode, one process)
 the version lives in the process.
 
-Anything that changes those rows goes through the session listener below, so even a change made
-outside app/builder/publishing.py (an admin script, `funnels.set_status`) invalidates; the services'
-`funnel.unpublished` event is subscribed to as well.
+Anything that changes those rows goes through the session listener below, so every change, made by
+app/builder/publishing.py or elsewhere (an admin script, `funnels.set_status`), invalidates once, after
+its commit.
 """
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from app.core import events
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +46,12 @@ WATCHED = {
 class Entry:
     """A response ready to send: precomputed headers, bytes, and the gzip'd bytes."""
     status: str  # "200 OK"
-    headers: list[tuple[str, str]]  # without Content-Length, ETag
+    headers: list[tuple[str, str]]
     body: bytes
     etag: str = ""  # the quoted ETag, "" for none
     gzip_body: bytes | None = None
     refresh_at: float = float("inf")  # when its form tokens must be minted again (monotonic clock)
     version: str = ""
-    page_id: str = ""
     extra: dict = field(default_factory=dict)
 
 
@@ -281,12 +279,7 @@ def invalidate() -> None:
         cache.invalidate()
 
 
-# ---- invalidation: the services' event, and any committed change to a watched column ------------------
-
-@events.subscribe("funnel.unpublished")
-def _on_funnel_unpublished(name, payload) -> None:
-    invalidate()
-
+# ---- invalidation: any committed change to a watched column -------------------------------------------
 
 def _changed(obj) -> bool:
     watched = WATCHED.get(type(obj).__name__)
@@ -296,15 +289,22 @@ def _changed(obj) -> bool:
     return any(state.attrs[name].history.has_changes() for name in watched)
 
 
+def _alters_site(obj) -> bool:
+    """Adding or deleting it changes some address's answer (a new slug, a page gone)."""
+    kind = type(obj).__name__
+    return kind in ("Funnel", "FunnelStep") or (kind == "Page" and obj.published_html is not None)
+
+
 def _after_flush(session, flush_context) -> None:
     if session.info.get("lf_site_changed"):
         return
-    for obj in list(session.new) + list(session.deleted):
-        kind = type(obj).__name__
-        if kind in ("Funnel", "FunnelStep") or (kind == "Page" and obj.published_html is not None):
-            session.info["lf_site_changed"] = True
-            return
-    if any(_changed(obj) for obj in session.dirty):
+    if any(_alters_site(obj) for obj in session.new) or any(_changed(obj) for obj in session.dirty):
+        session.info["lf_site_changed"] = True
+
+
+def _on_deleted(session, obj) -> None:
+    """Every delete, those of orphans too (a step removed from its funnel is never in session.deleted)."""
+    if _alters_site(obj):
         session.info["lf_site_changed"] = True
 
 
@@ -325,6 +325,7 @@ def _listen_once() -> None:
     if _listening:
         return
     event.listen(Session, "after_flush", _after_flush)
+    event.listen(Session, "persistent_to_deleted", _on_deleted)
     event.listen(Session, "after_commit", _after_commit)
     event.listen(Session, "after_soft_rollback", _after_soft_rollback)
     _listening = True

@@ -23,6 +23,7 @@ from app.core import jobs
 from app.core.db import utcnow
 from app.core.errors import ConflictError
 from app.extensions import db
+from app.site.serving import fill_tokens
 
 ATTRIBUTE = re.compile(r'(?<!rel="canonical" )\b(src|href|action)="([^"]*)"')
 STATIC_PREFIXES = ("/static/img/", "/static/site/")  # the app's own pictures a page may use (templates)
@@ -81,7 +82,7 @@ class _Copier:
     def document(self, step) -> str:
         page = step.page
         html, _ = publishing.split_stored(page.published_html)
-        html = publishing.FORM_TOKEN_SLOT.sub(lambda m: _export_token(page.id, m[1]), html)
+        html = fill_tokens(html, page.id, export=True)
         return ATTRIBUTE.sub(lambda match: self._attribute(match, page), html)
 
     def _attribute(self, match, page) -> str:
@@ -133,12 +134,6 @@ class _Copier:
             if path.is_file():
                 out[f"assets/{name}"] = path.read_bytes()
         return out
-
-
-def _export_token(page_id, form_id: str) -> str:
-    from app.site.forms import mint_token
-
-    return mint_token(page_id, form_id, export=True)
 
 
 def _redirect_page(slug: str, name: str) -> str:

@@ -1,4 +1,5 @@
-"""The app-host routes of the site blueprint: the static export of a published funnel and its progress."""
+"""The app-host routes of the site blueprint: the static export of a published funnel and its progress.
+(The site host never reaches them: the dispatcher puts its requests under /_site.)"""
 from flask import url_for
 from flask_login import current_user
 
@@ -11,19 +12,9 @@ from app.funnels import services as funnels
 from app.site import bp, export
 
 
-def _app_only():
-    from flask import abort, request
-
-    from app.site.serving import SITE_FLAG
-
-    if request.environ.get(SITE_FLAG):
-        abort(404)
-
-
 @bp.route("/funnels/<uuid:funnel_id>/export", methods=["POST"])
 @role_required("user")
 def export_funnel(funnel_id):
-    _app_only()
     account = current_account()
     funnel = funnels.get_funnel(account, funnel_id)
     try:
@@ -36,7 +27,6 @@ def export_funnel(funnel_id):
 @bp.route("/funnels/<uuid:funnel_id>/export/<uuid:job_id>")
 @role_required("viewer")
 def export_progress(funnel_id, job_id):
-    _app_only()
     account = current_account()
     funnel = funnels.get_funnel(account, funnel_id)
     job = get_or_404(Job, job_id)  # the account's job (the page shows its progress, whatever it is)

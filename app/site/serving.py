@@ -40,6 +40,8 @@ SECURITY_HEADERS = [
     ("X-Frame-Options", "DENY"),
 ]
 HTML_TYPE = "text/html; charset=utf-8"
+UNKNOWN = object()  # the cache version, not asked yet
+NOT_FOUND_KEY = ("", "404")  # no host is "": never an address's key
 GZIP_MIN_BYTES = 1024
 TOKEN_REFRESH_SECONDS = 3600  # cached pages with forms get new tokens hourly (tokens live 24 h)
 
@@ -82,19 +84,18 @@ def _load_domains(app) -> frozenset:
 # ---- responses ----------------------------------------------------------------------------------------
 
 def make_entry(status: int, body: bytes, etag: str = "", cache_control: str = PAGE_CACHE_CONTROL,
-               content_type: str = HTML_TYPE, version: str = "", refresh_at: float = float("inf"),
-               page_id: str = "") -> Entry:
+               version: str = "", refresh_at: float = float("inf")) -> Entry:
     """A response with every header computed once: plain and gzip'd bodies, and the 304's headers."""
     from http import HTTPStatus
 
-    base = [("Content-Type", content_type), ("Cache-Control", cache_control), *SECURITY_HEADERS]
+    base = [("Content-Type", HTML_TYPE), ("Cache-Control", cache_control), *SECURITY_HEADERS]
     gzip_body = gzip.compress(body, 6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
     if gzip_body is not None:
         base.append(("Vary", "Accept-Encoding"))
     tagged = [("ETag", f'"{etag}"')] if etag else []
     entry = Entry(status=f"{status} {HTTPStatus(status).phrase}",
                   headers=base + tagged + [("Content-Length", str(len(body)))], body=body,
-                  etag=etag, gzip_body=gzip_body, refresh_at=refresh_at, version=version or "", page_id=page_id)
+                  etag=etag, gzip_body=gzip_body, refresh_at=refresh_at, version=version or "")
     if gzip_body is not None:
         entry.extra["gzip_headers"] = base + ([("ETag", f'"{etag}-gz"')] if etag else []) + [
             ("Content-Encoding", "gzip"), ("Content-Length", str(len(gzip_body)))]
@@ -145,8 +146,9 @@ class SiteDispatcher:
 
     def __call__(self, environ, start_response):
         host = _normal_host(environ.get("HTTP_HOST", ""), environ.get("wsgi.url_scheme", "http"))
+        version = UNKNOWN
         if host == self.site_host:
-            kind, version = "site", self.cache.version()
+            kind = "site"
         else:
             domain = _hostname(host)
             if host == self.app_host or not DOMAIN_PATTERN.match(domain):
@@ -157,13 +159,16 @@ class SiteDispatcher:
             kind = domain
         path = environ.get("PATH_INFO") or "/"
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and not path.startswith(("/_", "/static/")):
+            # A page: the one Redis round trip (the cache version) happens here, not for assets or forms.
+            if version is UNKNOWN:
+                version = self.cache.version()
             entry = self.cache.get((kind, normal_path(path)), version)
             if entry is not None:
                 status, headers, body = choose(entry, environ)
                 start_response(status, headers)
                 return [body]
+            environ[VERSION_FLAG] = version
         environ[SITE_FLAG] = kind
-        environ[VERSION_FLAG] = version
         environ["PATH_INFO"] = PREFIX + path
         return self.wsgi_app(environ, start_response)
 
@@ -197,14 +202,12 @@ def _page_query(kind: str, segments: list[str]):
             return None
         funnel_condition = Funnel.slug == segments[0]
         step_slug = segments[1] if len(segments) == 2 else None
-        slugs = segments
     else:
         if len(segments) > 1:
             return None
         funnel_condition = Funnel.custom_domain == kind
         step_slug = segments[0] if segments else None
-        slugs = segments
-    if not all(SLUG_PATTERN.match(slug) for slug in slugs):
+    if not all(SLUG_PATTERN.match(slug) for slug in segments):
         return None  # not a slug: no query
     query = (select(Page.id, Page.published_html, Page.published_etag)
              .join(FunnelStep, Page.step_id == FunnelStep.id).join(Funnel, FunnelStep.funnel_id == Funnel.id)
@@ -227,21 +230,20 @@ def find_published(kind: str, path: str):
     return row
 
 
-def fill_tokens(document: str, page_id: str) -> str:
+def fill_tokens(document: str, page_id: str, export: bool = False) -> str:
+    """The document with a fresh token in each form's slot (a static export's live a year)."""
     from app.site.forms import mint_token
 
-    return FORM_TOKEN_SLOT.sub(lambda match: mint_token(page_id, match[1]), document)
+    return FORM_TOKEN_SLOT.sub(lambda match: mint_token(page_id, match[1], export=export), document)
 
 
 def page_entry(page_id, stored: str, stored_etag: str, version: str = "") -> Entry:
-    page_id = str(page_id)
     document, _ = split_stored(stored)
     if FORM_TOKEN_SLOT.search(document):
-        body = fill_tokens(document, page_id).encode("utf-8")
-        return make_entry(200, body, etag_of(body), version=version, page_id=page_id,
+        body = fill_tokens(document, str(page_id)).encode("utf-8")
+        return make_entry(200, body, etag_of(body), version=version,
                           refresh_at=time.monotonic() + TOKEN_REFRESH_SECONDS)
-    return make_entry(200, document.encode("utf-8"), stored_etag or etag_of(document), version=version,
-                      page_id=page_id)
+    return make_entry(200, document.encode("utf-8"), stored_etag or etag_of(document), version=version)
 
 
 ERRORS = {
@@ -275,8 +277,14 @@ def entry_for(kind: str, path: str, version: str | None) -> Entry:
     if entry is not None:
         return entry
     row = find_published(kind, key[1])
-    entry = page_entry(row.id, row.published_html, row.published_etag, version or "") if row else \
-        not_found_entry(version or "")
+    if row is None:
+        # One 404 per version, not one per address: random paths (scanners) must not push pages out.
+        entry = cache.get(NOT_FOUND_KEY, version)
+        if entry is None:
+            entry = not_found_entry(version or "")
+            cache.put(NOT_FOUND_KEY, entry)
+        return entry
+    entry = page_entry(row.id, row.published_html, row.published_etag, version or "")
     cache.put(key, entry)
     return entry
 

@@ -45,9 +45,7 @@ def entry_response(entry):
     response = make_response(body, int(status.split()[0]))
     response.headers.clear()
     for name, value in headers:
-        response.headers.add(name, value)
-    if request.method == "HEAD":  # Werkzeug would otherwise recount the (empty) body
-        response.headers["Content-Length"] = dict(entry.headers).get("Content-Length", "0")
+        response.headers.add(name, value)  # on HEAD, Werkzeug keeps the Content-Length of the body not sent
     return response
 
 
@@ -65,9 +63,7 @@ def page(path):
     """A published page (the dispatcher's cache missed), or the site's 404 for anything else."""
     if request.method not in ("GET", "HEAD") or path.startswith(("_", "static/")):
         abort(404)
-    version = request.environ.get(serving.VERSION_FLAG) if serving.VERSION_FLAG in request.environ else \
-        current_app.extensions["site_cache"].version()
-    return entry_response(serving.entry_for(site_kind(), "/" + path, version))
+    return entry_response(serving.entry_for(site_kind(), "/" + path, request.environ.get(serving.VERSION_FLAG)))
 
 
 @bp.route("/_site/_site.js")

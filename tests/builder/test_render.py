@@ -152,12 +152,13 @@ def test_form_fields_have_labels_the_honeypot_and_the_hidden_fields():
     choice = trees.new_element("dropdown", props={"options": ["Red", "Blue"]})
     interests = trees.new_element("checkbox_group", props={"options": ["SEO", "Ads"]})
     form = form_with(email, message, choice, interests, submit_label="Get the guide")
-    ctx = RenderContext(form_action="/_forms", form_token="tok123", page_id="page-1")
+    ctx = RenderContext(form_action="/_forms", form_token_slots=True, page_id="page-1")
     html = render_element(form, "publish", ctx)
     assert f'<form class="lf-form" style="max-width:min(100%,560px);margin-left:auto;margin-right:auto" id="lf-form-{form["id"]}" ' \
            f'method="post" action="/_forms">' in html
     assert f'name="form_id" value="{form["id"]}"' in html
-    assert 'name="page_id" value="page-1"' in html and 'name="form_token" value="tok123"' in html
+    assert 'name="page_id" value="page-1"' in html
+    assert f'name="form_token" value="{{{{lf-form-token:{form["id"]}}}}}"' in html  # filled when served
     assert re.search(r'<input type="text" id="[^"]+" name="website" value="" tabindex="-1" autocomplete="off">', html)
     for field in (email, message, choice):
         assert f'<label for="f-{field["id"]}">' in html
@@ -193,7 +194,7 @@ def test_form_keeps_what_the_visitor_typed_and_shows_the_errors():
 
 
 def test_edit_mode_forms_do_not_submit():
-    html = render_element(form_with(trees.new_element("input_field")), "edit", RenderContext(form_token="t"))
+    html = render_element(form_with(trees.new_element("input_field")), "edit", RenderContext(form_token_slots=True))
     assert "<form" not in html and 'type="submit"' not in html and 'name="website"' not in html
 
 

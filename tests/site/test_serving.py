@@ -56,6 +56,27 @@ def test_head(client, live):
     assert int(response.headers["Content-Length"]) > 1000
 
 
+def test_unknown_addresses_share_one_cached_404(app, client, live):
+    cache = app.extensions["site_cache"]
+    cache.clear()
+    assert site_get(client, "/free-guide/thanks").status_code == 200
+    for n in range(30):
+        response = site_get(client, f"/free-guide/no-such-step-{n}")
+        assert response.status_code == 404 and "Page not found" in response.text
+    assert len(cache) == 2  # the live page and the one 404, not 30 more entries
+    assert site_get(client, "/free-guide/thanks").status_code == 200
+
+
+def test_head_gives_the_length_of_the_body_it_stands_for(app, client, live):
+    for cached in (False, True):  # answered by Flask (a cache miss), then by the dispatcher
+        if not cached:
+            app.extensions["site_cache"].clear()
+        head = client.head("/free-guide/thanks", base_url=SITE, headers={"Accept-Encoding": "gzip"})
+        get = client.get("/free-guide/thanks", base_url=SITE, headers={"Accept-Encoding": "gzip"})
+        assert head.headers["Content-Encoding"] == get.headers["Content-Encoding"] == "gzip"
+        assert int(head.headers["Content-Length"]) == len(get.data), cached
+
+
 def test_funnel_address_is_its_first_step(client, live):
     response = site_get(client, "/free-guide")
     assert response.status_code == 200 and "Get the free guide" in response.text
