@@ -2,7 +2,7 @@
 the authenticated file route the builder canvas shows images from.
 
 Everyone in the workspace sees the library; users upload, edit and delete."""
-from flask import current_app, flash, jsonify, render_template, request, url_for
+from flask import current_app, flash, jsonify, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -45,9 +45,8 @@ def _picker(results=None, status=200, page_number=None):
     field = _field_prefix(request.values.get("field"))
     page, _ = parse_page_args(request.values)
     asset_page = paginate(_newest_first(), page_number or page, PICKER_PAGE_SIZE)
-    body = render_template("builder/assets/picker.html", asset_page=asset_page, field=field,
-                           results=results or [], display_size=assets.display_size, **_limits())
-    return body, status, {"Vary": "HX-Request"}
+    return render("builder/assets/picker.html", status=status, asset_page=asset_page, field=field,
+                  results=results or [], display_size=assets.display_size, **_limits())
 
 
 def _field_prefix(raw: str | None) -> str:
@@ -198,9 +197,8 @@ def asset_alt(asset_id):
         db.session.rollback()
         error = exc.message
     if wants_fragment():
-        body = render_template("builder/assets/_alt_form.html", asset=asset, alt=asset.alt if saved else typed,
-                               error=error, saved=saved)
-        return body, 422 if error else 200, {"Vary": "HX-Request"}
+        return render("builder/assets/_alt_form.html", status=422 if error else 200, asset=asset,
+                      alt=asset.alt if saved else typed, error=error, saved=saved)
     flash(error or f"Alt text of {asset.filename} saved.", "error" if error else "success")
     return redirect_to(_back_to_library())
 

@@ -131,18 +131,17 @@ def publish_context(page: Page, assets: dict[str, Asset] | None = None) -> Rende
     )
 
 
-def preview_context(page: Page, links: bool = True) -> RenderContext:
+def preview_context(page: Page) -> RenderContext:
     """The RenderContext of renderings on the app host (the builder's canvas, its preview, version
     previews): step links go to the builder previews of the other steps, images to the app's copies,
-    and nothing is submitted. One query for the funnel's steps and their pages, skipped (`links=False`)
-    when what is rendered has no button, form or plan to link; the account's assets are read once, at
-    the first image that needs one."""
+    and nothing is submitted. One query for the funnel's steps and their pages; the account's assets are
+    read once, at the first image that needs one."""
     from flask import url_for
 
     from app.builder.assets import app_url
     from app.funnels.models import FunnelStep
 
-    steps = [] if not links else db.session.execute(
+    steps = db.session.execute(
         select(FunnelStep.id, Page.id).join(Page, Page.step_id == FunnelStep.id)
         .where(FunnelStep.funnel_id == page.funnel_id).order_by(FunnelStep.position)).all()
     previews = {str(step_id): url_for("builder.preview", page_id=step_page_id) for step_id, step_page_id in steps}

@@ -1,6 +1,5 @@
 """Page edits: every change to a page's tree goes through `save_tree`, which keeps the undo history
 (50 edits, stored with the page), bumps the revision and records a page version."""
-import copy
 
 from app.builder import tree as trees
 from app.builder.elements import CONTACT_FIELDS, element_type
@@ -70,24 +69,10 @@ def apply_change(tree: dict, entry: dict) -> dict:
     """The tree with one history entry applied (a new tree: the one given is left as it was)."""
     if entry.get("type") == "page":
         return trees.clone(entry)
-    path = _path_to(tree, entry["patch"])
-    if path is None:  # cannot happen with entries made here; refuse rather than guess
+    chain = trees.path(tree, entry["patch"])
+    if chain is None:  # cannot happen with entries made here; refuse rather than guess
         raise ConflictError("The edit history does not match this page any more: undo is not possible.")
-    replacement = trees.clone(entry["old"])
-    for node in reversed(path[:-1]):
-        children = [replacement if kid["id"] == replacement["id"] else kid for kid in node["children"]]
-        replacement = {**node, "children": children}
-    return replacement
-
-
-def _path_to(tree: dict, element_id: str) -> list[dict] | None:
-    if tree["id"] == element_id:
-        return [tree]
-    for kid in tree.get("children") or []:
-        found = _path_to(kid, element_id)
-        if found is not None:
-            return [tree] + found
-    return None
+    return trees.replace_at(chain, trees.clone(entry["old"]))
 
 
 def _store(account, page: Page, new_tree: dict, actor, summary: str) -> None:
@@ -218,7 +203,3 @@ def update_settings(account, page: Page, data: dict, actor=None) -> Page:
         audit.record("page.updated", page, f"Page {page.title} settings changed", account=account, user=actor)
     db.session.commit()
     return page
-
-
-def copy_tree(page: Page) -> dict:
-    return copy.deepcopy(page.tree)

@@ -132,18 +132,28 @@ def count(tree: dict) -> int:
     return sum(1 for _ in walk(tree)) - 1
 
 
+def path(tree: dict, element_id: str) -> list[dict] | None:
+    """The elements from the root down to `element_id`, or None when it is not in the tree."""
+    if tree["id"] == element_id:
+        return [tree]
+    for child in tree.get("children") or []:
+        found = path(child, element_id)
+        if found is not None:
+            return [tree] + found
+    return None
+
+
 def ancestors(tree: dict, element_id: str) -> list[dict]:
     """The chain from the root to the element's parent."""
-    def search(node, path):
-        if node["id"] == element_id:
-            return path
-        for child in node.get("children") or []:
-            found = search(child, path + [node])
-            if found is not None:
-                return found
-        return None
+    return (path(tree, element_id) or [None])[:-1]
 
-    return search(tree, []) or []
+
+def replace_at(chain: list[dict], element: dict) -> dict:
+    """A new tree in which `element` takes the place of the last of `chain` (a root-to-element path): only
+    its ancestors are new objects, the rest is shared with the old tree (which is left unchanged)."""
+    for parent in reversed(chain[:-1]):
+        element = {**parent, "children": [element if kid["id"] == element["id"] else kid for kid in parent["children"]]}
+    return element
 
 
 # ---- edits (each returns a new tree) ------------------------------------------------------------------
@@ -238,8 +248,10 @@ def update(tree: dict, element_id: str, props: dict | None = None, style: dict |
            hide_on: list | None = None) -> dict:
     """Replace the given parts of one element (each cleaned); returns the new tree. Only the element and
     its ancestors are new objects: the rest is shared with the old tree (which is left unchanged)."""
-    path = _path(tree, element_id)
-    element = dict(path[-1])
+    chain = path(tree, element_id)
+    if chain is None:
+        find(tree, element_id)  # raises the usual "no longer on the page"
+    element = dict(chain[-1])
     label = element_type(element["type"]).label.lower()
     if props is not None:
         element["props"] = clean_props(element["type"], {**element.get("props", {}), **props}, element_id)
@@ -247,26 +259,7 @@ def update(tree: dict, element_id: str, props: dict | None = None, style: dict |
         element["style"] = clean_style(style, element_id, label)
     if hide_on is not None:
         element["hide_on"] = clean_hide_on(hide_on, element_id)
-    for parent in reversed(path[:-1]):
-        element = {**parent, "children": [element if kid["id"] == element["id"] else kid for kid in parent["children"]]}
-    return element
-
-
-def _path(tree: dict, element_id: str) -> list[dict]:
-    """The elements from the root down to `element_id` (ValidationError when it is not there)."""
-    def search(node):
-        if node["id"] == element_id:
-            return [node]
-        for kid in node.get("children") or []:
-            found = search(kid)
-            if found is not None:
-                return [node] + found
-        return None
-
-    found = search(tree)
-    if found is None:
-        find(tree, element_id)  # raises the usual "no longer on the page"
-    return found
+    return replace_at(chain, element)
 
 
 def with_new_ids(element: dict) -> dict:

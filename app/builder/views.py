@@ -87,9 +87,6 @@ def _element_icon(name: str) -> Markup:
                   f'{ICONS.get(name, ICONS["square"])}</svg>')
 
 
-LINKING_TYPES = ("button", "form", "pricing_table")
-
-
 def _render_element(page: Page, element_id: str, ctx) -> str:
     from app.builder.render import render_element, render_tree
 
@@ -97,14 +94,6 @@ def _render_element(page: Page, element_id: str, ctx) -> str:
         return render_tree(page.tree, "edit", ctx)
     element, _ = trees.find(page.tree, element_id)
     return render_element(element, "edit", ctx)
-
-
-def _links_in(tree: dict, element_ids: list[str]) -> bool:
-    for element_id in element_ids:
-        subtree = tree if element_id == "root" else trees.find(tree, element_id)[0]
-        if any(node["type"] in LINKING_TYPES for node, _, _ in trees.walk(subtree)):
-            return True
-    return False
 
 
 def _outermost(tree: dict, element_ids) -> list[str]:
@@ -120,7 +109,7 @@ def _outermost(tree: dict, element_ids) -> list[str]:
 def _answer(page: Page, changed=(), select: str | None = None, panel: bool = False, status: int = 200):
     """The swaps for the canvas (and the panel of `select`), with the page's new state in headers."""
     swapped = _outermost(page.tree, changed)
-    ctx = publishing.preview_context(page, links=_links_in(page.tree, swapped)) if swapped else None
+    ctx = publishing.preview_context(page) if swapped else None
     parts = [f'<template data-swap="{escape(element_id)}">{_render_element(page, element_id, ctx)}</template>'
              for element_id in swapped]
     if panel:
@@ -421,10 +410,9 @@ def page_settings(page_id):
     if saved and not wants_fragment():
         return redirect_to(url_for("builder.editor", page_id=page.id))
     images = db.session.execute(scoped(Asset).order_by(Asset.created_at.desc()).limit(200)).scalars().all()
-    response = make_response(render("builder/_settings.html", block="settings", page=page, values=values,
-                                    errors=errors, saved=saved, images=images, editable=can("user"),
-                                    step=page.step, fragment=wants_fragment())[0], 422 if errors else 200)
-    response.headers["Vary"] = "HX-Request"
+    response = make_response(render("builder/_settings.html", block="settings", status=422 if errors else 200,
+                                    page=page, values=values, errors=errors, saved=saved, images=images,
+                                    editable=can("user"), step=page.step, fragment=wants_fragment()))
     if saved:
         response.headers["X-Page-Title"] = page.title
         response.headers["X-Step-Name"] = page.step.name

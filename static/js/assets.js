@@ -226,8 +226,6 @@
       input.dispatchEvent(new Event("input", { bubbles: true }));
       input.dispatchEvent(new Event("change", { bubbles: true }));
     });
-    var form = filled.length ? filled[0].form : null;
-    (form || document).dispatchEvent(new CustomEvent("asset:chosen", { bubbles: true, detail: values }));
     if (!filled.length) toast("No image field to fill here: open the picker from an image's panel.", "error");
     var dialog = choice.closest("dialog");
     if (dialog) dialog.close();
@@ -248,15 +246,8 @@
       return;
     }
     var close = target.closest("[data-picker-close]");
-    if (close) {
-      var dialog = close.closest("dialog");
-      if (dialog) dialog.close();
-      else {
-        var root = close.closest("[data-asset-picker-root]");
-        if (root) root.remove();
-      }
-    }
+    if (close && close.closest("dialog")) close.closest("dialog").close();
   });
 
-  window.leadforgeAssets = { open: openPicker, choose: choose };
+  window.leadforgeAssets = true; // loaded: the picker fragment loads this file again
 })();

@@ -554,7 +554,6 @@
     fitFrame();
     decorateCanvas();
     initPanel();
-    window.leadforgeBuilder = { select: select, state: state, reload: reloadCanvas };
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
