@@ -125,12 +125,6 @@ def list_response(query, serialize, search=None) -> dict:
             "page_size": result.page_size, "total": result.total}
 
 
-def like_pattern(q: str) -> str:
-    """A case-insensitive LIKE pattern (use with escape="\\") matching `q` literally anywhere."""
-    escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def api_route(rule: str, methods=("GET",), summary: str = "", public: bool = False, role: str = "viewer",
               params: list | None = None, body: dict | None = None, responses: dict | None = None,
               paginated: bool = False, tag: str = "General"):

@@ -6,9 +6,12 @@ simply not found (404). A slug or domain that another funnel (or step) uses, or 
 409 naming the field; a body of the wrong shape is a 422 naming the fields.
 """
 from flask import jsonify, request
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.api.base import MAX_Q_LENGTH, ApiError, api_route, json_body, list_response
+from app.builder import publishing
+from app.core.db import like_pattern
 from app.api.crm import NO_NUL, NOT_BLANK, check_types, _filters, _iso, _query, _str
 from app.api.openapi import SCHEMAS, error_response, json_response, list_of, ref
 from app.core.pagination import paginate, parse_page_args
@@ -96,29 +99,23 @@ STEP_TYPES_SPEC = {"name": "string", "step_type": "string", "slug": "string"}
 
 # ---- serialization ------------------------------------------------------------------------------------
 
-def _public_url(funnel: Funnel, step: FunnelStep | None = None) -> str:
-    from app.funnels.views import funnel_url, step_url
-
-    return step_url(step) if step is not None else funnel_url(funnel)
-
-
 def step_json(step: FunnelStep) -> dict:
     page = step.page
     return {"id": str(step.id), "name": step.name, "slug": step.slug, "step_type": step.step_type,
             "position": step.position, "page_id": _str(page.id if page else None),
-            "published": bool(page is not None and page.is_published), "public_url": _public_url(step.funnel, step)}
+            "published": bool(page is not None and page.is_published), "public_url": publishing.public_url(step)}
 
 
 def funnel_summary_json(funnel: Funnel, step_count: int) -> dict:
     return {"id": str(funnel.id), "name": funnel.name, "funnel_type": funnel.funnel_type, "status": funnel.status,
             "slug": funnel.slug, "custom_domain": funnel.custom_domain, "description": funnel.description,
-            "public_url": _public_url(funnel), "step_count": step_count, "published_at": _iso(funnel.published_at),
+            "public_url": publishing.funnel_address(funnel), "step_count": step_count, "published_at": _iso(funnel.published_at),
             "created_at": _iso(funnel.created_at), "updated_at": _iso(funnel.updated_at)}
 
 
 def funnel_json(funnel: Funnel) -> dict:
-    db.session.refresh(funnel)
-    steps = list(funnel.steps)
+    steps = db.session.execute(select(FunnelStep).where(FunnelStep.funnel_id == funnel.id)
+                               .options(selectinload(FunnelStep.page)).order_by(FunnelStep.position)).scalars().all()
     return {**funnel_summary_json(funnel, len(steps)), "steps": [step_json(step) for step in steps]}
 
 
@@ -138,29 +135,7 @@ def version_json(version: FunnelVersion, with_snapshot: bool = False) -> dict:
 def _body(spec: dict) -> dict:
     data = json_body()
     check_types(data, spec)
-    values = {name: data[name] for name in spec if name in data}
-    _check_reserved(values)
-    return values
-
-
-def _check_reserved(values: dict) -> None:
-    """A reserved slug is not a malformed one: like a taken one, it is a conflict with what exists."""
-    raw = values.get("slug")
-    if isinstance(raw, str) and raw.strip() and services.slugify(raw) in services.RESERVED_SLUGS:
-        message = f"“{services.slugify(raw)}” is reserved: choose another slug."
-        raise ApiError(409, message, {"slug": message})
-
-
-def _taken_is_conflict(call):
-    """Run a service call; a taken slug or domain becomes a 409."""
-    try:
-        return call()
-    except services.AddressTaken as error:
-        db.session.rollback()
-        raise ApiError(409, error.message, error.fields) from error
-    except Exception:
-        db.session.rollback()
-        raise
+    return {name: data[name] for name in spec if name in data}
 
 
 def _live_funnel(funnel_id) -> Funnel:
@@ -197,7 +172,7 @@ def list_funnels():
            body=ref("FunnelCreate"), responses={201: json_response("The funnel with its steps.", "Funnel"), 409: TAKEN})
 def create_funnel():
     data = _body(FUNNEL_TYPES_SPEC)
-    funnel = _taken_is_conflict(lambda: services.create_funnel(current_account(), data, current_actor()))
+    funnel = services.create_funnel(current_account(), data, current_actor())
     return jsonify(funnel_json(funnel)), 201
 
 
@@ -213,7 +188,7 @@ def get_funnel(funnel_id):
 def update_funnel(funnel_id):
     funnel = _live_funnel(funnel_id)
     data = _body(FUNNEL_TYPES_SPEC)
-    _taken_is_conflict(lambda: services.update_funnel(current_account(), funnel, data, current_actor()))
+    services.update_funnel(current_account(), funnel, data, current_actor())
     return jsonify(funnel_json(funnel))
 
 
@@ -241,7 +216,7 @@ def clone_funnel(funnel_id):
 def add_step(funnel_id):
     funnel = _live_funnel(funnel_id)
     data = _body(STEP_TYPES_SPEC)
-    step = _taken_is_conflict(lambda: services.add_step(current_account(), funnel, data, current_actor()))
+    step = services.add_step(current_account(), funnel, data, current_actor())
     return jsonify(step_json(step)), 201
 
 
@@ -252,7 +227,7 @@ def update_step(funnel_id, step_id):
     funnel = _live_funnel(funnel_id)
     step = _step_of(funnel, step_id)
     data = _body(STEP_TYPES_SPEC)
-    _taken_is_conflict(lambda: services.update_step(current_account(), funnel, step, data, current_actor()))
+    services.update_step(current_account(), funnel, step, data, current_actor())
     db.session.refresh(step)
     return jsonify(step_json(step))
 
@@ -276,15 +251,9 @@ def reorder_steps(funnel_id):
     ids = json_body().get("step_ids")
     if not isinstance(ids, list) or len(ids) > 200 or not all(isinstance(value, str) for value in ids):
         raise ApiError(422, "step_ids must be an array of step ids.", {"step_ids": "Must be an array of step ids."})
-    try:
-        wanted = [str(services._uuid_or_none(value) or "") for value in ids]
-    except (TypeError, ValueError):
-        wanted = []
+    wanted = [str(services._uuid_or_none(value) or "") for value in ids]
     if "" in wanted:
         raise ApiError(422, "step_ids must be step ids (UUIDs).", {"step_ids": "Must be step ids (UUIDs)."})
-    if sorted(wanted) != sorted(str(step.id) for step in funnel.steps):
-        message = "Send every step of this funnel once, in the new order."
-        raise ApiError(409, message, {"step_ids": message})
     services.reorder_steps(current_account(), funnel, wanted, current_actor())
     return jsonify(funnel_json(funnel))
 
@@ -295,11 +264,10 @@ def reorder_steps(funnel_id):
            tag=TAG, responses={200: json_response("A page of versions.", "FunnelVersionList"), 404: NOT_FOUND})
 def list_versions(funnel_id):
     funnel = _live_funnel(funnel_id)
-    query = services.versions_query(funnel).options(selectinload(FunnelVersion.created_by))
+    query = services.versions_query(funnel)
     return jsonify(list_response(query, version_json,
-                                 lambda query, q: query.where(FunnelVersion.summary.ilike(
-                                     "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
-                                     escape="\\"))))
+                                 lambda query, q: query.where(func.lower(FunnelVersion.summary).like(
+                                     like_pattern(q), escape="\\"))))
 
 
 @api_route("/funnels/<uuid:funnel_id>/versions/<uuid:version_id>", summary="Get a version with its snapshot", tag=TAG,

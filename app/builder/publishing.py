@@ -59,6 +59,11 @@ def site_origin(funnel=None) -> str:
     return site_url
 
 
+def funnel_address(funnel) -> str:
+    """Where visitors open the funnel: its custom domain (its root is the first step), or SITE_URL/<slug>."""
+    return site_origin(funnel) + ("" if funnel.custom_domain else f"/{funnel.slug}")
+
+
 def public_path(step) -> str:
     """The step's path on its host: /<step slug> on a custom domain, else /<funnel slug>/<step slug>."""
     if step.funnel.custom_domain:

@@ -69,3 +69,9 @@ def unique_where(name: str, *columns: str, where: str) -> Index:
 
 def is_sqlite(engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def like_pattern(q: str) -> str:
+    """A lower-case LIKE pattern (use with escape="\\") matching `q` literally anywhere."""
+    escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -264,14 +264,10 @@ def _use(view: TemplateView, action_url: str):
             else:
                 flash(f"Funnel “{funnel.name}” created from the {view.name} template, with its "
                       f"{len(funnel.steps)} step{'' if len(funnel.steps) == 1 else 's'}.", "success")
-                return redirect_to(funnel_url(funnel.id))
+                return redirect_to(url_for("funnels.detail", funnel_id=funnel.id))
         status = 422
     return render("funnels/gallery_use.html", block="use_form", status=status, tpl=view, form=form,
                   action_url=action_url, step_types=STEP_TYPES)
-
-
-def funnel_url(funnel_id) -> str:
-    return url_for("funnels.detail", funnel_id=funnel_id)
 
 
 @bp.route(f"/funnels/templates/<any({SYSTEM_KEYS}):key>/use", methods=["GET", "POST"])
@@ -312,7 +308,7 @@ def save_as_template(funnel_id):
                 return redirect_to(url_for("funnels.gallery") + "#your-templates")
         status = 422
     return render("funnels/gallery_save.html", block="save_form", status=status, funnel=funnel, form=form,
-                  funnel_url=funnel_url(funnel.id))
+                  detail_url=url_for("funnels.detail", funnel_id=funnel.id))
 
 
 @bp.route("/funnels/templates/<uuid:template_id>/delete", methods=["POST"])

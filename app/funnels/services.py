@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select
 from app.builder import tree as trees
 from app.builder.models import Page
 from app.core import audit, events
-from app.core.db import utcnow
+from app.core.db import like_pattern, utcnow
 from app.core.errors import ConflictError, ValidationError
 from app.core.tenancy import scoped
 from app.crm.services.common import FieldErrors, choice_value, text_value
@@ -24,8 +24,9 @@ RESERVED_SLUGS = {"static", "assets", "api", "_", "site", "favicon.ico", "robots
 DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
-class AddressTaken(ValidationError):
-    """A slug or domain another funnel (or step) already uses: a form error (422) for people, a 409 for the API."""
+class AddressTaken(ConflictError):
+    """A slug or domain another funnel (or step) already uses, or a reserved one: a conflict with what exists
+    (409 in the API; the forms show it next to the field like any other error)."""
 
 
 # ---- slugs --------------------------------------------------------------------------------------------
@@ -47,7 +48,7 @@ def clean_slug(raw, field: str = "slug", fallback: str = "") -> str:
     if not slug:
         raise ValidationError("Use letters a–z, digits and dashes in the slug (e.g. free-guide).", field=field)
     if slug in RESERVED_SLUGS:
-        raise ValidationError(f"“{slug}” is reserved: choose another slug.", field=field)
+        raise AddressTaken(f"“{slug}” is reserved: choose another slug.", field=field)
     return slug
 
 
@@ -131,7 +132,7 @@ def filtered(account, filters: dict):
              .order_by(Funnel.updated_at.desc(), Funnel.id))
     q = (filters.get("q") or "").strip().lower()
     if q:
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = like_pattern(q)
         query = query.where(or_(func.lower(Funnel.name).like(like, escape="\\"), Funnel.slug.like(like, escape="\\")))
     if filters.get("status"):
         query = query.where(Funnel.status == filters["status"])
@@ -218,18 +219,25 @@ def update_funnel(account, funnel: Funnel, data: dict, actor=None) -> Funnel:
 STATUS_SUMMARIES = {"draft": "Set back to draft", "published": "Published the funnel", "archived": "Archived the funnel"}
 
 
-def set_status(account, funnel: Funnel, status: str, actor=None) -> Funnel:
+def set_status(account, funnel: Funnel, status: str, actor=None, keep_published_at: bool = False) -> Funnel:
     if status not in ("draft", "published", "archived"):
         raise ValidationError("Choose draft, published or archived.", field="status")
     if status == funnel.status:
         return funnel
     funnel.status = status
-    if status == "published":
+    if status == "published" and not keep_published_at:
         funnel.published_at = utcnow()
     record_version(account, funnel, actor, STATUS_SUMMARIES[status])
     audit.record(f"funnel.{status}", funnel, f"Funnel {funnel.name} {status}", account=account, user=actor)
     db.session.commit()
     return funnel
+
+
+def unarchive(account, funnel: Funnel, actor=None) -> Funnel:
+    """Back among the active funnels: published if some of its pages still are (nothing is published
+    again, so its publication date stays), else a draft."""
+    live = any(step.page is not None and step.page.is_published for step in funnel.steps)
+    return set_status(account, funnel, "published" if live else "draft", actor, keep_published_at=True)
 
 
 def soft_delete(account, funnel: Funnel, actor=None) -> None:
@@ -281,6 +289,7 @@ def _add_step(account, funnel: Funnel, data: dict, position: int | None = None) 
                      title=(page_data.get("title") or step.name)[:200],
                      seo_title=(page_data.get("seo_title") or "")[:200],
                      seo_description=(page_data.get("seo_description") or "")[:320])
+    _set_page_images(account, step.page, page_data)
     db.session.flush()
     return step
 
@@ -306,7 +315,6 @@ def duplicate_step(account, funnel: Funnel, step: FunnelStep, actor=None) -> Fun
     copy = _add_step(account, funnel, {"name": f"{step.name} (copy)"[:120], "step_type": step.step_type,
                                        "slug": free_step_slug(funnel, f"{step.slug}-copy"),
                                        "settings": step.settings, "page": page}, position=position)
-    copy.page.og_image_id, copy.page.favicon_id = step.page.og_image_id, step.page.favicon_id
     db.session.expire(funnel, ["steps"])
     _touch(funnel)
     record_version(account, funnel, actor, f"Duplicated step {step.name}")
@@ -352,7 +360,7 @@ def reorder_steps(account, funnel: Funnel, step_ids: list, actor=None) -> None:
     by_id = {str(step.id): step for step in funnel.steps}
     posted = [str(value) for value in step_ids or []]
     if sorted(posted) != sorted(by_id):
-        raise ValidationError("Post every step of this funnel once, in the new order.", field="step_ids")
+        raise ConflictError("Post every step of this funnel once, in the new order.", field="step_ids")
     if posted == [str(step.id) for step in funnel.steps]:
         return
     for index, step_id in enumerate(posted):
@@ -406,7 +414,12 @@ def record_version(account, funnel: Funnel, actor, summary: str, page: Page | No
 
 
 def versions_query(funnel: Funnel):
+    """Newest first, with who made each and the page (and step) it is of: a list of them is one query each."""
+    from sqlalchemy.orm import selectinload
+
     return (select(FunnelVersion).where(FunnelVersion.funnel_id == funnel.id)
+            .options(selectinload(FunnelVersion.created_by),
+                     selectinload(FunnelVersion.page).selectinload(Page.step))
             .order_by(FunnelVersion.number.desc()))
 
 
@@ -559,15 +572,11 @@ def _recreate_step(account, funnel: Funnel, data: dict, position: int) -> Funnel
 
 def _restore_page(account, page: Page, snapshot: dict) -> None:
     """The page's content and settings from a snapshot; its current tree goes to the undo history."""
-    from app.builder.models import Asset
     from app.builder.services import HISTORY_LIMIT
 
     for key, limit in (("title", 200), ("seo_title", 200), ("seo_description", 320)):
         setattr(page, key, (snapshot.get(key) or "")[:limit])
-    for key in ("og_image_id", "favicon_id"):
-        asset_id = _uuid_or_none(snapshot.get(key))
-        asset = db.session.get(Asset, asset_id) if asset_id else None
-        setattr(page, key, asset.id if asset is not None and asset.account_id == account.id else None)
+    _set_page_images(account, page, snapshot)
     tree = trees.validate(snapshot.get("tree") or trees.empty_page())
     if tree != page.tree:
         page.history = (list(page.history or []) + [page.tree])[-HISTORY_LIMIT:]
@@ -575,6 +584,16 @@ def _restore_page(account, page: Page, snapshot: dict) -> None:
         page.tree = tree
         page.revision = (page.revision or 0) + 1
         page.updated_at = utcnow()
+
+
+def _set_page_images(account, page: Page, snapshot: dict) -> None:
+    """The social image and favicon a snapshot names, when they are assets of this account."""
+    from app.builder.models import Asset
+
+    for key in ("og_image_id", "favicon_id"):
+        asset_id = _uuid_or_none(snapshot.get(key))
+        asset = db.session.get(Asset, asset_id) if asset_id else None
+        setattr(page, key, asset.id if asset is not None and asset.account_id == account.id else None)
 
 
 def _uuid_or_none(value):

@@ -6,7 +6,7 @@ a deleted funnel."""
 
 from flask import abort, current_app, flash, make_response, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
+from sqlalchemy import func
 from sqlalchemy.orm import selectinload
 
 from app.builder import publishing
@@ -24,7 +24,6 @@ from app.funnels.models import FUNNEL_STATUSES, FUNNEL_TYPES, STEP_TYPES, Funnel
 
 STATUS_BADGES = {"draft": "", "published": "success", "archived": "warning"}
 STATUS_LABELS = {"draft": "Draft", "published": "Published", "archived": "Archived"}
-FORM_EXPIRED = "The form expired. Reload the page and try again."
 # The version preview is a document of its own shown in a sandboxed frame of the versions page.
 PREVIEW_CSP = ("default-src 'none'; img-src 'self' data: https: http:; media-src 'self' https: http:; "
                "style-src 'self' 'unsafe-inline'; font-src 'self' data:; "
@@ -39,30 +38,12 @@ def builder_url(page) -> str:
     return url_for("builder.editor", page_id=page.id) if page is not None else "#"
 
 
-def site_url() -> str:
-    return (current_app.config.get("SITE_URL") or "").rstrip("/")
-
-
-def funnel_url(funnel: Funnel) -> str:
-    """Where visitors open the funnel: its custom domain (its root is the first step), or SITE_URL/<slug>."""
-    return publishing.site_origin(funnel) + ("" if funnel.custom_domain else f"/{funnel.slug}")
-
-
-def step_url(step: FunnelStep) -> str:
-    return publishing.public_url(step)
-
-
 @bp.context_processor
 def _funnel_helpers():
-    return {"builder_url": builder_url, "funnel_url": funnel_url,
-            "step_url": step_url, "site_url": site_url, "status_badges": STATUS_BADGES,
-            "status_labels": STATUS_LABELS, "funnel_types": FUNNEL_TYPES, "step_types": STEP_TYPES}
-
-
-def _form_ok() -> None:
-    """The CSRF check of the action buttons (forms with no other field)."""
-    if not FlaskForm().validate_on_submit():
-        abort(400, description=FORM_EXPIRED)
+    return {"builder_url": builder_url, "funnel_url": publishing.funnel_address,
+            "step_url": publishing.public_url, "site_url": publishing.site_origin, "status_badges": STATUS_BADGES,
+            "status_labels": STATUS_LABELS, "funnel_types": FUNNEL_TYPES, "step_types": STEP_TYPES,
+            "version_step_name": services.version_step_name}
 
 
 def _funnel(funnel_id) -> Funnel:
@@ -166,7 +147,6 @@ def settings(funnel_id):
 @role_required("user")
 def clone(funnel_id):
     funnel = _funnel(funnel_id)
-    _form_ok()
     copy = services.clone(current_account(), funnel, current_user)
     flash(f"“{funnel.name}” cloned: this is the copy, a draft at its own address.", "success")
     return redirect_to(url_for("funnels.detail", funnel_id=copy.id))
@@ -176,7 +156,6 @@ def clone(funnel_id):
 @role_required("user")
 def archive(funnel_id):
     funnel = _funnel(funnel_id)
-    _form_ok()
     services.set_status(current_account(), funnel, "archived", current_user)
     flash(f"“{funnel.name}” archived. Unarchive it to work on it again.", "success")
     return redirect_to(url_for("funnels.detail", funnel_id=funnel.id))
@@ -186,9 +165,7 @@ def archive(funnel_id):
 @role_required("user")
 def unarchive(funnel_id):
     funnel = _funnel(funnel_id)
-    _form_ok()
-    live = any(step.page is not None and step.page.is_published for step in funnel.steps)
-    services.set_status(current_account(), funnel, "published" if live else "draft", current_user)
+    services.unarchive(current_account(), funnel, current_user)
     flash(f"“{funnel.name}” is back among your active funnels.", "success")
     return redirect_to(url_for("funnels.detail", funnel_id=funnel.id))
 
@@ -197,7 +174,6 @@ def unarchive(funnel_id):
 @role_required("user")
 def delete(funnel_id):
     funnel = _funnel(funnel_id)
-    _form_ok()
     name = funnel.name
     services.soft_delete(current_account(), funnel, current_user)
     flash(f"Funnel “{name}” deleted: its pages are offline and its address is free again.", "success")
@@ -208,7 +184,6 @@ def delete(funnel_id):
 @role_required("user")
 def publish(funnel_id):
     funnel = _funnel(funnel_id)
-    _form_ok()
     try:
         publishing.publish_funnel(current_account(), funnel, current_user)
     except ServiceError as error:
@@ -250,7 +225,6 @@ def _problems_by_step(funnel: Funnel, problems: list) -> list[dict]:
 @role_required("user")
 def unpublish(funnel_id):
     funnel = _funnel(funnel_id)
-    _form_ok()
     publishing.unpublish_funnel(current_account(), funnel, current_user)
     flash(f"“{funnel.name}” is offline: its pages answer “not found” to visitors.", "success")
     return redirect_to(url_for("funnels.detail", funnel_id=funnel.id))
@@ -305,7 +279,6 @@ def step_edit(funnel_id, step_id):
 def step_duplicate(funnel_id, step_id):
     funnel = _funnel(funnel_id)
     step = _step(funnel, step_id)
-    _form_ok()
     copy = services.duplicate_step(current_account(), funnel, step, current_user)
     flash(f"“{step.name}” duplicated: the copy, right after it, is a draft at /{copy.slug}.", "success")
     return redirect_to(url_for("funnels.detail", funnel_id=funnel.id) + f"#step-{copy.id}")
@@ -316,7 +289,6 @@ def step_duplicate(funnel_id, step_id):
 def step_delete(funnel_id, step_id):
     funnel = _funnel(funnel_id)
     step = _step(funnel, step_id)
-    _form_ok()
     name = step.name
     try:
         services.delete_step(current_account(), funnel, step, current_user)
@@ -332,7 +304,6 @@ def step_delete(funnel_id, step_id):
 def step_order(funnel_id):
     """The steps in their new order (dragged, or moved with the arrows): every step once."""
     funnel = _funnel(funnel_id)
-    _form_ok()
     try:
         services.reorder_steps(current_account(), funnel, request.form.getlist("step_ids"), current_user)
     except ServiceError as error:
@@ -350,28 +321,13 @@ def step_order(funnel_id):
 @role_required("viewer")
 def versions(funnel_id):
     funnel = _funnel(funnel_id)
-    query = services.versions_query(funnel).options(selectinload(FunnelVersion.created_by))
-    page = paginate(query, *parse_page_args(request.args))
-    step_names = _step_names(page.items)
-    return render("funnels/versions.html", block="results", funnel=funnel, page=page, step_names=step_names,
-                  latest=_latest_number(funnel))
-
-
-def _step_names(versions) -> dict:
-    """Page id -> step name for the page versions listed (one query)."""
-    page_ids = {version.page_id for version in versions if version.page_id}
-    if not page_ids:
-        return {}
-    from app.builder.models import Page
-
-    rows = db.session.execute(db.select(Page.id, FunnelStep.name).join(FunnelStep, FunnelStep.id == Page.step_id)
-                              .where(Page.id.in_(page_ids))).all()
-    return {page_id: name for page_id, name in rows}
+    page = paginate(services.versions_query(funnel), *parse_page_args(request.args))
+    return render("funnels/versions.html", block="results", funnel=funnel, page=page, latest=_latest_number(funnel))
 
 
 def _latest_number(funnel: Funnel) -> int:
-    return db.session.execute(services.versions_query(funnel).with_only_columns(FunnelVersion.number)
-                              .limit(1)).scalar() or 0
+    return db.session.execute(db.select(func.max(FunnelVersion.number))
+                              .where(FunnelVersion.funnel_id == funnel.id)).scalar() or 0
 
 
 @bp.route("/funnels/<uuid:funnel_id>/versions/<uuid:version_id>")
@@ -445,7 +401,6 @@ def _render_snapshot(found: FunnelVersion, page_snapshot: dict):
 def version_restore(funnel_id, version_id):
     funnel = _funnel(funnel_id)
     found = services.get_version(current_account(), funnel, version_id)
-    _form_ok()
     number = found.number
     try:
         restored = services.restore_version(current_account(), funnel, found, current_user)

@@ -197,3 +197,23 @@ def test_a_version_of_another_funnel_is_not_found(client, fx):
     for method, path in (("get", ""), ("post", "/restore")):
         assert_json_error(getattr(client, method)(f"{API}/{fx['funnel'].id}/versions/{version.id}{path}",
                                                   headers=fx["headers"]), 404)
+
+
+def test_a_funnel_and_its_versions_cost_the_same_queries_for_more_steps_and_versions(client, fx, count_queries):
+    account, owner, funnel = fx["account"], fx["owner"], fx["funnel"]
+    url = f"{API}/{funnel.id}"
+
+    def costs():
+        return (count_queries(lambda: client.get(url, headers=fx["headers"])),
+                count_queries(lambda: client.get(url + "/versions", headers=fx["headers"])))
+
+    def add_steps(count: int):
+        for _ in range(count):
+            step = services.add_step(account, funnel, {"name": "Bonus"}, owner)
+            builder.save_tree(account, step.page, headline_page(step.slug), owner)  # and a page version
+
+    add_steps(1)
+    costs()  # the first request loads what every later one finds cached
+    few = costs()
+    add_steps(4)
+    assert costs() == few

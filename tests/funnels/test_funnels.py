@@ -200,6 +200,26 @@ def test_clone_is_a_deep_copy_with_new_ids_and_slugs(as_owner, owner, funnel):
     assert [node["type"] for node, _, _ in trees.walk(old_tree)] == [node["type"] for node, _, _ in trees.walk(new_tree)]
 
 
+def test_clones_and_duplicates_keep_the_social_image_and_favicon(as_owner, owner, funnel):
+    from app.builder.models import Asset
+
+    user, account = owner
+    image = Asset(account_id=account.id, filename="cover.png", content_type="image/png", size=100, width=1200,
+                  height=630, storage_key=f"{account.id}/cover.png", checksum="0" * 64)
+    db.session.add(image)
+    db.session.commit()
+    page = funnel.steps[0].page
+    page.og_image_id = page.favicon_id = image.id
+    db.session.commit()
+    as_owner.post(f"/funnels/{funnel.id}/clone")
+    as_owner.post(f"/funnels/{funnel.id}/steps/{funnel.steps[0].id}/duplicate")
+    db.session.expire_all()
+    copy = db.session.execute(select(Funnel).where(Funnel.id != funnel.id)).scalar_one()
+    duplicate = reload(funnel).steps[1]
+    for copied in (copy.steps[0].page, duplicate.page):
+        assert (copied.og_image_id, copied.favicon_id) == (image.id, image.id)
+
+
 def test_archive_and_unarchive(as_owner, funnel):
     assert as_owner.post(f"/funnels/{funnel.id}/archive").status_code == 303
     assert reload(funnel).status == "archived"

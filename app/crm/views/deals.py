@@ -2,7 +2,7 @@
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from flask import abort, flash, request, url_for
+from flask import flash, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func
@@ -31,7 +31,6 @@ from app.extensions import db
 PICKER_LIMIT = 20
 STATUS_LABELS = {"open": "Open", "won": "Won", "lost": "Lost", "abandoned": "Abandoned"}
 STATUS_BADGES = {"open": "accent", "won": "success", "lost": "danger", "abandoned": ""}
-FORM_EXPIRED = "The form expired. Reload the page and try again."
 
 
 # ---- forms ----------------------------------------------------------------------------------------
@@ -156,11 +155,6 @@ def _head_columns(account, pipeline, filters) -> list[dict]:
     return service.board(account, pipeline, filters, per_column=0)
 
 
-def _form_ok() -> None:
-    if not FlaskForm().validate_on_submit():
-        abort(400, description=FORM_EXPIRED)
-
-
 # ---- the board ------------------------------------------------------------------------------------
 
 @bp.route("/deals")
@@ -199,7 +193,6 @@ def deal_move(deal_id):
     """Drop on the board (htmx: answers the columns' new counts and totals) or the stage form of a deal."""
     account = current_account()
     deal = get_or_404(Deal, deal_id)
-    _form_ok()
     members = member_choices(account)
     filters, _ = _board_filters(request.form, members)
     order = [value for value in request.form.getlist("order") if as_uuid_or_none(value)]
@@ -377,7 +370,6 @@ def deal_status(deal_id):
     """Won, lost (with a reason), abandoned, or open again."""
     account = current_account()
     deal = get_or_404(Deal, deal_id)
-    _form_ok()
     status, reason = request.form.get("status", ""), request.form.get("reason", "")
     try:
         service.set_status(account, deal, status, reason, actor=current_user)
@@ -395,7 +387,6 @@ def deal_status(deal_id):
 @role_required("user")
 def deal_delete(deal_id):
     deal = get_or_404(Deal, deal_id)
-    _form_ok()
     title, pipeline_id = deal.title, deal.pipeline_id
     service.delete(current_account(), deal, actor=current_user)
     flash(f"Deal {title} deleted.", "success")
@@ -496,7 +487,6 @@ def deal_pipelines():
 @bp.route("/deals/pipelines", methods=["POST"])
 @role_required("admin")
 def deal_pipeline_create():
-    _form_ok()
     name = request.form.get("name", "")
     try:
         pipeline = service.create_pipeline(current_account(), name, actor=current_user)
@@ -513,7 +503,6 @@ def deal_pipeline_create():
 @role_required("admin")
 def deal_pipeline_rename(pipeline_id):
     pipeline = get_or_404(Pipeline, pipeline_id)
-    _form_ok()
     name = request.form.get("name", "")
     try:
         service.rename_pipeline(current_account(), pipeline, name, actor=current_user)
@@ -528,7 +517,6 @@ def deal_pipeline_rename(pipeline_id):
 @role_required("admin")
 def deal_pipeline_delete(pipeline_id):
     pipeline = get_or_404(Pipeline, pipeline_id)
-    _form_ok()
     name = pipeline.name
     try:
         service.delete_pipeline(current_account(), pipeline, actor=current_user)
@@ -544,7 +532,6 @@ def deal_pipeline_delete(pipeline_id):
 @role_required("admin")
 def deal_stage_add(pipeline_id):
     pipeline = get_or_404(Pipeline, pipeline_id)
-    _form_ok()
     name, chance = request.form.get("name", ""), request.form.get("probability", "")
     try:
         _check_stage(name, chance)
@@ -578,7 +565,6 @@ def _check_stage(name, chance) -> None:
 def deal_stage_edit(stage_id):
     stage = get_or_404(Stage, stage_id)
     pipeline = stage.pipeline
-    _form_ok()
     name, chance = request.form.get("name", ""), request.form.get("probability", "")
     try:
         service.update_stage(current_account(), stage, name, chance, actor=current_user)
@@ -594,7 +580,6 @@ def deal_stage_edit(stage_id):
 def deal_stage_delete(stage_id):
     stage = get_or_404(Stage, stage_id)
     pipeline = stage.pipeline
-    _form_ok()
     name = stage.name
     try:
         service.delete_stage(current_account(), stage, actor=current_user)
@@ -611,7 +596,6 @@ def deal_stage_delete(stage_id):
 def deal_stage_order(pipeline_id):
     """The stages in the order they were dragged to (every stage of the pipeline once)."""
     pipeline = get_or_404(Pipeline, pipeline_id)
-    _form_ok()
     try:
         service.reorder_stages(current_account(), pipeline, request.form.getlist("stage_ids"))
     except ServiceError as error:
