@@ -265,16 +265,22 @@ def with_source(document: str, page: Page) -> str:
     return f"{document}{SOURCE_MARK}{encoded}-->\n"
 
 
-def split_stored(stored: str) -> tuple[str, dict | None]:
-    """(the visible document, the published source or None) of a stored document."""
+def visible_document(stored: str) -> str:
+    """What visitors get of a stored document: it without its trailing source comment."""
+    index = stored.rfind(SOURCE_MARK)
+    return stored if index < 0 else stored[:index]
+
+
+def published_source(stored: str) -> dict | None:
+    """The page as published (tree and settings) that a stored document with a form carries, or None."""
     index = stored.rfind(SOURCE_MARK)
     if index < 0:
-        return stored, None
+        return None
     encoded = stored[index + len(SOURCE_MARK):].strip().removesuffix("-->")
     try:
-        return stored[:index], json.loads(base64.b64decode(encoded))
+        return json.loads(base64.b64decode(encoded))
     except ValueError:
-        return stored[:index], None
+        return None
 
 
 def _store_document(page: Page) -> None:

@@ -81,7 +81,7 @@ class _Copier:
 
     def document(self, step) -> str:
         page = step.page
-        html, _ = publishing.split_stored(page.published_html)
+        html = publishing.visible_document(page.published_html)
         html = fill_tokens(html, page.id, export=True)
         return ATTRIBUTE.sub(lambda match: self._attribute(match, page), html)
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from flask import current_app, render_template
 from sqlalchemy import select
 
-from app.builder.publishing import FORM_TOKEN_SLOT, etag_of, split_stored
+from app.builder.publishing import FORM_TOKEN_SLOT, etag_of, visible_document
 from app.funnels.services import DOMAIN_PATTERN
 from app.site.cache import Entry, SiteCache
 
@@ -238,7 +238,7 @@ def fill_tokens(document: str, page_id: str, export: bool = False) -> str:
 
 
 def page_entry(page_id, stored: str, stored_etag: str, version: str = "") -> Entry:
-    document, _ = split_stored(stored)
+    document = visible_document(stored)
     if FORM_TOKEN_SLOT.search(document):
         body = fill_tokens(document, str(page_id)).encode("utf-8")
         return make_entry(200, body, etag_of(body), version=version,

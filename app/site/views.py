@@ -124,8 +124,7 @@ def _live_page(page_id) -> Page:
 
 def _published_source(page: Page):
     """A stand-in for the page as it was published (tree and settings), for validation and re-rendering."""
-    _, source = publishing.split_stored(page.published_html)
-    source = source or {}
+    source = publishing.published_source(page.published_html) or {}
     return types.SimpleNamespace(
         id=page.id, account_id=page.account_id, funnel_id=page.funnel_id, step_id=page.step_id, step=page.step,
         revision=page.published_revision, tree=source.get("tree") or page.tree,

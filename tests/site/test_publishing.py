@@ -15,7 +15,7 @@ def test_publish_page_stores_the_whole_document(owner, published):
     funnel = make_funnel(account, user)
     page = funnel.steps[0].page
     publishing.publish_page(account, page, user)
-    html, source = publishing.split_stored(page.published_html)
+    html, source = publishing.visible_document(page.published_html), publishing.published_source(page.published_html)
     assert html.startswith('<!doctype html>\n<html lang="en">')
     assert '<meta charset="utf-8">' in html and 'name="viewport"' in html
     assert "<title>Free guide</title>" in html
