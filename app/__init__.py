@@ -51,10 +51,10 @@ def _init_extensions(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     from app.auth.models import User
+    from app.builder import models as builder_models  # noqa: F401
     from app.core import models  # noqa: F401 (register the core tables)
     from app.crm import models as crm_models  # noqa: F401
     from app.funnels import models as funnel_models  # noqa: F401
-    from app.builder import models as builder_models  # noqa: F401
 
     @login_manager.user_loader
     def load_user(session_id):
@@ -72,11 +72,11 @@ def _register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.api import docs_bp
     from app.auth import bp as auth_bp
+    from app.builder import bp as builder_bp
     from app.crm import bp as crm_bp
     from app.dashboard import bp as dashboard_bp
-    from app.settings import bp as settings_bp
     from app.funnels import bp as funnels_bp
-    from app.builder import bp as builder_bp
+    from app.settings import bp as settings_bp
     from app.site import bp as site_bp
 
     csrf.exempt(api_bp)  # machines authenticate with API keys, not cookies

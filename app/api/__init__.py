@@ -4,7 +4,4 @@ from flask import Blueprint
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 docs_bp = Blueprint("api_docs", __name__)  # the HTML reference, outside the JSON API
 
-from app.api import views  # noqa: E402,F401
-from app.api import crm  # noqa: E402,F401
-from app.api import funnels  # noqa: E402,F401
-from app.api import pages  # noqa: E402,F401
+from app.api import crm, funnels, pages, views  # noqa: E402,F401 (the modules register their routes)

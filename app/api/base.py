@@ -16,7 +16,15 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from app.auth import services as auth_services
 from app.core.errors import ServiceError
-from app.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, Page, PageParamError, parse_page_args, paginate
+from app.core.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE,
+    MAX_PAGE_SIZE,
+    Page,
+    PageParamError,
+    paginate,
+    parse_page_args,
+)
 from app.core.roles import role_at_least
 from app.core.tenancy import set_current
 

@@ -11,11 +11,11 @@ from sqlalchemy import func
 from sqlalchemy.orm import selectinload
 
 from app.api.base import ApiError, api_route, json_body, list_response
-from app.core.db import like_pattern
 from app.api.openapi import SCHEMAS, error_response, json_response, list_of, ref
+from app.core.db import like_pattern
 from app.core.errors import ValidationError
 from app.core.tenancy import current_account, current_actor, get_or_404, scoped
-from app.crm.models import (COMPANY_SIZES, CONTACT_SOURCES, DEAL_STATUSES, Company, Contact, Deal, Pipeline, Tag)
+from app.crm.models import COMPANY_SIZES, CONTACT_SOURCES, DEAL_STATUSES, Company, Contact, Deal, Pipeline, Tag
 from app.crm.services import companies, contacts, deals
 from app.crm.services.common import as_uuid, get_live, text_value
 from app.extensions import db

@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.api.base import MAX_Q_LENGTH, ApiError, api_route, json_body, list_response
+from app.api.crm import NO_NUL, NOT_BLANK, _filters, _iso, _query, _str, check_types
+from app.api.openapi import SCHEMAS, error_response, json_response, list_of, ref
 from app.builder import publishing
 from app.core.db import like_pattern
-from app.api.crm import NO_NUL, NOT_BLANK, check_types, _filters, _iso, _query, _str
-from app.api.openapi import SCHEMAS, error_response, json_response, list_of, ref
 from app.core.pagination import paginate, parse_page_args
 from app.core.tenancy import current_account, current_actor, get_or_404
 from app.extensions import db

@@ -3,12 +3,19 @@ from flask import g, jsonify, render_template, url_for
 from sqlalchemy import func, or_
 
 from app.api import bp, docs_bp
-from app.api.base import (OPERATIONS, api_route, authenticate_request, body_strings, handle_error, json_body,
-                          list_response)
+from app.api.base import (
+    OPERATIONS,
+    api_route,
+    authenticate_request,
+    body_strings,
+    handle_error,
+    json_body,
+    list_response,
+)
 from app.api.openapi import SCHEMAS, build_document
 from app.auth import services as auth_services
-from app.core.db import like_pattern
 from app.auth.models import Membership, User
+from app.core.db import like_pattern
 from app.core.tenancy import current_account, scoped
 
 bp.before_request(authenticate_request)

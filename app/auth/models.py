@@ -7,8 +7,8 @@ from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.roles import ROLES  # noqa: F401 (re-exported)
 from app.core.db import TenantMixin, Timestamps, UTCDateTime, UUIDPrimaryKey, utcnow
+from app.core.roles import ROLES  # noqa: F401 (re-exported)
 from app.extensions import db
 
 

@@ -15,9 +15,18 @@ from app.core import audit, mail
 from app.core.db import utcnow
 from app.core.errors import ConflictError, ForbiddenError, ValidationError
 from app.core.formatting import CURRENCIES, is_valid_timezone
-from app.core.security import (DUMMY_HASH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, TokenError,
-                               hash_password, random_token, sha256_hex, sign, unsign,
-                               verify_password)
+from app.core.security import (
+    DUMMY_HASH,
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    TokenError,
+    hash_password,
+    random_token,
+    sha256_hex,
+    sign,
+    unsign,
+    verify_password,
+)
 from app.extensions import db
 
 RESET_SALT = "password-reset"

@@ -3,8 +3,18 @@ from flask import abort, current_app, flash, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth import bp, services
-from app.auth.forms import (ActionForm, ChangePasswordForm, ForgotPasswordForm, JoinForm, LoginForm,
-                            ProfileForm, ResetPasswordForm, SignupForm, SwitchWorkspaceForm, WorkspaceForm)
+from app.auth.forms import (
+    ActionForm,
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    JoinForm,
+    LoginForm,
+    ProfileForm,
+    ResetPasswordForm,
+    SignupForm,
+    SwitchWorkspaceForm,
+    WorkspaceForm,
+)
 from app.core.errors import ServiceError
 from app.core.forms import apply_error
 from app.core.security import TokenError

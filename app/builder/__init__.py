@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("builder", __name__)
 
-from app.builder import views, asset_views  # noqa: E402,F401
+from app.builder import asset_views, views  # noqa: E402,F401

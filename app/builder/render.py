@@ -16,10 +16,10 @@ from __future__ import annotations
 import html
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from functools import lru_cache
-from typing import Callable
+from datetime import UTC, datetime
+from functools import cache, lru_cache
 
 from flask import current_app
 from markupsafe import Markup, escape
@@ -150,12 +150,12 @@ def _render(element: dict, run: _Run) -> Markup:
                  x=_extras(element, props, run))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _default_props(type_name: str) -> tuple:
     return tuple((key, prop.default) for key, prop in element_type(type_name).props.items())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rich_props(type_name: str) -> tuple:
     return tuple(key for key, prop in element_type(type_name).props.items() if prop.kind == "rich")
 
@@ -309,7 +309,7 @@ def _countdown(element, props, run):
     deadline = _utc(props.get("deadline") or "")
     if deadline is None:
         return {"deadline": "", "parts": _parts(0), "expired": True, "ends": ""}
-    remaining = (deadline - datetime.now(timezone.utc)).total_seconds()
+    remaining = (deadline - datetime.now(UTC)).total_seconds()
     return {"deadline": deadline.strftime("%Y-%m-%dT%H:%M:%SZ"), "parts": _parts(remaining),
             "expired": remaining <= 0 and not run.edit,
             "ends": f"{deadline.day} {deadline:%B %Y} at {deadline:%H:%M} UTC"}
@@ -325,8 +325,8 @@ def _utc(value: str) -> datetime | None:
     except ValueError:
         return None
     if moment.tzinfo is None:  # the builder's deadline is in UTC
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def _parts(seconds: float) -> list[tuple[str, str, str]]:

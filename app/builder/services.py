@@ -138,7 +138,7 @@ def problems(page: Page) -> list[dict]:
             return f"{label} goes to the next step, but this is the last step of the funnel."
         return None
 
-    for element, parent, _ in trees.walk(page.tree):
+    for element, _, _ in trees.walk(page.tree):
         kind, props, label = element["type"], element.get("props", {}), element_type(element["type"]).label
         message = None
         if kind == "button":

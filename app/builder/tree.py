@@ -6,8 +6,17 @@ ValidationError. Nothing is saved here (see app.builder.services).
 import copy
 import secrets
 
-from app.builder.elements import (CONTENT, MAX_DEPTH, MAX_ELEMENTS, ID_PATTERN, PAGE, clean_hide_on, clean_props,
-                                  clean_style, element_type)
+from app.builder.elements import (
+    CONTENT,
+    ID_PATTERN,
+    MAX_DEPTH,
+    MAX_ELEMENTS,
+    PAGE,
+    clean_hide_on,
+    clean_props,
+    clean_style,
+    element_type,
+)
 from app.core.errors import ValidationError
 
 ELEMENT_KEYS = {"id", "type", "props", "style", "hide_on", "children"}

@@ -20,13 +20,20 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload
 
-from app.builder import bp
-from app.builder import publishing
-from app.builder.assets import app_url
-from app.builder import services
+from app.builder import bp, publishing, services
 from app.builder import tree as trees
-from app.builder.elements import (CONTACT_FIELDS, CONTENT, DEVICES, STYLE, TYPES, clean_hide_on, clean_value, element_type,
-                                  library)
+from app.builder.assets import app_url
+from app.builder.elements import (
+    CONTACT_FIELDS,
+    CONTENT,
+    DEVICES,
+    STYLE,
+    TYPES,
+    clean_hide_on,
+    clean_value,
+    element_type,
+    library,
+)
 from app.builder.models import Asset, Page
 from app.core.errors import ConflictError, ServiceError, ValidationError
 from app.core.roles import can, role_required

@@ -7,7 +7,7 @@ The event names are the ones webhooks and automation rules offer to users.
 """
 import logging
 from collections import defaultdict
-from typing import Callable
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """Numbers, money and dates as a person reads them, in the user's or workspace's time zone."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -71,12 +71,12 @@ def format_datetime(value: datetime | None, fmt: str = "%b %-d, %Y %H:%M") -> st
     if value is None:
         return "—"
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.astimezone(display_zone()).strftime(fmt)
 
 
 def relative_time(value: datetime, now: datetime | None = None) -> str:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     seconds = int((now - value).total_seconds())
     future = seconds < 0
     seconds = abs(seconds)
@@ -94,7 +94,7 @@ def timeago(value: datetime | None) -> Markup:
     if value is None:
         return Markup("—")
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     exact = format_datetime(value, "%Y-%m-%d %H:%M:%S %Z")
     return Markup(
         f'<time datetime="{escape(value.isoformat())}" title="{escape(exact)}">{escape(relative_time(value))}</time>'

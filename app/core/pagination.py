@@ -64,7 +64,7 @@ def parse_page_args(args, strict: bool = False, page_field: str = "page") -> tup
             number = int(raw)
         except (TypeError, ValueError):
             if strict:
-                raise PageParamError(field, f"{field} must be a whole number.")
+                raise PageParamError(field, f"{field} must be a whole number.") from None
             number = default
         if number < 1:
             if strict:

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("crm", __name__)
 
-from app.crm.views import activities, companies, contacts, deals, settings, imports  # noqa: E402,F401
+from app.crm.views import activities, companies, contacts, deals, imports, settings  # noqa: E402,F401

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("funnels", __name__)
 
-from app.funnels import views, gallery  # noqa: E402,F401
+from app.funnels import gallery, views  # noqa: E402,F401

@@ -25,8 +25,8 @@ from app.extensions import csrf, db
 from app.funnels import bp
 from app.funnels import services as funnels
 from app.funnels.models import FUNNEL_TYPES, STEP_TYPES, FunnelTemplate
-from app.funnels.system_templates import all_templates, get as get_system_template
-from app.funnels.system_templates import library
+from app.funnels.system_templates import all_templates, library
+from app.funnels.system_templates import get as get_system_template
 
 REQUIRED = DataRequired(message="This field is required.")
 SYSTEM_KEYS = ", ".join(repr(template.key) for template in all_templates())  # any(...) converter args

@@ -17,8 +17,7 @@ from app.core.roles import role_required
 from app.core.tenancy import current_account, get_or_404
 from app.core.web import redirect_to, render, wants_fragment
 from app.extensions import db
-from app.funnels import bp
-from app.funnels import services
+from app.funnels import bp, services
 from app.funnels.forms import FunnelForm, FunnelSettingsForm, StepForm
 from app.funnels.models import FUNNEL_STATUSES, FUNNEL_TYPES, STEP_TYPES, Funnel, FunnelStep, FunnelVersion
 
@@ -391,7 +390,7 @@ def _render_snapshot(found: FunnelVersion, page_snapshot: dict):
     try:
         return render_tree(page_snapshot.get("tree") or {"id": "root", "type": "page", "children": []},
                            "publish", ctx), site_stylesheet()
-    except Exception:  # noqa: BLE001 - an old snapshot the renderer no longer understands
+    except Exception:
         current_app.logger.exception("version preview failed")
         return Markup("<p>This version cannot be shown (its content is from an older format).</p>"), ""
 

@@ -29,7 +29,6 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-
 log = logging.getLogger(__name__)
 
 VERSION_KEY = "leadforge:site:version"

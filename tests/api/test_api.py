@@ -10,7 +10,6 @@ from tests import factories
 from tests.api.conftest import assert_json_error, bearer, make_key, revoke
 from tests.support import free_port
 
-
 # ---- /me and authentication -----------------------------------------------------------------------
 
 def test_me_returns_account_user_and_key(client, workspace):

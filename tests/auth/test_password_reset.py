@@ -1,5 +1,5 @@
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 from app.auth.models import User
@@ -59,7 +59,7 @@ def test_expired_link_is_refused(client, outbox):
     factories.make_user("bob@example.com")
     request_reset(client, outbox)
     link = path_of(reset_link(outbox[0]))
-    later = datetime.now(timezone.utc) + timedelta(hours=1, minutes=1)
+    later = datetime.now(UTC) + timedelta(hours=1, minutes=1)
     with mock.patch("itsdangerous.timed.time.time", return_value=later.timestamp()):
         response = client.get(link)
     assert response.status_code == 400

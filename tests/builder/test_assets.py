@@ -287,9 +287,8 @@ def test_unknown_or_traversing_keys_are_404(app):
     from werkzeug.exceptions import NotFound
 
     for key in ("unknown/abc.png", "../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "/etc/passwd", "a/../b.png"):
-        with app.test_request_context("/_assets/x", base_url=SITE):
-            with pytest.raises(NotFound):
-                assets.serve_public(key)
+        with app.test_request_context("/_assets/x", base_url=SITE), pytest.raises(NotFound):
+            assets.serve_public(key)
 
 
 def test_a_row_whose_file_is_missing_is_404_not_500(app, owner):
@@ -298,9 +297,8 @@ def test_a_row_whose_file_is_missing_is_404_not_500(app, owner):
     user, account = owner
     asset = assets.upload(account, file(image_bytes(), "gone.png"), actor=user)
     get_storage().delete(asset.storage_key)
-    with app.test_request_context("/_assets/x", base_url=SITE):
-        with pytest.raises(NotFound):
-            assets.serve_public(asset.storage_key)
+    with app.test_request_context("/_assets/x", base_url=SITE), pytest.raises(NotFound):
+        assets.serve_public(asset.storage_key)
 
 
 # ---- the library page --------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Publishing from the builder (the checks first), the preview, and page settings."""
-from app.builder import tree as trees
 from app.builder import services
+from app.builder import tree as trees
 from app.builder.models import Asset
 from app.extensions import db
 from tests.builder.conftest import fresh

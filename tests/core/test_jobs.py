@@ -51,7 +51,7 @@ def test_tracked_job_is_enqueued_then_runs_with_progress(app, account):
     done = db.session.get(Job, job.id)
     assert (done.state, done.progress, done.message) == ("finished", 100, "Counted to 4.")
     assert done.started_at and done.finished_at
-    assert CALLS == [(str(account.id), 4)]
+    assert [(str(account.id), 4)] == CALLS
 
 
 def test_running_a_finished_job_again_changes_nothing(app, account):
@@ -63,7 +63,7 @@ def test_running_a_finished_job_again_changes_nothing(app, account):
         jobs.run_job(jobs._path(count_to), str(job.id), (str(account.id), 2))
     finally:
         app.config["JOBS_MODE"] = "rq"
-    assert CALLS == [(str(account.id), 2)]
+    assert [(str(account.id), 2)] == CALLS
 
 
 def test_failing_job_is_retried_then_marked_failed(app, account):
@@ -90,7 +90,7 @@ def test_untracked_job_runs_with_plain_arguments(app):
     value = uuid.uuid4()
     jobs.enqueue(untracked, value)
     run_jobs(app)
-    assert CALLS == [str(value)]
+    assert [str(value)] == CALLS
 
 
 def test_sync_mode_records_a_failure(app, account):

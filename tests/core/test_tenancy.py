@@ -65,11 +65,11 @@ def test_every_route_with_an_id_answers_404_for_another_accounts_rows(app, clien
 
 
 def test_scoped_helpers_never_return_another_accounts_row(app):
-    from app.auth.models import ApiKey
-    from app.core.tenancy import get_or_404, scoped
+    import pytest
     from werkzeug.exceptions import NotFound
 
-    import pytest
+    from app.auth.models import ApiKey
+    from app.core.tenancy import get_or_404, scoped
 
     owner_a = factories.make_user("a@example.com")
     account_a = factories.make_account(owner_a, "A")

@@ -1,6 +1,6 @@
 """Activities and tasks: the panel on records, My tasks, status changes, edit and delete."""
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import render_template_string
@@ -12,7 +12,7 @@ from app.crm.services import activities, companies, contacts, deals
 from app.extensions import db
 from tests import factories
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Funnel templates: the system templates' content, the gallery, previews, "use template", "save as
 template" and deleting a workspace template (with roles and other accounts)."""
 import re
+from datetime import UTC
 
 import pytest
 from sqlalchemy import func, select
@@ -112,15 +113,15 @@ def test_the_images_the_templates_use_exist(app):
 
 
 def test_the_webinar_date_is_always_a_thursday_a_week_or_more_ahead():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     for day in range(1, 15):
-        now = datetime(2026, 3, day, 20, 0, tzinfo=timezone.utc)
+        now = datetime(2026, 3, day, 20, 0, tzinfo=UTC)
         start = session_start(now)
         assert start.weekday() == 3 and start.hour == 17 and (start - now).days >= 6
     deadline = next(element["props"]["deadline"] for element, _, _ in trees.walk(
         get("webinar").snapshot()["steps"][0]["page"]["tree"]) if element["type"] == "countdown_timer")
-    assert datetime.fromisoformat(deadline).replace(tzinfo=timezone.utc) > datetime.now(timezone.utc)
+    assert datetime.fromisoformat(deadline).replace(tzinfo=UTC) > datetime.now(UTC)
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -162,7 +163,7 @@ ANSWERS = {"email": "ann@example.com", "tel": "+1 415 555 2671", "url": "https:/
                                        ("webinar", {"webinar", "masterclass-registrant"})])
 def test_a_published_template_form_makes_a_contact_and_goes_to_the_next_step(owner, client, key, tags):
     """Filled in as a visitor would, in a workspace whose "budget" custom field is a number."""
-    from app.builder.publishing import publish_funnel, public_path
+    from app.builder.publishing import public_path, publish_funnel
     from app.crm.models import Contact
     from app.crm.services import custom_fields
 

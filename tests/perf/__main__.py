@@ -68,7 +68,7 @@ def main(argv: list[str]) -> int:
             rows = module.run()
             if not isinstance(rows, list):
                 raise TypeError(f"{name}.run() returned {type(rows).__name__}, not a list of rows")
-        except BaseException as exc:  # noqa: BLE001 (report the crash, keep running the others)
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             sys.stdout.flush()

@@ -123,7 +123,7 @@ def prepare(url: str, env: dict) -> dict:
 
             funnel = funnels.create_from_snapshot(account, get("lead-magnet").snapshot(), {}, user)
             source = "the lead-magnet template"
-        except Exception as exc:  # noqa: BLE001 (templates still being written: a page of the same size)
+        except Exception as exc:
             print(f"   (lead-magnet template unavailable: {type(exc).__name__}: {exc}; using a built page)")
             db.session.rollback()
             funnel = funnels.create_funnel(account, {"name": "Bench", "slug": "bench"}, user, steps=_fallback_steps())

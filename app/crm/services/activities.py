@@ -1,5 +1,5 @@
 """Activities and tasks: types, a status state machine, due dates in the user's time zone."""
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_
@@ -32,7 +32,7 @@ def parse_due(raw, zone_name: str):
             raise ValidationError("Use a date and time like 2026-12-01 14:30.", field="due_at") from exc
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(zone_name or "UTC"))
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def _clean(account, data: dict, zone_name: str, partial: bool) -> dict:
@@ -103,7 +103,7 @@ def my_tasks(account, user, zone_name: str) -> dict:
     """Open activities assigned to the user, grouped overdue / today / upcoming / no date."""
     zone = ZoneInfo(zone_name or "UTC")
     now = utcnow()
-    end_today = datetime.combine(now.astimezone(zone).date() + timedelta(days=1), time.min, zone).astimezone(timezone.utc)
+    end_today = datetime.combine(now.astimezone(zone).date() + timedelta(days=1), time.min, zone).astimezone(UTC)
     rows = db.session.execute(
         scoped(Activity, account).where(Activity.assignee_id == user.id,
                                         Activity.status.in_(("pending", "in_progress")))

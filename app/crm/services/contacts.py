@@ -1,6 +1,6 @@
 """Contacts: create, update, soft delete and restore, search and filters, segments, bulk actions."""
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Select, String, cast, func, select
 
@@ -10,8 +10,15 @@ from app.core.errors import ConflictError, ValidationError
 from app.core.tenancy import scoped
 from app.crm.models import CONTACT_SOURCES, Company, Contact, Segment, Tag, contact_tags
 from app.crm.services import custom_fields, tags, timeline
-from app.crm.services.common import (FieldErrors, as_uuid, choice_value, member_user_id, normalize_phone, row_of_account,
-                                     text_value)
+from app.crm.services.common import (
+    FieldErrors,
+    as_uuid,
+    choice_value,
+    member_user_id,
+    normalize_phone,
+    row_of_account,
+    text_value,
+)
 from app.extensions import db
 
 RESTORE_DAYS = 30
@@ -239,7 +246,7 @@ def _midnight_utc(day: date, zone, next_day: bool = False):
     """Midnight (of the next day) in the workspace's zone, in UTC; None at the ends of the calendar (year 1 or
     9999 bound nothing, and the arithmetic would overflow)."""
     try:
-        return datetime.combine(day + timedelta(days=1) if next_day else day, time.min, zone).astimezone(timezone.utc)
+        return datetime.combine(day + timedelta(days=1) if next_day else day, time.min, zone).astimezone(UTC)
     except OverflowError:
         return None
 

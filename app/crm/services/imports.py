@@ -31,8 +31,16 @@ from app.core import audit, events, jobs
 from app.core.db import utcnow
 from app.core.errors import ConflictError, ValidationError
 from app.core.tenancy import scoped
-from app.crm.models import (CONTACT_SOURCES, Company, Contact, ContactImport, ImportMapping, Tag, TimelineEntry,
-                            contact_tags)
+from app.crm.models import (
+    CONTACT_SOURCES,
+    Company,
+    Contact,
+    ContactImport,
+    ImportMapping,
+    Tag,
+    TimelineEntry,
+    contact_tags,
+)
 from app.crm.services import contacts, custom_fields
 from app.crm.services.common import choice_value, normalize_phone, text_value
 from app.extensions import db

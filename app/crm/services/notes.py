@@ -4,9 +4,9 @@ import html
 import bleach
 
 from app.core import audit, events
-from app.core.sanitize import sanitize_html as sanitize
 from app.core.errors import ForbiddenError, ValidationError
 from app.core.roles import role_at_least
+from app.core.sanitize import sanitize_html as sanitize
 from app.crm.models import Company, Contact, Deal, Note
 from app.crm.services import timeline
 from app.crm.services.common import row_of_account

@@ -22,9 +22,8 @@ from app.crm.forms import NoteForm
 from app.crm.models import DEAL_STATUSES, Contact, Deal, Pipeline, Stage
 from app.crm.services import contacts as contacts_service
 from app.crm.services import deals as service
-from app.crm.views.companies import (_notes_of, _selected_company_choice, as_uuid_or_none,
-                                     member_choices)
 from app.crm.services.notes import editable_text as note_text
+from app.crm.views.companies import _notes_of, _selected_company_choice, as_uuid_or_none, member_choices
 from app.crm.views.record_notes import add_note, delete_note, edit_note, note_on
 from app.extensions import db
 

@@ -10,10 +10,10 @@ one `Palette`) and a `TEMPLATE`, listed in `all_templates()`; its pictures go in
 tests/funnels/test_templates.py then checks that every page validates and passes the checks before
 publishing. Run `python -m app.funnels.system_templates.screenshots` for the gallery's thumbnail.
 """
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
 
 from app.funnels.models import FUNNEL_TYPES
 

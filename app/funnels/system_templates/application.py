@@ -2,10 +2,33 @@
 goals, biggest challenge), then a thank-you page says when the team will call."""
 from app.builder.tree import new_element
 from app.funnels.system_templates import SystemTemplate
-from app.funnels.system_templates.blocks import (Palette, benefits, bullets, button, card, column, email_field,
-                                                 eyebrow, faq, field, first_name_field, footer, form, headline, image,
-                                                 page, progress, row, section, single, step, subheadline, testimonials,
-                                                 text, video)
+from app.funnels.system_templates.blocks import (
+    Palette,
+    benefits,
+    bullets,
+    button,
+    card,
+    column,
+    email_field,
+    eyebrow,
+    faq,
+    field,
+    first_name_field,
+    footer,
+    form,
+    headline,
+    image,
+    page,
+    progress,
+    row,
+    section,
+    single,
+    step,
+    subheadline,
+    testimonials,
+    text,
+    video,
+)
 
 KEY = "application"
 BRAND = "Your Company"

@@ -1,9 +1,32 @@
 """Lead magnet: a free guide in exchange for an e-mail address, then a thank-you page with the download."""
 from app.funnels.system_templates import SystemTemplate
-from app.funnels.system_templates.blocks import (Palette, benefits, bullets, button, call_to_action, column,
-                                                 email_field, eyebrow, faq, first_name_field, footer, form, headline,
-                                                 image, page, progress, row, section, single, social_proof, step,
-                                                 subheadline, testimonials, text, video)
+from app.funnels.system_templates.blocks import (
+    Palette,
+    benefits,
+    bullets,
+    button,
+    call_to_action,
+    column,
+    email_field,
+    eyebrow,
+    faq,
+    first_name_field,
+    footer,
+    form,
+    headline,
+    image,
+    page,
+    progress,
+    row,
+    section,
+    single,
+    social_proof,
+    step,
+    subheadline,
+    testimonials,
+    text,
+    video,
+)
 
 KEY = "lead-magnet"
 BRAND = "Your Company"

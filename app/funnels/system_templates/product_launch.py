@@ -2,10 +2,35 @@
 testimonials) and a thank-you page."""
 from app.builder.tree import new_element
 from app.funnels.system_templates import SystemTemplate
-from app.funnels.system_templates.blocks import (IMAGES, Palette, announcement, benefits, bullets, button,
-                                                 call_to_action, column, email_field, eyebrow, faq, first_name_field,
-                                                 footer, form, headline, image, page, progress, row, section, single,
-                                                 social_proof, step, subheadline, testimonials, text, video)
+from app.funnels.system_templates.blocks import (
+    IMAGES,
+    Palette,
+    announcement,
+    benefits,
+    bullets,
+    button,
+    call_to_action,
+    column,
+    email_field,
+    eyebrow,
+    faq,
+    first_name_field,
+    footer,
+    form,
+    headline,
+    image,
+    page,
+    progress,
+    row,
+    section,
+    single,
+    social_proof,
+    step,
+    subheadline,
+    testimonials,
+    text,
+    video,
+)
 
 KEY = "product-launch"
 BRAND = "Cadence Planners"

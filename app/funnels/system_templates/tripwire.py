@@ -1,11 +1,39 @@
 """Tripwire sale: a low-priced first offer, then an order bump, a one-click upsell and a downsell."""
 from app.builder.tree import new_element
 from app.funnels.system_templates import SystemTemplate
-from app.funnels.system_templates.blocks import (Palette, announcement, benefits, bullets, button, call_to_action,
-                                                 card, column, email_field, eyebrow, faq, field, first_name_field,
-                                                 footer, form, headline, image, page, progress, quiet_link, row,
-                                                 section, single, social_proof, step, step_id, subheadline,
-                                                 testimonial, testimonials, text, video)
+from app.funnels.system_templates.blocks import (
+    Palette,
+    announcement,
+    benefits,
+    bullets,
+    button,
+    call_to_action,
+    card,
+    column,
+    email_field,
+    eyebrow,
+    faq,
+    field,
+    first_name_field,
+    footer,
+    form,
+    headline,
+    image,
+    page,
+    progress,
+    quiet_link,
+    row,
+    section,
+    single,
+    social_proof,
+    step,
+    step_id,
+    subheadline,
+    testimonial,
+    testimonials,
+    text,
+    video,
+)
 
 KEY = "tripwire"
 BRAND = "Your Company"

@@ -1,14 +1,37 @@
 """Webinar registration: a registration page with the date, a countdown and the host, then a
 confirmation page with the calendar links."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from app.builder.tree import new_element
 from app.funnels.system_templates import SystemTemplate
-from app.funnels.system_templates.blocks import (Palette, announcement, benefits, bullets, button, call_to_action,
-                                                 column, email_field, eyebrow, faq, first_name_field, footer, form,
-                                                 headline, image, page, progress, row, section, single, step,
-                                                 subheadline, testimonials, text, video)
+from app.funnels.system_templates.blocks import (
+    Palette,
+    announcement,
+    benefits,
+    bullets,
+    button,
+    call_to_action,
+    column,
+    email_field,
+    eyebrow,
+    faq,
+    first_name_field,
+    footer,
+    form,
+    headline,
+    image,
+    page,
+    progress,
+    row,
+    section,
+    single,
+    step,
+    subheadline,
+    testimonials,
+    text,
+    video,
+)
 
 KEY = "webinar"
 BRAND = "Your Company"
@@ -22,7 +45,7 @@ LENGTH = timedelta(minutes=60)
 
 def session_start(now: datetime | None = None) -> datetime:
     """The Thursday at 17:00 UTC at least a week away: a date that is never in the past."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     start = (now + timedelta(days=7)).replace(hour=17, minute=0, second=0, microsecond=0)
     return start + timedelta(days=(3 - start.weekday()) % 7)
 
