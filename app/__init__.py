@@ -5,7 +5,7 @@ from dotenv import load_dotenv
 from flask import Flask, g, request, session
 from flask_login import current_user
 
-from app.config import INSTANCE_DIR, load_config
+from app.config import INSTANCE_DIR, check_config, load_config
 from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
 
 log = logging.getLogger(__name__)
@@ -17,6 +17,7 @@ def create_app(config: dict | None = None) -> Flask:
                 static_folder="../static")
     app.config.update(load_config())
     app.config.update(config or {})
+    check_config(app.config)
     INSTANCE_DIR.mkdir(exist_ok=True)
 
     from app.core.logging import configure_logging
@@ -110,6 +111,9 @@ def _register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if app.config["BASE_URL"].startswith("https://"):
+            # Browsers then refuse plain http for the app's host for a year (the site's hosts are not included).
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if not request.path.startswith("/static/"):
             response.headers.setdefault(
                 "Content-Security-Policy",

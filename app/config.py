@@ -8,6 +8,7 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = BASE_DIR / "instance"
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
 
 
 def _bool(name: str, default: bool = False) -> bool:
@@ -32,7 +33,7 @@ def load_config() -> dict:
     redis_url = os.environ.get("REDIS_URL") or None
     debug = _bool("FLASK_DEBUG", False)
     return {
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or "dev-only-insecure-secret-key-change-me",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY,
         "DEBUG": debug,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -81,3 +82,13 @@ def load_config() -> dict:
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         "LOG_FORMAT": os.environ.get("LOG_FORMAT") or ("text" if debug else "json"),
     }
+
+
+def check_config(config) -> None:
+    """Refuse to start a production app (not debug, not testing) with the public development key: anyone
+    could sign its sessions, CSRF tokens and password-reset links."""
+    if config.get("DEBUG") or config.get("TESTING"):
+        return
+    if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEVELOPMENT_SECRET_KEY:
+        raise RuntimeError("SECRET_KEY is not set: set it to a long random string (see .env.example), "
+                           "or set FLASK_DEBUG=1 for development.")

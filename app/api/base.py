@@ -9,13 +9,14 @@ Create:  201 with the object, its "id" included.
 Every route is declared with `@api_route(...)`, which registers the view and its OpenAPI operation,
 so the document (/api/v1/openapi.json) cannot forget a route.
 """
+from datetime import date
 from functools import wraps
 
-from flask import g, jsonify, request
+from flask import g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from app.auth import services as auth_services
-from app.core.errors import ServiceError
+from app.core.errors import ServiceError, ValidationError
 from app.core.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE,
@@ -27,33 +28,17 @@ from app.core.pagination import (
 )
 from app.core.roles import role_at_least
 from app.core.tenancy import set_current
+from app.core.validation import text_value, uuid_or_none
+from app.core.web import json_error
 
 OPERATIONS: dict[str, dict[str, dict]] = {}  # OpenAPI path -> method -> operation
 PUBLIC_ENDPOINTS: set[str] = set()
+BODIES: dict[str, dict] = {}  # endpoint -> the schema of its request body
 MAX_Q_LENGTH = 200
-
-ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 409: "conflict", 410: "gone", 413: "payload_too_large",
-               415: "unsupported_media_type", 422: "validation_failed", 429: "rate_limited",
-               500: "internal_error"}
-
-
-def error_response(status: int, message: str, fields: dict | None = None, code: str | None = None,
-                   allow: list[str] | None = None):
-    body = {"error": {"code": code or ERROR_CODES.get(status, "error"), "message": message, "fields": fields or {}}}
-    response = jsonify(body)
-    response.status_code = status
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="leadforge"'
-    if status == 405:
-        # A 405 names the methods the URL does accept (RFC 9110); routing puts them on the exception.
-        routing = getattr(request, "routing_exception", None)
-        if allow is None and isinstance(routing, MethodNotAllowed):
-            allow = routing.valid_methods
-        if allow:
-            response.headers["Allow"] = ", ".join(sorted(allow))
-    return response
-
+NO_NUL = "^[^\\u0000]*$"  # JSON-schema patterns of strings: no NUL character,
+NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"  # ... and something besides spaces,
+BLANK = "^\\s*$"  # ... or only spaces
+STORED_DATE_PATTERN = "^(19|20|21)[0-9]{2}-"  # dates that are stored: years 1900-2199 (app/core/dates.py)
 
 class ApiError(Exception):
     def __init__(self, status: int, message: str, fields: dict | None = None):
@@ -64,14 +49,14 @@ class ApiError(Exception):
 def handle_error(error):
     """Every error under /api/v1 is JSON with a reason, never an HTML page."""
     if isinstance(error, ApiError):
-        return error_response(error.status, error.message, error.fields)
+        return json_error(error.status, error.message, error.fields)
     if isinstance(error, ServiceError):
-        return error_response(error.status, error.message, error.fields, error.code)
+        return json_error(error.status, error.message, error.fields, error.code)
     if isinstance(error, PageParamError):
-        return error_response(400, str(error), {error.field: str(error)})
+        return json_error(400, str(error), {error.field: str(error)})
     if isinstance(error, HTTPException):
         allow = error.valid_methods if isinstance(error, MethodNotAllowed) else None
-        return error_response(error.code or 500, error.description or error.name, allow=allow)
+        return json_error(error.code or 500, error.description or error.name, allow=allow)
     raise error  # the app's handler logs it and answers a JSON 500 (tests see the exception itself)
 
 
@@ -104,6 +89,8 @@ def json_body() -> dict:
         data = None
     if not isinstance(data, dict):
         raise ApiError(400, "Send a JSON object in the body with Content-Type: application/json.")
+    if request.endpoint in BODIES:
+        check_known(data, body_fields(BODIES[request.endpoint]))
     return data
 
 
@@ -149,6 +136,8 @@ def api_route(rule: str, methods=("GET",), summary: str = "", public: bool = Fal
             return view(*args, **kwargs)
 
         bp.add_url_rule(rule, endpoint, wrapped, methods=list(methods))
+        if body is not None:
+            BODIES[f"{bp.name}.{endpoint}"] = body
         if public:
             PUBLIC_ENDPOINTS.add(f"{bp.name}.{endpoint}")
         path = "/api/v1" + _openapi_path(rule)
@@ -211,3 +200,145 @@ def _default_responses(public, paginated, body):
         defaults[422] = ("The body failed validation; `fields` says where.", None)
     defaults[429] = ("Too many requests.", None)
     return defaults
+
+
+# ---- bodies: JSON types, unknown fields -------------------------------------------------------------
+
+def _bad_string(value: str) -> str | None:
+    if "\x00" in value:
+        return "Must not contain NUL characters."
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Must be valid Unicode text."
+    return None
+
+
+def _type_problem(data: dict, name: str, kind: str) -> str | None:
+    value = data[name]
+    if kind == "text" and value is not None and not isinstance(value, str):
+        return "Must be a string or null."
+    if kind == "string" and not isinstance(value, str):
+        return "Must be a string."
+    if kind == "integer":
+        if isinstance(value, float) and value.is_integer() and abs(value) < 1e18:
+            data[name] = value = int(value)  # 2000.0 is an integer in JSON
+        if not isinstance(value, int) or isinstance(value, bool):
+            return "Must be an integer (a whole number)."
+    if kind == "values":
+        if not isinstance(value, dict):
+            return "Must be an object of values by key."
+        for key, item in value.items():
+            if isinstance(item, (dict, list)):
+                return "Each value must be a string, a number, true/false or null."
+            message = _bad_string(key) or (_bad_string(item) if isinstance(item, str) else None)
+            if message:
+                return message
+    if kind == "names":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return "Must be an array of tag names (strings)."
+        if len(value) > 50:
+            return "At most 50 tags."
+        message = next((m for m in (_bad_string(v) for v in value) if m), None)
+        if message is None:
+            try:
+                for tag_name in value:
+                    text_value({"tags": tag_name}, "tags", "tag name", 50, required=True)
+            except ValidationError as error:
+                return error.message
+        return message
+    return _bad_string(value) if isinstance(value, str) else None
+
+
+def check_types(data: dict, spec: dict) -> None:
+    """422 naming every field of `data` whose JSON type is not the one `spec` gives (absent fields are fine).
+
+    Kinds: "text" (string or null), "string", "integer", "values" (object of strings, numbers, booleans, nulls),
+    "names" (array of strings)."""
+    errors = {name: message for name in spec if name in data
+              for message in [_type_problem(data, name, spec[name])] if message}
+    if errors:
+        raise ApiError(422, f"Check {', '.join(sorted(errors))}.", errors)
+
+
+def check_known(data: dict, known) -> None:
+    """422 naming every field of the body that the operation does not take: a misspelt or guessed name
+    (`value` for `value_cents`) is an error, never silently ignored. `json_body` checks every body declared
+    with `api_route(body=...)` so, when the view reads it (after it has found the record: 404 first)."""
+    unknown = sorted(name for name in data if name not in known)
+    if unknown:
+        raise ApiError(422, f"Unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}.",
+                       {name: "This field does not exist here." for name in unknown})
+
+
+def body_fields(schema: dict) -> set[str]:
+    """The fields a request body may have: the properties of its schema (a component, by reference)."""
+    from app.api.openapi import SCHEMAS
+
+    if "$ref" in schema:
+        schema = SCHEMAS[schema["$ref"].rsplit("/", 1)[-1]]
+    return set(schema.get("properties") or {})
+
+
+def read_body(spec: dict) -> dict:
+    """The JSON body's fields named by `spec` ({name: kind}), their types checked."""
+    data = json_body()
+    check_types(data, spec)
+    return {name: data[name] for name in spec if name in data}
+
+
+# ---- query strings -----------------------------------------------------------------------------------
+
+def query_param(name: str, schema: dict, description: str) -> dict:
+    """The OpenAPI description of a query parameter."""
+    return {"name": name, "in": "query", "schema": schema, "description": description}
+
+
+FILTER_MESSAGES = {"uuid": "Must be an id (UUID).", "owner": "Must be a user id (UUID) or none.",
+                   "date": "Must be a date like 2026-01-31."}
+
+
+def query_filters(spec: dict) -> dict:
+    """Query filters: {param: kind} with kinds "uuid", "owner" (uuid or none), "date", or a tuple of choices.
+    A bad value is a 400 naming the parameter."""
+    values, errors = {}, {}
+    for name, kind in spec.items():
+        raw = request.args.get(name)
+        if raw in (None, ""):
+            continue
+        if "\x00" in raw or len(raw) > 200:
+            errors[name] = "Not a valid value."
+            continue
+        if kind == "uuid" or (kind == "owner" and raw != "none"):
+            valid = uuid_or_none(raw) is not None
+        elif kind == "date":
+            valid = _is_date(raw)
+        else:
+            valid = kind in ("text", "owner") or raw in kind
+        if not valid:
+            errors[name] = FILTER_MESSAGES.get(kind) or f"Use one of: {', '.join(kind)}."
+            continue
+        values[name] = raw
+    if errors:
+        raise ApiError(400, f"Bad filter: {', '.join(sorted(errors))}.", errors)
+    return values
+
+
+def _is_date(raw: str) -> bool:
+    """Any calendar date bounds a filter (0001-01-01 and 9999-12-31 simply bound nothing); only dates
+    that are stored are held to core.dates' range."""
+    try:
+        date.fromisoformat(raw)
+    except ValueError:
+        return False
+    return True
+
+
+# ---- serialization ---------------------------------------------------------------------------------
+
+def iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def id_or_none(value):
+    return str(value) if value is not None else None

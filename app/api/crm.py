@@ -4,25 +4,32 @@ Contact fields are named as in the contact form. Bodies are checked for their ty
 422 naming the field, never a 500); the services check the values. Reading needs the viewer role, writing
 the user role; another workspace's ids are simply not found (404).
 """
-from datetime import date
 
-from flask import jsonify, request
+from flask import jsonify
 from sqlalchemy import func
 from sqlalchemy.orm import selectinload
 
-from app.api.base import ApiError, api_route, json_body, list_response
+from app.api.base import (
+    BLANK,
+    NO_NUL,
+    NOT_BLANK,
+    STORED_DATE_PATTERN,
+    ApiError,
+    api_route,
+    id_or_none,
+    iso,
+    list_response,
+    query_filters,
+    query_param,
+    read_body,
+)
 from app.api.openapi import SCHEMAS, error_response, json_response, list_of, ref
 from app.core.db import like_pattern
-from app.core.errors import ValidationError
 from app.core.tenancy import current_account, current_actor, get_or_404, scoped
+from app.core.validation import as_uuid, get_live, text_value
 from app.crm.models import COMPANY_SIZES, CONTACT_SOURCES, DEAL_STATUSES, Company, Contact, Deal, Pipeline, Tag
 from app.crm.services import companies, contacts, deals
-from app.crm.services.common import as_uuid, get_live, text_value
 from app.extensions import db
-
-NO_NUL = "^[^\\u0000]*$"
-NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
-BLANK = "^\\s*$"
 
 
 def _text(max_length: int, nullable: bool = True, **extra) -> dict:
@@ -111,7 +118,8 @@ DEAL_FIELDS = {
     "value_cents": {"type": "integer", "minimum": 0, "maximum": 10 ** 14, "description": "The value in cents."},
     "contact_id": _id("A contact of the workspace."), "company_id": _id("A company of the workspace."),
     "owner_id": CONTACT_FIELDS["owner_id"],
-    "expected_close_date": {"type": ["string", "null"], "format": "date"},
+    "expected_close_date": {"type": ["string", "null"], "format": "date", "pattern": STORED_DATE_PATTERN,
+                            "description": "A date between 1900 and 2199."},
 }
 SCHEMAS.update({
     "CompanyCreate": {"type": "object", "required": ["name"], "properties": COMPANY_FIELDS},
@@ -148,75 +156,8 @@ NOT_FOUND = error_response("No such record in the key's workspace.")
 DUPLICATE = error_response("Another contact has this e-mail: the message and `fields.email` give its id.")
 
 
-def _query(name: str, schema: dict, description: str) -> dict:
-    return {"name": name, "in": "query", "schema": schema, "description": description}
-
-
 UUID_PARAM = {"type": "string", "format": "uuid"}
 DATE_PARAM = {"type": "string", "format": "date"}
-
-
-# ---- body checks -----------------------------------------------------------------------------------
-
-def _bad_string(value: str) -> str | None:
-    if "\x00" in value:
-        return "Must not contain NUL characters."
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "Must be valid Unicode text."
-    return None
-
-
-def check_types(data: dict, spec: dict) -> None:
-    """422 naming every field of `data` whose JSON type is not the one `spec` gives (absent fields are fine).
-
-    Kinds: "text" (string or null), "string", "integer", "values" (object of strings, numbers, booleans, nulls),
-    "names" (array of strings)."""
-    errors = {}
-    for name, kind in spec.items():
-        if name not in data:
-            continue
-        value = data[name]
-        message = None
-        if kind == "text" and value is not None and not isinstance(value, str):
-            message = "Must be a string or null."
-        elif kind == "string" and not isinstance(value, str):
-            message = "Must be a string."
-        elif kind == "integer":
-            if isinstance(value, float) and value.is_integer() and abs(value) < 1e18:
-                data[name] = value = int(value)  # 2000.0 is an integer in JSON
-            if not isinstance(value, int) or isinstance(value, bool):
-                message = "Must be an integer (a whole number)."
-        elif kind == "values":
-            if not isinstance(value, dict):
-                message = "Must be an object of values by key."
-            for key, item in value.items() if isinstance(value, dict) else ():
-                if isinstance(item, (dict, list)):
-                    message = "Each value must be a string, a number, true/false or null."
-                else:
-                    message = _bad_string(key) or (_bad_string(item) if isinstance(item, str) else None)
-                if message:
-                    break
-        elif kind == "names":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                message = "Must be an array of tag names (strings)."
-            elif len(value) > 50:
-                message = "At most 50 tags."
-            else:
-                message = next((m for m in (_bad_string(v) for v in value) if m), None)
-                if message is None:
-                    try:
-                        for name_ in value:
-                            text_value({"tags": name_}, "tags", "tag name", 50, required=True)
-                    except ValidationError as error:
-                        message = error.message
-        if message is None and isinstance(value, str):
-            message = _bad_string(value)
-        if message:
-            errors[name] = message
-    if errors:
-        raise ApiError(422, f"Check {', '.join(sorted(errors))}.", errors)
 
 
 CONTACT_TYPES = {**{name: "text" for name in contacts.FIELDS}, "custom_fields": "values", "tags": "names"}
@@ -227,49 +168,7 @@ DEAL_TYPES = {"title": "text", "value_cents": "integer", "contact_id": "text", "
               "status": "text", "lost_reason": "text"}
 
 
-def _body(spec: dict) -> dict:
-    data = json_body()
-    check_types(data, spec)
-    return {name: data[name] for name in spec if name in data}
-
-
-def _filters(spec: dict) -> dict:
-    """Query filters: {param: kind} with kinds "uuid", "owner" (uuid or none), "date", or a tuple of choices.
-    A bad value is a 400 naming the parameter."""
-    values, errors = {}, {}
-    for name, kind in spec.items():
-        raw = request.args.get(name)
-        if raw in (None, ""):
-            continue
-        if "\x00" in raw or len(raw) > 200:
-            errors[name] = "Not a valid value."
-            continue
-        try:
-            if kind == "uuid" or (kind == "owner" and raw != "none"):
-                as_uuid(raw, name, name)
-            elif kind == "date":
-                date.fromisoformat(raw)
-            elif isinstance(kind, tuple) and raw not in kind:
-                raise ValidationError(f"Use one of: {', '.join(kind)}.", field=name)
-        except (ValueError, ValidationError):
-            errors[name] = {"uuid": "Must be an id (UUID).", "owner": "Must be a user id (UUID) or none.",
-                            "date": "Must be a date like 2026-01-31."}.get(kind) or f"Use one of: {', '.join(kind)}."
-            continue
-        values[name] = raw
-    if errors:
-        raise ApiError(400, f"Bad filter: {', '.join(sorted(errors))}.", errors)
-    return values
-
-
 # ---- serialization ------------------------------------------------------------------------------------
-
-def _iso(value):
-    return value.isoformat() if value is not None else None
-
-
-def _str(value):
-    return str(value) if value is not None else None
-
 
 def tag_json(tag: Tag) -> dict:
     return {"id": str(tag.id), "name": tag.name, "color": tag.color}
@@ -278,25 +177,25 @@ def tag_json(tag: Tag) -> dict:
 def contact_json(contact: Contact) -> dict:
     data = {name: getattr(contact, name) for name in ("first_name", "last_name", "email", "phone", "source", "street",
                                                         "city", "region", "postal_code", "country")}
-    return {"id": str(contact.id), **data, "company_id": _str(contact.company_id), "owner_id": _str(contact.owner_id),
+    return {"id": str(contact.id), **data, "company_id": id_or_none(contact.company_id), "owner_id": id_or_none(contact.owner_id),
             "custom_fields": contact.custom_fields or {}, "tags": [tag_json(tag) for tag in contact.tags],
-            "created_at": _iso(contact.created_at), "updated_at": _iso(contact.updated_at)}
+            "created_at": iso(contact.created_at), "updated_at": iso(contact.updated_at)}
 
 
 def company_json(company: Company) -> dict:
     return {"id": str(company.id), "name": company.name, "domain": company.domain, "industry": company.industry,
-            "size": company.size, "phone": company.phone, "owner_id": _str(company.owner_id),
-            "parent_id": _str(company.parent_id), "tags": [tag_json(tag) for tag in company.tags],
-            "created_at": _iso(company.created_at), "updated_at": _iso(company.updated_at)}
+            "size": company.size, "phone": company.phone, "owner_id": id_or_none(company.owner_id),
+            "parent_id": id_or_none(company.parent_id), "tags": [tag_json(tag) for tag in company.tags],
+            "created_at": iso(company.created_at), "updated_at": iso(company.updated_at)}
 
 
 def deal_json(deal: Deal) -> dict:
     return {"id": str(deal.id), "title": deal.title, "value_cents": deal.value_cents, "currency": deal.currency,
             "pipeline_id": str(deal.pipeline_id), "stage_id": str(deal.stage_id), "stage": deal.stage.name,
-            "status": deal.status, "lost_reason": deal.lost_reason, "contact_id": _str(deal.contact_id),
-            "company_id": _str(deal.company_id), "owner_id": _str(deal.owner_id),
-            "expected_close_date": _iso(deal.expected_close_date), "closed_at": _iso(deal.closed_at),
-            "created_at": _iso(deal.created_at), "updated_at": _iso(deal.updated_at)}
+            "status": deal.status, "lost_reason": deal.lost_reason, "contact_id": id_or_none(deal.contact_id),
+            "company_id": id_or_none(deal.company_id), "owner_id": id_or_none(deal.owner_id),
+            "expected_close_date": iso(deal.expected_close_date), "closed_at": iso(deal.closed_at),
+            "created_at": iso(deal.created_at), "updated_at": iso(deal.updated_at)}
 
 
 # ---- contacts -----------------------------------------------------------------------------------------
@@ -304,19 +203,19 @@ def deal_json(deal: Deal) -> dict:
 CONTACT_FILTERS = {"tag": "uuid", "owner": "owner", "company": "uuid", "source": CONTACT_SOURCES,
                    "created_from": "date", "created_to": "date", "sort": tuple(contacts.SORTS)}
 CONTACT_PARAMS = [
-    _query("tag", UUID_PARAM, "Contacts with this tag (id)."),
-    _query("owner", {"anyOf": [UUID_PARAM, {"type": "string", "enum": ["none"]}]},
+    query_param("tag", UUID_PARAM, "Contacts with this tag (id)."),
+    query_param("owner", {"anyOf": [UUID_PARAM, {"type": "string", "enum": ["none"]}]},
            "Contacts of this owner (user id), or `none` for contacts without one."),
-    _query("company", UUID_PARAM, "Contacts of this company (id)."),
-    _query("source", {"type": "string", "enum": list(CONTACT_SOURCES)}, "Contacts from this source."),
-    _query("created_from", DATE_PARAM, "Created on or after this day (the workspace's time zone)."),
-    _query("created_to", DATE_PARAM, "Created on or before this day (the workspace's time zone)."),
-    _query("sort", {"type": "string", "enum": list(contacts.SORTS), "default": "-created"}, "The order."),
+    query_param("company", UUID_PARAM, "Contacts of this company (id)."),
+    query_param("source", {"type": "string", "enum": list(CONTACT_SOURCES)}, "Contacts from this source."),
+    query_param("created_from", DATE_PARAM, "Created on or after this day (the workspace's time zone)."),
+    query_param("created_to", DATE_PARAM, "Created on or before this day (the workspace's time zone)."),
+    query_param("sort", {"type": "string", "enum": list(contacts.SORTS), "default": "-created"}, "The order."),
 ]
 
 
 def _contact_filters() -> dict:
-    filters = _filters(CONTACT_FILTERS)
+    filters = query_filters(CONTACT_FILTERS)
     # Days outside what the time-zone arithmetic can represent bound nothing: no contact is that old or new.
     if filters.get("created_from", "9") < "1900":
         filters.pop("created_from")
@@ -358,7 +257,7 @@ def list_contacts():
 @api_route("/contacts", methods=("POST",), summary="Create a contact", role="user", tag="Contacts",
            body=ref("ContactCreate"), responses={201: json_response("The contact.", "Contact"), 409: DUPLICATE})
 def create_contact():
-    data = _body(CONTACT_TYPES)
+    data = read_body(CONTACT_TYPES)
     _tag_names(data)
     try:
         contact = contacts.create(current_account(), data, current_actor(), source=None if data.get("source") else "api")
@@ -371,7 +270,7 @@ def create_contact():
            role="user", tag="Contacts", body=ref("ContactUpsert"),
            responses={201: json_response("Created: the contact.", "Contact"), 200: json_response("Updated: the contact.", "Contact")})
 def upsert_contact():
-    data = _body(CONTACT_TYPES)
+    data = read_body(CONTACT_TYPES)
     if not isinstance(data.get("email"), str) or not data["email"].strip():
         raise ApiError(422, "Send the e-mail to match the contact by.", {"email": "Enter an e-mail address."})
     names = _tag_names(data) or []
@@ -395,7 +294,7 @@ def get_contact(contact_id):
            responses={200: json_response("The contact.", "Contact"), 404: NOT_FOUND, 409: DUPLICATE})
 def update_contact(contact_id):
     contact = _live_contact(contact_id)
-    data = _body(CONTACT_TYPES)
+    data = read_body(CONTACT_TYPES)
     names = _tag_names(data)
     account, actor = current_account(), current_actor()
     fields = {key: value for key, value in data.items() if key != "tags"}
@@ -427,8 +326,7 @@ def delete_contact(contact_id):
            responses={200: json_response("The contact with its tags.", "Contact"), 404: NOT_FOUND})
 def add_contact_tag(contact_id):
     contact = _live_contact(contact_id)
-    data = json_body()
-    check_types(data, {"name": "string"})
+    data = read_body({"name": "string"})
     contacts.add_tag(current_account(), contact, data.get("name") or "", current_actor())
     db.session.refresh(contact)
     return jsonify(contact_json(contact))
@@ -449,12 +347,12 @@ COMPANY_FILTERS = {"industry": "text", "size": COMPANY_SIZES}
 
 
 @api_route("/companies", summary="List companies (search name and domain with q)", paginated=True, tag="Companies",
-           params=[_query("industry", {"type": "string", "maxLength": 80, "pattern": NO_NUL}, "This industry."),
-                   _query("size", {"type": "string", "enum": list(COMPANY_SIZES)}, "This size category.")],
+           params=[query_param("industry", {"type": "string", "maxLength": 80, "pattern": NO_NUL}, "This industry."),
+                   query_param("size", {"type": "string", "enum": list(COMPANY_SIZES)}, "This size category.")],
            responses={200: json_response("A page of companies.", "CompanyList")})
 def list_companies():
     account = current_account()
-    filters = _filters(COMPANY_FILTERS)
+    filters = query_filters(COMPANY_FILTERS)
 
     def query_for(values):
         return companies.filtered(account, values).options(selectinload(Company.tags))
@@ -466,7 +364,7 @@ def list_companies():
            body=ref("CompanyCreate"), responses={
                201: json_response("The company.", "Company"), 409: error_response("Another company has this domain.")})
 def create_company():
-    company = companies.create(current_account(), _body(COMPANY_TYPES), current_actor())
+    company = companies.create(current_account(), read_body(COMPANY_TYPES), current_actor())
     return jsonify(company_json(company)), 201
 
 
@@ -481,7 +379,7 @@ def get_company(company_id):
                200: json_response("The company.", "Company"), 404: NOT_FOUND, 409: error_response("Another company has this domain.")})
 def update_company(company_id):
     company = get_live(Company, current_account(), company_id)
-    companies.update(current_account(), company, _body(COMPANY_TYPES), current_actor(), partial=True)
+    companies.update(current_account(), company, read_body(COMPANY_TYPES), current_actor(), partial=True)
     db.session.refresh(company)
     return jsonify(company_json(company))
 
@@ -493,15 +391,15 @@ DEAL_FILTERS = {"pipeline_id": "uuid", "stage_id": "uuid", "status": DEAL_STATUS
 
 
 @api_route("/deals", summary="List deals (search titles with q), newest first", paginated=True, tag="Deals",
-           params=[_query("pipeline_id", UUID_PARAM, "Deals of this pipeline."),
-                   _query("stage_id", UUID_PARAM, "Deals in this stage."),
-                   _query("status", {"type": "string", "enum": list(DEAL_STATUSES)}, "Deals with this status."),
-                   _query("owner", UUID_PARAM, "Deals of this owner (user id)."),
-                   _query("contact_id", UUID_PARAM, "Deals of this contact."),
-                   _query("company_id", UUID_PARAM, "Deals of this company.")],
+           params=[query_param("pipeline_id", UUID_PARAM, "Deals of this pipeline."),
+                   query_param("stage_id", UUID_PARAM, "Deals in this stage."),
+                   query_param("status", {"type": "string", "enum": list(DEAL_STATUSES)}, "Deals with this status."),
+                   query_param("owner", UUID_PARAM, "Deals of this owner (user id)."),
+                   query_param("contact_id", UUID_PARAM, "Deals of this contact."),
+                   query_param("company_id", UUID_PARAM, "Deals of this company.")],
            responses={200: json_response("A page of deals.", "DealList")})
 def list_deals():
-    filters = _filters(DEAL_FILTERS)
+    filters = query_filters(DEAL_FILTERS)
     query = scoped(Deal).options(selectinload(Deal.stage)).order_by(Deal.created_at.desc(), Deal.id)
     columns = {"pipeline_id": Deal.pipeline_id, "stage_id": Deal.stage_id, "status": Deal.status,
                "owner": Deal.owner_id, "contact_id": Deal.contact_id, "company_id": Deal.company_id}
@@ -518,7 +416,7 @@ def list_deals():
            responses={201: json_response("The deal.", "Deal")})
 def create_deal():
     account = current_account()
-    data = _body(DEAL_TYPES)
+    data = read_body(DEAL_TYPES)
     data.pop("status", None), data.pop("lost_reason", None)
     if not data.get("pipeline_id") and not data.get("stage_id"):
         first = db.session.execute(scoped(Pipeline).order_by(Pipeline.position, Pipeline.name).limit(1)).scalar_one_or_none()
@@ -539,7 +437,7 @@ def get_deal(deal_id):
            role="user", tag="Deals", body=ref("DealUpdate"), responses={200: json_response("The deal.", "Deal"), 404: NOT_FOUND})
 def update_deal(deal_id):
     deal = get_or_404(Deal, deal_id)
-    data = _body(DEAL_TYPES)
+    data = read_body(DEAL_TYPES)
     data.pop("pipeline_id", None), data.pop("stage_id", None)
     status, reason = data.pop("status", None), data.pop("lost_reason", None)
     if status is not None:
@@ -563,8 +461,7 @@ def update_deal(deal_id):
            role="user", tag="Deals", body=ref("DealMove"), responses={200: json_response("The deal.", "Deal"), 404: NOT_FOUND})
 def move_deal(deal_id):
     deal = get_or_404(Deal, deal_id)
-    data = json_body()
-    check_types(data, {"stage_id": "string"})
+    data = read_body({"stage_id": "string"})
     deals.move(current_account(), deal, data.get("stage_id"), actor=current_actor())
     db.session.refresh(deal)
     return jsonify(deal_json(deal))

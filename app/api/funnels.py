@@ -9,8 +9,20 @@ from flask import jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from app.api.base import MAX_Q_LENGTH, ApiError, api_route, json_body, list_response
-from app.api.crm import NO_NUL, NOT_BLANK, _filters, _iso, _query, _str, check_types
+from app.api.base import (
+    MAX_Q_LENGTH,
+    NO_NUL,
+    NOT_BLANK,
+    ApiError,
+    api_route,
+    check_types,
+    id_or_none,
+    iso,
+    json_body,
+    list_response,
+    query_filters,
+    query_param,
+)
 from app.api.openapi import SCHEMAS, error_response, json_response, list_of, ref
 from app.builder import publishing
 from app.core.db import like_pattern
@@ -102,15 +114,15 @@ STEP_TYPES_SPEC = {"name": "string", "step_type": "string", "slug": "string"}
 def step_json(step: FunnelStep) -> dict:
     page = step.page
     return {"id": str(step.id), "name": step.name, "slug": step.slug, "step_type": step.step_type,
-            "position": step.position, "page_id": _str(page.id if page else None),
+            "position": step.position, "page_id": id_or_none(page.id if page else None),
             "published": bool(page is not None and page.is_published), "public_url": publishing.public_url(step)}
 
 
 def funnel_summary_json(funnel: Funnel, step_count: int) -> dict:
     return {"id": str(funnel.id), "name": funnel.name, "funnel_type": funnel.funnel_type, "status": funnel.status,
             "slug": funnel.slug, "custom_domain": funnel.custom_domain, "description": funnel.description,
-            "public_url": publishing.funnel_address(funnel), "step_count": step_count, "published_at": _iso(funnel.published_at),
-            "created_at": _iso(funnel.created_at), "updated_at": _iso(funnel.updated_at)}
+            "public_url": publishing.funnel_address(funnel), "step_count": step_count, "published_at": iso(funnel.published_at),
+            "created_at": iso(funnel.created_at), "updated_at": iso(funnel.updated_at)}
 
 
 def funnel_json(funnel: Funnel) -> dict:
@@ -122,9 +134,9 @@ def funnel_json(funnel: Funnel) -> dict:
 def version_json(version: FunnelVersion, with_snapshot: bool = False) -> dict:
     user = version.created_by
     data = {"id": str(version.id), "number": version.number, "kind": version.kind, "summary": version.summary,
-            "page_id": _str(version.page_id), "step_name": services.version_step_name(version),
+            "page_id": id_or_none(version.page_id), "step_name": services.version_step_name(version),
             "created_by": {"id": str(user.id), "name": user.display_name} if user else None,
-            "created_at": _iso(version.created_at)}
+            "created_at": iso(version.created_at)}
     if with_snapshot:
         data["snapshot"] = version.snapshot or {}
     return data
@@ -153,11 +165,11 @@ def _step_of(funnel: Funnel, step_id) -> FunnelStep:
 
 @api_route("/funnels", summary="List funnels (search names and slugs with q), most recently edited first",
            paginated=True, tag=TAG,
-           params=[_query("status", {"type": "string", "enum": list(FUNNEL_STATUSES)}, "Funnels with this status."),
-                   _query("funnel_type", {"type": "string", "enum": list(FUNNEL_TYPES)}, "Funnels of this type.")],
+           params=[query_param("status", {"type": "string", "enum": list(FUNNEL_STATUSES)}, "Funnels with this status."),
+                   query_param("funnel_type", {"type": "string", "enum": list(FUNNEL_TYPES)}, "Funnels of this type.")],
            responses={200: json_response("A page of funnels.", "FunnelList")})
 def list_funnels():
-    filters = _filters({"status": FUNNEL_STATUSES, "funnel_type": tuple(FUNNEL_TYPES)})
+    filters = query_filters({"status": FUNNEL_STATUSES, "funnel_type": tuple(FUNNEL_TYPES)})
     page, page_size = parse_page_args(request.args, strict=True)
     q = (request.args.get("q") or "").strip()
     if len(q) > MAX_Q_LENGTH or "\x00" in q:

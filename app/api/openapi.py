@@ -61,6 +61,15 @@ SCHEMAS = {
 }
 
 
+def _closed_bodies(operations: dict) -> dict:
+    """The component schemas, those used as request bodies with `additionalProperties: false` (the API
+    refuses a field it does not take: app/api/base.py `check_known`)."""
+    bodies = {operation["requestBody"]["content"]["application/json"]["schema"].get("$ref", "").rsplit("/", 1)[-1]
+              for methods in operations.values() for operation in methods.values() if "requestBody" in operation}
+    return {name: {**schema, "additionalProperties": False} if name in bodies and "properties" in schema else schema
+            for name, schema in SCHEMAS.items()}
+
+
 def build_document(operations: dict) -> dict:
     return {
         "openapi": "3.1.0",
@@ -74,6 +83,6 @@ def build_document(operations: dict) -> dict:
         "paths": {path: dict(sorted(methods.items())) for path, methods in sorted(operations.items())},
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
-            "schemas": SCHEMAS,
+            "schemas": _closed_bodies(operations),
         },
     }

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager
 
 from app.auth.models import ROLES, Account, ApiKey, Invitation, Membership, User
-from app.core import audit, mail
+from app.core import audit, events, mail
 from app.core.db import utcnow
 from app.core.errors import ConflictError, ForbiddenError, ValidationError
 from app.core.formatting import CURRENCIES, is_valid_timezone
@@ -27,6 +27,7 @@ from app.core.security import (
     unsign,
     verify_password,
 )
+from app.core.validation import as_uuid, uuid_or_none
 from app.extensions import db
 
 RESET_SALT = "password-reset"
@@ -90,6 +91,7 @@ def register(email: str, password: str, name: str, workspace_name: str) -> User:
     account = create_workspace(user, workspace_name, commit=False)
     audit.record("user.signed_up", user, f"{user.email} signed up", account=account, user=user)
     db.session.commit()
+    events.publish("workspace.created", account_id=account.id, user_id=user.id)
     return user
 
 
@@ -120,7 +122,7 @@ def request_password_reset(email: str, reset_url_for) -> bool:
 
 def user_for_reset_token(token: str) -> User:
     data = unsign(token, RESET_SALT, current_app.config["PASSWORD_RESET_MAX_AGE"])
-    user = db.session.get(User, _uuid(data.get("uid"))) if isinstance(data, dict) else None
+    user = db.session.get(User, uuid_or_none(data.get("uid"))) if isinstance(data, dict) else None
     if user is None or data.get("fp") != user.session_fingerprint:
         raise TokenError("This link has already been used or is no longer valid.")
     return user
@@ -154,15 +156,6 @@ def update_profile(user: User, name: str, timezone: str) -> User:
     return user
 
 
-def _uuid(value):
-    import uuid
-
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
 # ---- workspaces ------------------------------------------------------------------------------
 
 def create_workspace(user: User, name: str, timezone: str | None = None, currency: str = "USD",
@@ -176,8 +169,9 @@ def create_workspace(user: User, name: str, timezone: str | None = None, currenc
     db.session.flush()
     db.session.add(Membership(account_id=account.id, user_id=user.id, role="owner"))
     audit.record("workspace.created", account, f"Workspace “{name}” created", account=account, user=user)
-    if commit:
+    if commit:  # else the caller commits, then publishes workspace.created
         db.session.commit()
+        events.publish("workspace.created", account_id=account.id, user_id=user.id)
     return account
 
 
@@ -219,12 +213,31 @@ def memberships_of(user: User) -> list[Membership]:
 
 def pick_membership(memberships: list[Membership], account_id) -> Membership | None:
     """The membership of the workspace `account_id`, else the first one, else None."""
-    wanted = _uuid(account_id)
+    wanted = uuid_or_none(account_id)
     return next((m for m in memberships if m.account_id == wanted), memberships[0] if memberships else None)
 
 
+def members(account: Account) -> list[User]:
+    """The workspace's members, by name then e-mail (for owner and assignee choices)."""
+    return list(db.session.execute(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.account_id == account.id).order_by(func.lower(User.name), User.email)).scalars())
+
+
+def member_user_id(account: Account, value, field: str = "owner_id"):
+    """A user id that belongs to a member of the account (None when empty), or a 422 naming the field."""
+    user_id = as_uuid(value, field, "team member")
+    if user_id is None:
+        return None
+    found = db.session.execute(select(Membership.id).where(
+        Membership.account_id == account.id, Membership.user_id == user_id)).first()
+    if found is None:
+        raise ValidationError("Choose a member of this workspace.", field=field)
+    return user_id
+
+
 def membership_of(user: User, account_id) -> Membership | None:
-    account_id = _uuid(account_id)
+    account_id = uuid_or_none(account_id)
     if account_id is None:
         return None
     return db.session.execute(

@@ -10,10 +10,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from app.builder import assets, bp
 from app.builder.models import Asset
 from app.core.errors import ServiceError
+from app.core.formatting import size_label
 from app.core.pagination import paginate, parse_page_args
 from app.core.roles import role_required
 from app.core.tenancy import current_account, get_or_404, scoped
-from app.core.web import redirect_to, render, wants_fragment
+from app.core.web import json_error, redirect_to, render, wants_fragment
 from app.extensions import csrf, db
 
 MAX_FILES = 20  # per upload request
@@ -28,10 +29,10 @@ def _newest_first():
 
 
 def _limits() -> dict:
-    return {"max_bytes": assets.max_bytes(), "max_label": assets.size_label(assets.max_bytes()),
+    return {"max_bytes": assets.max_bytes(), "max_label": size_label(assets.max_bytes()),
             "max_total": current_app.config.get("MAX_CONTENT_LENGTH") or 0,
-            "max_total_label": assets.size_label(current_app.config.get("MAX_CONTENT_LENGTH") or 0),
-            "max_files": MAX_FILES, "size_label": assets.size_label, "public_url": assets.public_url}
+            "max_total_label": size_label(current_app.config.get("MAX_CONTENT_LENGTH") or 0),
+            "max_files": MAX_FILES, "public_url": assets.public_url}
 
 
 def _library(results=None, status=200, page_number=None):
@@ -100,9 +101,7 @@ def _refuse_upload(message: str, status: int, picker: bool):
     """The whole request refused (too large, too many files, no file, expired form): say so where the user
     looks. An htmx swap gets 422 (app.js swaps 422 only), a plain form post the real status."""
     if _wants_json():
-        from app.api.base import error_response
-
-        return error_response(status, message, {"files": message})
+        return json_error(status, message, {"files": message})
     results = [{"ok": False, "message": message}]
     status = 422 if wants_fragment() else status
     return _picker(results, status) if picker else _library(results, status)
@@ -173,7 +172,7 @@ def _upload_one(file_storage) -> dict:
     except ServiceError as error:
         db.session.rollback()
         return {"ok": False, "name": original, "message": error.message}
-    details = f"{asset.width:,} × {asset.height:,}, {assets.size_label(asset.size)}"
+    details = f"{asset.width:,} × {asset.height:,}, {size_label(asset.size)}"
     if asset.filename != original:
         message = (f"{original} is really a {asset.content_type.split('/')[1].upper()} image: "
                    f"saved as {asset.filename} ({details}).")

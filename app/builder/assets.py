@@ -20,6 +20,7 @@ from sqlalchemy import Text, cast, or_, select
 from app.builder.models import Asset, Page
 from app.core import audit, events
 from app.core.errors import ConflictError, ValidationError
+from app.core.formatting import size_label
 from app.core.storage import InvalidKey, check_key, get_storage
 from app.extensions import db
 
@@ -55,15 +56,6 @@ IMMUTABLE_CACHE = "public, max-age=31536000, immutable"  # a key's bytes never c
 
 def max_bytes() -> int:
     return int(current_app.config.get("ASSET_MAX_BYTES") or DEFAULT_MAX_BYTES)
-
-
-def size_label(size: int) -> str:
-    """10 MB, 1.5 MB, 64 KB, 68 bytes."""
-    for unit, factor in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
-        if size >= factor:
-            value = size / factor
-            return f"{value:,.0f} {unit}" if value >= 10 or value.is_integer() else f"{value:,.1f} {unit}"
-    return f"{size} byte{'' if size == 1 else 's'}"
 
 
 def display_name(raw: str | None) -> str:

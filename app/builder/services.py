@@ -180,7 +180,7 @@ def problems(page: Page) -> list[dict]:
 def update_settings(account, page: Page, data: dict, actor=None) -> Page:
     """Title, slug (the step's), SEO title and description, social image and favicon (assets)."""
     from app.builder.models import Asset
-    from app.crm.services.common import FieldErrors, row_of_account, text_value
+    from app.core.validation import FieldErrors, row_of_account, text_value
 
     fields = FieldErrors(data, partial=True)
     fields.add("title", lambda: text_value(data, "title", "title", 200, required=True))

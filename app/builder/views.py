@@ -15,7 +15,7 @@ Element ids travel in the form, not in the URL: every route takes only the page'
 import json
 from functools import wraps
 
-from flask import abort, jsonify, make_response, render_template, request, url_for
+from flask import abort, make_response, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload
@@ -38,7 +38,7 @@ from app.builder.models import Asset, Page
 from app.core.errors import ConflictError, ServiceError, ValidationError
 from app.core.roles import can, role_required
 from app.core.tenancy import current_account, scoped
-from app.core.web import redirect_to, render, wants_fragment
+from app.core.web import json_error, redirect_to, render, wants_fragment
 from app.extensions import db
 from app.funnels.models import FunnelStep
 
@@ -134,8 +134,7 @@ def _state_headers(page: Page) -> dict:
 
 
 def _error(status: int, code: str, message: str, fields: dict | None = None, page: Page | None = None):
-    response = jsonify({"error": {"code": code, "message": message, "fields": fields or {}}})
-    response.status_code = status
+    response = json_error(status, message, fields, code)
     if page is not None:
         response.headers.update(_state_headers(page))
     return response

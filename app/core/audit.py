@@ -13,15 +13,16 @@ def record(action: str, obj=None, summary: str = "", details: dict | None = None
     action: a dotted verb such as "member.role_changed"; obj: the model instance acted on.
     The account is the one given, else the object's, else the current request's.
     """
-    if account is None and getattr(obj, "account_id", None) is not None:
-        from app.auth.models import Account
-
-        account = db.session.get(Account, obj.account_id)
-    account = account or current_account()
+    if account is not None:
+        account_id = account.id
+    elif getattr(obj, "account_id", None) is not None:
+        account_id = obj.account_id
+    else:
+        account_id = current_account().id
     if user is None and has_request_context():
         user = current_actor()
     event = AuditEvent(
-        account_id=account.id,
+        account_id=account_id,
         user_id=user.id if user is not None else None,
         action=action,
         object_type=type(obj).__name__ if obj is not None else None,

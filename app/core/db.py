@@ -67,10 +67,6 @@ def unique_where(name: str, *columns: str, where: str) -> Index:
     return Index(name, *columns, unique=True, postgresql_where=text(where), sqlite_where=text(where))
 
 
-def is_sqlite(engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 def like_pattern(q: str) -> str:
     """A lower-case LIKE pattern (use with escape="\\") matching `q` literally anywhere."""
     escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -3,7 +3,11 @@ import logging
 
 from flask import g, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, default_exceptions
+
+from app.core.errors import NotFoundError, ServiceError
+from app.core.web import json_error
+from app.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -28,16 +32,27 @@ def _is_api() -> bool:
 def render_error(status: int, description: str | None = None):
     title, default_message = TITLES.get(status, ("Error", "Something went wrong."))
     if _is_api():
-        from app.api.base import error_response
-
-        return error_response(status, description or default_message)
+        return json_error(status, description or default_message)
     message = description or default_message
     body = render_template("errors/error.html", status=status, title=title, message=message,
                            request_id=g.get("request_id"))
     return body, status
 
 
+def as_http_exception(error: ServiceError) -> HTTPException:
+    """The HTTP error a service error stands for when no view turned it into a form message: its status,
+    and its message (a plain "not found" keeps the page's own wording)."""
+    exception = default_exceptions.get(error.status, InternalServerError)
+    return exception() if isinstance(error, NotFoundError) else exception(description=error.message)
+
+
 def register_error_handlers(app) -> None:
+    @app.errorhandler(ServiceError)
+    def service_error(error: ServiceError):
+        # The one place a refused operation that no view answered is rolled back: nothing half-written.
+        db.session.rollback()
+        return http_error(as_http_exception(error))
+
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         return render_error(400, "The form expired or was sent from elsewhere (missing CSRF token). "
@@ -59,8 +74,6 @@ def register_error_handlers(app) -> None:
             return http_error(original)
         log.error("unhandled error", exc_info=original)
         try:
-            from app.extensions import db
-
             db.session.rollback()
         except Exception:
             pass

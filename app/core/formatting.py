@@ -67,6 +67,15 @@ def format_money(cents: int | None, currency: str | None = None) -> str:
     return f"{sign}{symbol}{abs(cents) / 100:,.2f}"
 
 
+def size_label(size: int) -> str:
+    """A file size as people read it: 10 MB, 1.5 MB, 64 KB, 68 bytes."""
+    for unit, factor in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
+        if size >= factor:
+            value = size / factor
+            return f"{value:,.0f} {unit}" if value >= 10 or value.is_integer() else f"{value:,.1f} {unit}"
+    return f"{size} byte{'' if size == 1 else 's'}"
+
+
 def format_datetime(value: datetime | None, fmt: str = "%b %-d, %Y %H:%M") -> str:
     if value is None:
         return "—"
@@ -103,5 +112,5 @@ def timeago(value: datetime | None) -> Markup:
 
 def register_filters(app) -> None:
     app.jinja_env.filters.update(
-        number=format_number, money=format_money, datetime=format_datetime, timeago=timeago,
+        number=format_number, money=format_money, filesize=size_label, datetime=format_datetime, timeago=timeago,
     )

@@ -26,7 +26,8 @@ class AuditEvent(UUIDPrimaryKey, TenantMixin, db.Model):
     ip_address: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
-    user = relationship("User")
+    # The auth domain's User, named only as a string: core imports no domain.
+    user: Mapped["User | None"] = relationship()  # noqa: F821
 
 
 JOB_STATES = ("queued", "running", "finished", "failed")

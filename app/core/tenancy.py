@@ -1,13 +1,14 @@
 """The current account and queries scoped to it.
 
 Every read of a tenant table goes through `scoped()` or `get_or_404()`, so that a row of another
-account is simply not found (404), never forbidden (403).
+account is simply not found (NotFoundError: a 404 page, or a 404 JSON error in the API), never forbidden.
 """
 import uuid
 
-from flask import abort, g
+from flask import g
 from sqlalchemy import Select, select
 
+from app.core.errors import NotFoundError
 from app.extensions import db
 
 
@@ -35,7 +36,7 @@ def scoped(model, account=None) -> Select:
     """SELECT model rows of the current account (or the one given)."""
     account = account or current_account()
     if account is None:
-        abort(404)
+        raise NotFoundError("Not found.")
     return select(model).where(model.account_id == account.id)
 
 
@@ -44,8 +45,8 @@ def get_or_404(model, object_id, account=None):
     try:
         object_id = object_id if isinstance(object_id, uuid.UUID) else uuid.UUID(str(object_id))
     except ValueError:
-        abort(404)
+        raise NotFoundError("Not found.") from None
     row = db.session.execute(scoped(model, account).where(model.id == object_id)).scalar_one_or_none()
     if row is None:
-        abort(404)
+        raise NotFoundError("Not found.")
     return row

@@ -3,11 +3,16 @@ import re
 import uuid
 from urllib.parse import urlsplit
 
-from flask import g, render_template, request
+from flask import g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from jinja2_fragments.flask import render_block
+from werkzeug.exceptions import MethodNotAllowed
 
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 410: "gone", 413: "payload_too_large",
+               415: "unsupported_media_type", 422: "validation_failed", 429: "rate_limited",
+               500: "internal_error"}
 
 
 def wants_fragment() -> bool:
@@ -69,3 +74,22 @@ def redirect_to(location: str, code: int = 303):
         response.set_data("")
         return response
     return redirect(location, code)
+
+
+def json_error(status: int, message: str, fields: dict | None = None, code: str | None = None,
+               allow: list[str] | None = None):
+    """The one JSON error body of the app (the API, the builder's edits, uploads answering JSON):
+    {"error": {"code", "message", "fields"}}, with the headers its status calls for."""
+    body = {"error": {"code": code or ERROR_CODES.get(status, "error"), "message": message, "fields": fields or {}}}
+    response = jsonify(body)
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="leadforge"'
+    if status == 405:
+        # A 405 names the methods the URL does accept (RFC 9110); routing puts them on the exception.
+        routing = getattr(request, "routing_exception", None)
+        if allow is None and isinstance(routing, MethodNotAllowed):
+            allow = routing.valid_methods
+        if allow:
+            response.headers["Allow"] = ", ".join(sorted(allow))
+    return response

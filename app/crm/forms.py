@@ -77,7 +77,7 @@ def contact_form(definitions, companies, members, contact=None, **kwargs) -> Con
     attrs["custom_field_defs"] = list(definitions)
     form_class = type("AccountContactForm", (ContactForm,), attrs)
     if contact is not None:
-        from app.crm.services.common import format_phone
+        from app.crm.services.phones import format_phone
 
         for name in ContactForm.FIXED:
             value = getattr(contact, name)

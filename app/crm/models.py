@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.auth.models import User
 from app.core.db import JSONType, TenantMixin, Timestamps, UTCDateTime, UUIDPrimaryKey, unique_where, utcnow
 from app.extensions import db
 
@@ -88,7 +89,7 @@ class Company(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
 
     parent: Mapped["Company | None"] = relationship(remote_side="Company.id")
     tags: Mapped[list[Tag]] = relationship(secondary=company_tags, order_by=Tag.name)
-    owner = relationship("User")
+    owner: Mapped[User | None] = relationship()
 
 
 CONTACT_SOURCES = ("manual", "import", "form", "api", "checkout", "referral", "other")
@@ -126,7 +127,7 @@ class Contact(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     company: Mapped[Company | None] = relationship()
-    owner = relationship("User")
+    owner: Mapped[User | None] = relationship()
     tags: Mapped[list[Tag]] = relationship(secondary=contact_tags, order_by=Tag.name)
 
     @property
@@ -202,7 +203,7 @@ class Deal(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
     stage: Mapped[Stage] = relationship()
     contact: Mapped[Contact | None] = relationship()
     company: Mapped[Company | None] = relationship()
-    owner = relationship("User")
+    owner: Mapped[User | None] = relationship()
 
 
 ACTIVITY_TYPES = ("call", "email", "meeting", "task", "note", "sms", "other")
@@ -236,7 +237,7 @@ class Activity(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
     deal_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("crm_deals.id", ondelete="CASCADE"), index=True)
 
-    assignee = relationship("User", foreign_keys=[assignee_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     contact: Mapped[Contact | None] = relationship()
     company: Mapped[Company | None] = relationship()
     deal: Mapped[Deal | None] = relationship()
@@ -255,7 +256,7 @@ class Note(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
     deal_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("crm_deals.id", ondelete="CASCADE"), index=True)
 
-    author = relationship("User")
+    author: Mapped[User | None] = relationship()
 
 
 class TimelineEntry(TenantMixin, db.Model):
@@ -277,7 +278,7 @@ class TimelineEntry(TenantMixin, db.Model):
     object_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
-    actor = relationship("User")
+    actor: Mapped[User | None] = relationship()
 
 
 class ContactImport(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):

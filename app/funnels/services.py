@@ -14,7 +14,7 @@ from app.core import audit, events
 from app.core.db import like_pattern, utcnow
 from app.core.errors import ConflictError, ValidationError
 from app.core.tenancy import scoped
-from app.crm.services.common import FieldErrors, choice_value, text_value
+from app.core.validation import FieldErrors, choice_value, text_value
 from app.extensions import db
 from app.funnels.models import FUNNEL_TYPES, STEP_TYPES, Funnel, FunnelStep, FunnelVersion
 

@@ -16,7 +16,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.builder import publishing
 from app.builder.models import Page
-from app.core.errors import ValidationError
+from app.core.errorpages import as_http_exception
+from app.core.errors import ServiceError, ValidationError
 from app.extensions import csrf, db, limiter
 from app.site import bp, forms, serving
 from app.site.assets import LONG_CACHE, site_script
@@ -238,6 +239,9 @@ def http_error(error: HTTPException):
 @bp.errorhandler(Exception)
 def server_error(error):
     original = getattr(error, "original_exception", None) or error
+    if isinstance(original, ServiceError):
+        db.session.rollback()
+        return http_error(as_http_exception(original))
     if isinstance(original, HTTPException) and not isinstance(original, InternalServerError):
         return http_error(original)
     import logging

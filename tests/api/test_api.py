@@ -267,10 +267,15 @@ def test_internationalized_addresses_are_invited_and_mailed(client, workspace, a
     assert len(outbox) == 1 and outbox[0]["To"] == stored
 
 
-def test_json_with_charset_and_unknown_fields_is_accepted(client, workspace, admin_headers, outbox):
-    response = invite(client, admin_headers, data='{"email": "new@example.com", "role": "user", "note": [1]}',
+def test_json_with_charset_is_accepted_and_unknown_fields_are_named(client, workspace, admin_headers, outbox):
+    response = invite(client, admin_headers, data='{"email": "new@example.com", "role": "user"}',
                       content_type="application/json; charset=utf-8")
     assert response.status_code == 201
+    refused = invite(client, admin_headers, data='{"email": "other@example.com", "role": "user", "note": [1]}',
+                     content_type="application/json; charset=utf-8")
+    body = assert_json_error(refused, 422, "validation_failed", "note")
+    assert body["message"] == "Unknown field: note."
+    assert db.session.execute(select(Invitation).where(Invitation.email == "other@example.com")).first() is None
 
 
 def test_inviting_again_replaces_the_pending_invitation(client, workspace, admin_headers, outbox):

@@ -436,6 +436,7 @@ def test_deals_list_get_create_and_patch(client, crm, published):
     ({"title": "X", "expected_close_date": "next week"}, "expected_close_date"),
     ({"title": "X", "contact_id": "6f1c3f44-3b2f-4a39-8d3c-2a4a4b1e9a10"}, "contact_id"),
     ({"title": "X", "pipeline_id": "nope"}, "pipeline_id"),
+    ({"title": "X", "value": 500}, "value"), ({"title": "X", "expected_close_date": "0999-05-05"}, "expected_close_date"),
 ])
 def test_bad_deals_are_422(client, crm, body, field):
     assert_json_error(client.post("/api/v1/deals", json=body, headers=crm["headers"]), 422, field=field)
@@ -452,6 +453,7 @@ def test_a_deal_in_a_stage_of_another_pipeline_is_refused(client, crm):
     ({"status": "lost"}, "lost_reason"), ({"status": "lost", "lost_reason": "  "}, "lost_reason"),
     ({"status": "closed"}, "status"), ({"status": 1}, "status"), ({"title": ""}, "title"),
     ({"value_cents": "1"}, "value_cents"), ({"status": "won", "value_cents": -5}, "value_cents"),
+    ({"title": "Renamed", "stage": "Won"}, "stage"), ({"expected_close_date": "9999-12-31"}, "expected_close_date"),
 ])
 def test_bad_deal_patches_change_nothing(client, crm, body, field):
     deal = crm["deal"]

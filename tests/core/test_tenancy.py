@@ -66,9 +66,9 @@ def test_every_route_with_an_id_answers_404_for_another_accounts_rows(app, clien
 
 def test_scoped_helpers_never_return_another_accounts_row(app):
     import pytest
-    from werkzeug.exceptions import NotFound
 
     from app.auth.models import ApiKey
+    from app.core.errors import NotFoundError
     from app.core.tenancy import get_or_404, scoped
 
     owner_a = factories.make_user("a@example.com")
@@ -77,9 +77,9 @@ def test_scoped_helpers_never_return_another_accounts_row(app):
     account_b = factories.make_account(owner_b, "B")
     key_b, _ = auth_services.create_api_key(account_b, owner_b, "B key")
     assert db.session.execute(scoped(ApiKey, account_a)).first() is None
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFoundError):
         get_or_404(ApiKey, key_b.id, account_a)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFoundError):
         get_or_404(ApiKey, "not-a-uuid", account_b)
     assert get_or_404(ApiKey, key_b.id, account_b).id == key_b.id
 

@@ -4,13 +4,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_
 
+from app.auth.services import member_user_id
 from app.core import audit, events
 from app.core.db import utcnow
 from app.core.errors import ConflictError, ValidationError
 from app.core.tenancy import scoped
+from app.core.validation import FieldErrors, choice_value, row_of_account, text_value
 from app.crm.models import ACTIVITY_STATUSES, ACTIVITY_TRANSITIONS, ACTIVITY_TYPES, Activity, Company, Contact, Deal
 from app.crm.services import timeline
-from app.crm.services.common import FieldErrors, choice_value, member_user_id, row_of_account, text_value
 from app.extensions import db
 
 STATUS_LABELS = {"pending": "pending", "in_progress": "in progress", "completed": "completed",

@@ -3,19 +3,14 @@ import re
 
 from sqlalchemy import func, or_
 
+from app.auth.services import member_user_id
 from app.core import audit
 from app.core.db import utcnow
 from app.core.errors import ConflictError, ValidationError
 from app.core.tenancy import scoped
+from app.core.validation import FieldErrors, choice_value, row_of_account, text_value
 from app.crm.models import COMPANY_SIZES, Company, Contact
-from app.crm.services.common import (
-    FieldErrors,
-    choice_value,
-    member_user_id,
-    normalize_phone,
-    row_of_account,
-    text_value,
-)
+from app.crm.services.phones import normalize_phone
 from app.extensions import db
 
 DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")

@@ -4,21 +4,15 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Select, String, cast, func, select
 
+from app.auth.services import member_user_id
 from app.core import audit, events
 from app.core.db import utcnow
 from app.core.errors import ConflictError, ValidationError
 from app.core.tenancy import scoped
+from app.core.validation import FieldErrors, as_uuid, choice_value, row_of_account, text_value
 from app.crm.models import CONTACT_SOURCES, Company, Contact, Segment, Tag, contact_tags
 from app.crm.services import custom_fields, tags, timeline
-from app.crm.services.common import (
-    FieldErrors,
-    as_uuid,
-    choice_value,
-    member_user_id,
-    normalize_phone,
-    row_of_account,
-    text_value,
-)
+from app.crm.services.phones import normalize_phone
 from app.extensions import db
 
 RESTORE_DAYS = 30

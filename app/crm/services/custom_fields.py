@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from app.core import audit
 from app.core.errors import ValidationError
 from app.core.tenancy import scoped
+from app.core.validation import choice_value, text_value
 from app.crm.models import CUSTOM_FIELD_TYPES, CustomField
-from app.crm.services.common import choice_value, text_value
 from app.extensions import db
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")

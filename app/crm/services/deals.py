@@ -1,16 +1,17 @@
 """Pipelines with ordered stages, deals on the board, won/lost/abandoned, and the forecast."""
 from collections import defaultdict
-from datetime import date
 
 from sqlalchemy import func, select
 
+from app.auth.services import member_user_id
 from app.core import audit, events
+from app.core.dates import read_date
 from app.core.db import utcnow
 from app.core.errors import ConflictError, ValidationError
 from app.core.tenancy import scoped
+from app.core.validation import FieldErrors, row_of_account, text_value
 from app.crm.models import DEAL_STATUSES, Company, Contact, Deal, Pipeline, Stage
 from app.crm.services import timeline
-from app.crm.services.common import FieldErrors, member_user_id, row_of_account, text_value
 from app.extensions import db
 
 DEFAULT_STAGES = [("Lead", 10), ("Qualified", 25), ("Proposal", 50), ("Negotiation", 75), ("Closing", 90)]
@@ -136,14 +137,7 @@ def value_cents(raw, field: str = "value") -> int:
 
 
 def _close_date(raw):
-    if raw in (None, ""):
-        return None
-    if isinstance(raw, date):
-        return raw
-    try:
-        return date.fromisoformat(str(raw))
-    except ValueError as exc:
-        raise ValidationError("Use a date like 2026-12-31.", field="expected_close_date") from exc
+    return read_date(raw, "expected_close_date")
 
 
 def _clean(account, data: dict, deal: Deal | None, partial: bool, cents_in_api: bool) -> dict:
@@ -298,7 +292,7 @@ def column_page(account, pipeline: Pipeline, stage: Stage, offset: int, filters:
 def _board_query(account, pipeline: Pipeline, filters: dict):
     query = scoped(Deal, account).where(Deal.pipeline_id == pipeline.id, Deal.status == "open")
     if filters.get("owner"):
-        from app.crm.services.common import as_uuid
+        from app.core.validation import as_uuid
 
         query = query.where(Deal.owner_id == as_uuid(filters["owner"], "owner", "owner"))
     if filters.get("close_from"):

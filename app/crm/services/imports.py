@@ -30,7 +30,9 @@ from sqlalchemy.exc import IntegrityError
 from app.core import audit, events, jobs
 from app.core.db import utcnow
 from app.core.errors import ConflictError, ValidationError
+from app.core.formatting import size_label
 from app.core.tenancy import scoped
+from app.core.validation import choice_value, text_value
 from app.crm.models import (
     CONTACT_SOURCES,
     Company,
@@ -42,7 +44,7 @@ from app.crm.models import (
     contact_tags,
 )
 from app.crm.services import contacts, custom_fields
-from app.crm.services.common import choice_value, normalize_phone, text_value
+from app.crm.services.phones import normalize_phone
 from app.extensions import db
 
 BATCH_SIZE = 500
@@ -124,15 +126,6 @@ def imports_dir(account_id) -> Path:
 
 def max_upload_bytes() -> int:
     return int(current_app.config.get("IMPORT_MAX_BYTES") or DEFAULT_MAX_UPLOAD)
-
-
-def size_label(size: int) -> str:
-    """2 GB, 500 MB, 64 KB."""
-    for unit, factor in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
-        if size >= factor:
-            value = size / factor
-            return f"{value:,.0f} {unit}" if value >= 10 or value.is_integer() else f"{value:,.1f} {unit}"
-    return f"{size} bytes"
 
 
 def _refuse(message: str):

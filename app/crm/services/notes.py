@@ -7,9 +7,9 @@ from app.core import audit, events
 from app.core.errors import ForbiddenError, ValidationError
 from app.core.roles import role_at_least
 from app.core.sanitize import sanitize_html as sanitize
+from app.core.validation import row_of_account
 from app.crm.models import Company, Contact, Deal, Note
 from app.crm.services import timeline
-from app.crm.services.common import row_of_account
 from app.extensions import db
 
 MAX_LENGTH = 10_000

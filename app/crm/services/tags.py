@@ -4,8 +4,8 @@ from sqlalchemy import delete, func, insert, literal, select
 from app.core import audit, events
 from app.core.errors import ValidationError
 from app.core.tenancy import scoped
+from app.core.validation import choice_value, text_value
 from app.crm.models import TAG_COLORS, Contact, Tag, company_tags, contact_tags
-from app.crm.services.common import choice_value, text_value
 from app.extensions import db
 
 

@@ -21,8 +21,8 @@ from app.crm import bp
 from app.crm.forms import NoteForm, TagForm
 from app.crm.models import COMPANY_SIZES, Company, Contact, Deal, Note, Tag
 from app.crm.services import companies as service
-from app.crm.services.common import format_phone
 from app.crm.services.notes import editable_text as note_text
+from app.crm.services.phones import format_phone
 from app.crm.views.record_notes import add_note, delete_note, edit_note, note_on
 from app.extensions import db
 

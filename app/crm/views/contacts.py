@@ -22,9 +22,9 @@ from app.crm import bp
 from app.crm.forms import SOURCE_LABELS, NoteForm, SegmentForm, TagForm, contact_form
 from app.crm.models import CONTACT_SOURCES, Company, Contact, Deal, Note, Segment, Tag
 from app.crm.services import contacts, custom_fields, notes, tags, timeline
-from app.crm.services.common import format_phone
 from app.crm.services.contacts import DuplicateContact
 from app.crm.services.notes import editable_text as note_text
+from app.crm.services.phones import format_phone
 from app.extensions import db
 
 SORT_CHOICES = (("-created", "Newest first"), ("created", "Oldest first"), ("name", "Name A–Z"),

@@ -546,7 +546,7 @@ def _check_stage(name, chance) -> None:
     """Both fields' messages at once (the service stops at the first)."""
     errors = {}
     try:
-        from app.crm.services.common import text_value
+        from app.core.validation import text_value
 
         text_value({"name": name}, "name", "stage name", 80, required=True)
     except ValidationError as error:

@@ -14,6 +14,7 @@ from wtforms.validators import Length
 from app.auth.forms import ActionForm
 from app.auth.models import User
 from app.core.errors import ServiceError
+from app.core.formatting import size_label
 from app.core.forms import apply_error
 from app.core.models import Job
 from app.core.pagination import paginate, parse_page_args
@@ -47,7 +48,7 @@ def _index(form=None, status=200):
     ids = {upload.created_by_id for upload in uploads.items if upload.created_by_id}
     people = {user.id: user for user in db.session.execute(select(User).where(User.id.in_(ids))).scalars()} if ids else {}
     return render("crm/imports/index.html", block="upload", status=status, form=form or UploadForm(),
-                  uploads=uploads, people=people, max_size=imports.size_label(imports.max_upload_bytes()))
+                  uploads=uploads, people=people, max_size=size_label(imports.max_upload_bytes()))
 
 
 @bp.route("/contacts/import")
@@ -69,7 +70,7 @@ def contact_import_upload():
             csrf.protect()
         storage = request.files.get("file")
     except RequestEntityTooLarge:
-        form.file.errors = [f"The file is larger than {imports.size_label(imports.max_upload_bytes())}: split it."]
+        form.file.errors = [f"The file is larger than {size_label(imports.max_upload_bytes())}: split it."]
         return _index(form, 422)
     if storage is None or not storage.filename:
         form.file.errors = ["Choose a CSV file to upload."]

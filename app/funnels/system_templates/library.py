@@ -2,7 +2,7 @@
 three things done with them: save a funnel as a template, use a template, delete one."""
 from app.core import audit
 from app.core.tenancy import scoped
-from app.crm.services.common import FieldErrors, text_value
+from app.core.validation import FieldErrors, text_value
 from app.extensions import db
 from app.funnels import services as funnels
 from app.funnels.models import FUNNEL_TYPES, Funnel, FunnelTemplate

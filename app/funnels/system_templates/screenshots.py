@@ -125,7 +125,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from app import create_app
 
-    app = create_app()
+    app = create_app({"SECRET_KEY": "template-screenshots"})  # renders only; no session is signed
     for path in take(app, args.pages):
         print(f"{path}  {path.stat().st_size // 1024} KB")
     return 0

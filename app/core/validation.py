@@ -1,9 +1,11 @@
-"""Validation shared by the CRM services."""
+"""Validating plain data in services: one value at a time (`text_value`, `choice_value`, `as_uuid`,
+`row_of_account`), or a whole record with `FieldErrors`, which reports every field's error at once.
+
+Each validator returns the clean value or raises `ValidationError` naming the field, so that a form shows
+the message next to it and the API answers 422 with `fields`.
+"""
 import uuid
 
-import phonenumbers
-
-from app.auth.models import Membership
 from app.core.errors import NotFoundError, ValidationError
 from app.core.tenancy import scoped
 from app.extensions import db
@@ -39,38 +41,24 @@ def choice_value(data: dict, field: str, label: str, choices, default=None, requ
     return value
 
 
-def normalize_phone(raw: str | None, default_country: str | None, field: str = "phone") -> str | None:
-    """E.164 (+14155550123) from what a person typed, in the account's default country."""
-    if raw is None or not str(raw).strip():
+def uuid_or_none(value) -> uuid.UUID | None:
+    """A UUID from a query, form or JSON value; None for anything else (a lenient filter or link)."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
         return None
-    raw = str(raw).strip()
-    if len(raw) > 40:
-        raise ValidationError("A phone number has at most 40 characters.", field=field)
-    try:
-        number = phonenumbers.parse(raw, (default_country or "US").upper())
-    except phonenumbers.NumberParseException as exc:
-        raise ValidationError("Enter a valid phone number, e.g. +1 415 555 0123.", field=field) from exc
-    if not phonenumbers.is_valid_number(number):
-        raise ValidationError("This is not a valid phone number for its country.", field=field)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def format_phone(e164: str | None) -> str:
-    if not e164:
-        return ""
-    try:
-        return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    except phonenumbers.NumberParseException:
-        return e164
-
-
-def as_uuid(value, field: str, label: str):
+def as_uuid(value, field: str, label: str) -> uuid.UUID | None:
+    """A UUID, None when empty, a 422 naming the field for anything else."""
     if value in (None, ""):
         return None
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError as exc:
-        raise ValidationError(f"Choose a {label} from the list.", field=field) from exc
+    found = uuid_or_none(value)
+    if found is None:
+        raise ValidationError(f"Choose a {label} from the list.", field=field)
+    return found
 
 
 def row_of_account(model, account, value, field: str, label: str):
@@ -84,21 +72,9 @@ def row_of_account(model, account, value, field: str, label: str):
     return row
 
 
-def member_user_id(account, value, field: str = "owner_id"):
-    """A user id that belongs to a member of the account, or a 422."""
-    user_id = as_uuid(value, field, "team member")
-    if user_id is None:
-        return None
-    found = db.session.execute(
-        scoped(Membership, account).where(Membership.user_id == user_id)).scalar_one_or_none()
-    if found is None:
-        raise ValidationError("Choose a member of this workspace.", field=field)
-    return user_id
-
-
 def get_live(model, account, object_id):
     """The account's row (not soft-deleted) or NotFoundError."""
-    row_id = as_uuid(object_id, "id", "record") if not isinstance(object_id, uuid.UUID) else object_id
+    row_id = as_uuid(object_id, "id", "record")
     row = db.session.execute(scoped(model, account).where(model.id == row_id)).scalar_one_or_none()
     if row is None or getattr(row, "deleted_at", None) is not None:
         raise NotFoundError("Not found.")
