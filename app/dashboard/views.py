@@ -4,6 +4,7 @@ from pathlib import Path
 from flask import abort, current_app, request, send_file
 from flask_login import current_user
 
+from app.auth import services as auth_services
 from app.auth.forms import ActionForm
 from app.core import jobs, mail
 from app.core.db import utcnow
@@ -12,13 +13,13 @@ from app.core.pagination import paginate, parse_page_args
 from app.core.roles import role_required
 from app.core.tenancy import current_account, get_or_404
 from app.core.web import render
-from app.dashboard import bp, services
+from app.dashboard import bp, services, tasks
 
 
 @bp.route("/")
 @role_required("viewer")
 def index():
-    return render("dashboard/index.html", overview=services.overview(current_account()))
+    return render("dashboard/index.html", overview=services.overview(current_account(), current_user))
 
 
 @bp.route("/activity")
@@ -28,7 +29,7 @@ def activity():
     user_id, action = request.args.get("user") or None, request.args.get("action") or None
     page, page_size = parse_page_args(request.args)
     events = paginate(services.activity_query(account, user_id, action), page, page_size)
-    return render("dashboard/activity.html", block="results", events=events, users=services.activity_users(account),
+    return render("dashboard/activity.html", block="results", events=events, users=auth_services.members(account),
                   actions=services.activity_actions(account), selected_user=user_id or "",
                   selected_action=action or "", action_form=ActionForm())
 
@@ -40,7 +41,7 @@ def export_activity():
         abort(400, description="The form expired. Reload the page and try again.")
     account = current_account()
     job = jobs.create_job(account, "activity_export", "Export activity log (CSV)", user=current_user)
-    jobs.enqueue(services.export_activity_csv, account.id, request.form.get("user") or None,
+    jobs.enqueue(tasks.export_activity_csv, account.id, request.form.get("user") or None,
                  request.form.get("action") or None, job=job)
     return render("components/_job.html", job=get_or_404(Job, job.id), status=202)
 

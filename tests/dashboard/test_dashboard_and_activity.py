@@ -104,3 +104,91 @@ def test_pages_do_not_query_once_per_workspace_or_event(client, owner, login, co
     for path, queries in baseline.items():
         assert count_queries(lambda p=path: client.get(p)) == queries, path
     assert baseline["/"] <= 6
+
+
+# ---- the marketer's dashboard -------------------------------------------------------------------------------
+
+def _checklist(page_text: str) -> dict[str, bool]:
+    """Each first-run step shown on the dashboard, and whether it is ticked."""
+    import re
+
+    items = re.findall(r'<li class="checklist-item( is-done)?">.*?<strong>(.*?)</strong>', page_text, re.S)
+    return {title: bool(done) for done, title in items}
+
+
+def test_a_new_workspace_gets_a_first_run_checklist_until_it_is_done(client, owner, login):
+    from app.crm.services import contacts
+    from app.funnels.models import Funnel
+
+    user, account = owner
+    login(user, account)
+    page = client.get("/").text
+    assert _checklist(page) == {"Create a funnel": False, "Publish it": False, "Bring in your contacts": False,
+                                "Invite your team": False}
+    assert "0 of 4 done" in page
+    assert 'href="/funnels/templates"' in page and 'href="/contacts/import"' in page
+    assert 'href="/settings/team#invite"' in page
+
+    db.session.add(Funnel(account_id=account.id, name="Guide", slug="guide", status="draft"))
+    db.session.commit()
+    contacts.create(account, {"email": "lead@example.com"})
+    page = client.get("/").text
+    assert _checklist(page) == {"Create a funnel": True, "Publish it": False, "Bring in your contacts": True,
+                                "Invite your team": False}
+    assert "2 of 4 done" in page
+
+    db.session.execute(db.update(Funnel).values(status="published"))
+    db.session.commit()
+    factories.add_member(account, "user", email="teammate@example.com")
+    page = client.get("/").text
+    assert _checklist(page) == {} and "Get started" not in page
+
+
+def test_the_checklist_offers_only_what_the_role_may_do(client, owner, login):
+    user, account = owner
+    viewer = factories.add_member(account, "viewer", email="v@example.com")
+    login(viewer, account)
+    page = client.get("/").text
+    assert "Create a funnel" in page  # the state is shown to everyone...
+    assert "Browse templates" not in page and "Invite a teammate" not in page  # ...the actions only to who may
+
+
+def test_the_dashboard_counts_leads_funnels_deals_and_my_tasks(client, owner, login):
+    from app.crm.models import Activity, Contact, Deal, Pipeline, Stage
+    from app.funnels.models import Funnel
+
+    user, account = owner
+    other = factories.add_member(account, "user", email="other@example.com")
+    now = utcnow()
+    for days in (0, 1, 6):  # this week
+        db.session.add(Contact(account_id=account.id, first_name=f"New{days}", created_at=now - timedelta(days=days)))
+    for days in (8, 13):  # the week before
+        db.session.add(Contact(account_id=account.id, first_name=f"Old{days}", created_at=now - timedelta(days=days)))
+    db.session.add(Contact(account_id=account.id, first_name="Gone", deleted_at=now))
+    for slug, status in (("a", "published"), ("b", "published"), ("c", "draft")):
+        db.session.add(Funnel(account_id=account.id, name=slug, slug=f"dash-{slug}", status=status))
+    pipeline = Pipeline(account_id=account.id, name="Dashboard pipeline")
+    db.session.add(pipeline)
+    db.session.flush()
+    stage = Stage(account_id=account.id, pipeline_id=pipeline.id, name="Lead", position=0, probability=10)
+    db.session.add(stage)
+    db.session.flush()
+    for cents, status in ((10_000, "open"), (25_050, "open"), (99_900, "lost"), (5_000, "won")):
+        db.session.add(Deal(account_id=account.id, pipeline_id=pipeline.id, stage_id=stage.id, title=str(cents),
+                            value_cents=cents, status=status, closed_at=now if status != "open" else None))
+    for due, assignee, state in ((now - timedelta(hours=2), user, "pending"), (now - timedelta(days=3), user, "done"),
+                                 (now - timedelta(days=1), other, "pending"), (None, user, "pending")):
+        db.session.add(Activity(account_id=account.id, subject="Call", activity_type="task", assignee_id=assignee.id,
+                                due_at=due, status="completed" if state == "done" else state))
+    db.session.commit()
+    login(user, account)
+    page = client.get("/").text
+    assert 'id="stat-leads">3<' in page and "2 the 7 days before" in page
+    assert 'id="stat-funnels">2<' in page
+    assert 'id="stat-deals">2<' in page and "$350.50 in the pipeline" in page and "$50.00 won this month" in page
+    assert 'id="stat-tasks">1<' in page and "1 overdue · 0 due today" in page
+    leads = page.split('id="leads-h"', 1)[1].split("</section>", 1)[0]
+    assert [name for name in ("New0", "New1", "New6", "Old8", "Old13") if name in leads] == [
+        "New0", "New1", "New6", "Old8", "Old13"]
+    assert leads.index("New0") < leads.index("Old13") and "Gone" not in leads  # newest first, live ones only
+    assert 'href="/funnels?status=published"' in page and 'href="/tasks"' in page
