@@ -57,7 +57,8 @@ SCHEMAS = {
     "Invitation": {"type": "object", "required": ["id", "email", "role", "status"], "properties": {
         "id": {"type": "string", "format": "uuid"}, "email": {"type": "string"},
         "role": {"type": "string"}, "status": {"type": "string", "enum": ["pending", "accepted", "revoked", "expired"]},
-        "expires_at": {"type": "string", "format": "date-time"}, "created_at": {"type": "string", "format": "date-time"}}},
+        "expires_at": {"type": "string", "format": "date-time"},
+        "created_at": {"type": "string", "format": "date-time"}}},
 }
 
 

@@ -83,7 +83,8 @@ def create_invitation():
 
 
 @api_route("/openapi.json", public=True, summary="This OpenAPI 3.1 document", tag="Meta",
-           responses={200: {"description": "The document.", "content": {"application/json": {"schema": {"type": "object"}}}}})
+           responses={200: {"description": "The document.",
+                            "content": {"application/json": {"schema": {"type": "object"}}}}})
 def openapi():
     return jsonify(build_document(OPERATIONS))
 

@@ -249,7 +249,8 @@ def membership_of(user: User, account_id) -> Membership | None:
 
 def _owner_count(account: Account) -> int:
     return db.session.execute(
-        select(func.count()).select_from(Membership).where(Membership.account_id == account.id, Membership.role == "owner")
+        select(func.count()).select_from(Membership)
+        .where(Membership.account_id == account.id, Membership.role == "owner")
     ).scalar_one()
 
 

@@ -31,7 +31,8 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         request_id = g.get("request_id", "-") if has_request_context() else "-"
-        return f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<7} [{request_id}] {record.name}: {super().format(record)}"
+        time = self.formatTime(record, "%H:%M:%S")
+        return f"{time} {record.levelname:<7} [{request_id}] {record.name}: {super().format(record)}"
 
 
 def configure_logging(app) -> None:

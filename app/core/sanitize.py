@@ -17,8 +17,8 @@ SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?(</\1\s*>|$)", re.IGNORECASE 
 
 def sanitize_html(html: str, link_new_tab: bool = True) -> str:
     """Allowed tags only, and links that open safely (rel=noopener, nofollow)."""
-    cleaned = bleach.clean(SCRIPT_OR_STYLE.sub("", html or ""), tags=TAGS, attributes=ATTRIBUTES, protocols=PROTOCOLS, strip=True,
-                           strip_comments=True)
+    cleaned = bleach.clean(SCRIPT_OR_STYLE.sub("", html or ""), tags=TAGS, attributes=ATTRIBUTES, protocols=PROTOCOLS,
+                           strip=True, strip_comments=True)
     return bleach.linkify(cleaned, callbacks=[_new_tab if link_new_tab else _nofollow], parse_email=False)
 
 

@@ -58,8 +58,8 @@ def delete_workspace():
 
 def _team_context(invite_form=None):
     account = current_account()
-    members = paginate(scoped(Membership).join(Membership.user).options(contains_eager(Membership.user)).order_by(func.lower(User.name), User.email, Membership.id),
-                       *parse_page_args(request.args))
+    members = paginate(scoped(Membership).join(Membership.user).options(contains_eager(Membership.user))
+                       .order_by(func.lower(User.name), User.email, Membership.id), *parse_page_args(request.args))
     invitations = paginate(
         scoped(Invitation).where(Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
         .order_by(Invitation.created_at.desc(), Invitation.id),
@@ -159,7 +159,8 @@ def remove_member(member_id):
 
 
 def _api_keys_context(form=None, new_secret=None, new_key=None):
-    keys = paginate(scoped(ApiKey).options(joinedload(ApiKey.user)).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc(), ApiKey.id),
+    keys = paginate(scoped(ApiKey).options(joinedload(ApiKey.user))
+                    .order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc(), ApiKey.id),
                     *parse_page_args(request.args))
     return dict(keys=keys, form=form or ApiKeyForm(), action_form=ActionForm(), new_secret=new_secret, new_key=new_key)
 

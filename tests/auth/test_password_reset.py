@@ -114,8 +114,8 @@ def test_a_password_change_keeps_this_session_and_ends_the_others(app, client):
     factories.login(client, user, account)
     elsewhere = app.test_client()
     factories.login(elsewhere, user, account)
-    changed = client.post("/profile/password", data={"pw-current_password": factories.PASSWORD,
-                                                     "pw-new_password": "new-password-1", "pw-confirm": "new-password-1"})
+    changed = client.post("/profile/password", data={
+        "pw-current_password": factories.PASSWORD, "pw-new_password": "new-password-1", "pw-confirm": "new-password-1"})
     assert changed.status_code in (302, 303)
     assert client.get("/").status_code == 200
     assert "/login" in elsewhere.get("/").headers["Location"]

@@ -9,7 +9,8 @@ def test_defaults_without_database_or_redis_settings(monkeypatch):
     for name in ("DATABASE_URL", "REDIS_URL", "JOBS_MODE"):
         monkeypatch.delenv(name, raising=False)
     config = load_config()
-    assert config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///") and "instance" in config["SQLALCHEMY_DATABASE_URI"]
+    database = config["SQLALCHEMY_DATABASE_URI"]
+    assert database.startswith("sqlite:///") and "instance" in database
     assert config["JOBS_MODE"] == "thread" and config["RATELIMIT_STORAGE_URI"] == "memory://"
     monkeypatch.setenv("DATABASE_URL", "postgres://u@h/db")
     assert load_config()["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/db"

@@ -93,7 +93,8 @@ def test_pages_do_not_query_once_per_workspace_or_event(client, owner, login, co
     login(user, account)
     many_events(account, user, 3)
     factories.add_member(account, "user", email="first-extra@example.com")
-    baseline = {path: count_queries(lambda p=path: client.get(p)) for path in ("/", "/activity", "/settings/team", "/settings/api-keys")}
+    paths = ("/", "/activity", "/settings/team", "/settings/api-keys")
+    baseline = {path: count_queries(lambda p=path: client.get(p)) for path in paths}
     for i in range(5):
         factories.make_account(user, f"Extra {i}")
         member = factories.add_member(account, "user", email=f"extra{i}@example.com")

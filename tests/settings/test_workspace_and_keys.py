@@ -13,7 +13,8 @@ from tests import factories
 def test_admin_updates_workspace_settings(client, owner, login):
     user, account = owner
     login(user, account)
-    response = client.post("/settings/workspace", data={"name": "Renamed", "timezone": "Europe/Paris", "currency": "EUR"})
+    response = client.post("/settings/workspace",
+                           data={"name": "Renamed", "timezone": "Europe/Paris", "currency": "EUR"})
     assert response.status_code in (302, 303)
     account = db.session.get(Account, account.id)
     assert (account.name, account.timezone, account.currency) == ("Renamed", "Europe/Paris", "EUR")
