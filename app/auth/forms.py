@@ -2,11 +2,9 @@
 and their errors are put next to the field (see app.core.forms.apply_error)."""
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.core.formatting import CURRENCIES, timezone_names
-from app.core.roles import ROLE_LABELS
 from app.core.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 REQUIRED = DataRequired(message="This field is required.")
@@ -30,20 +28,20 @@ def _timezone_field(description: str):
                        description=description)
 
 
-def _email_field(label="E-mail"):
+def email_field(label="E-mail"):
     return EmailField(label, validators=[REQUIRED, Length(max=254)], render_kw={"autocomplete": "email"})
 
 
 class SignupForm(FlaskForm):
     name = StringField("Your name", validators=[REQUIRED, Length(max=120)], render_kw={"autocomplete": "name"})
-    email = _email_field("Work e-mail")
+    email = email_field("Work e-mail")
     password = _new_password_field("Password", description=f"At least {MIN_PASSWORD_LENGTH} characters.")
     workspace_name = StringField("Workspace name", validators=[REQUIRED, Length(max=120)],
                                  description="Your company or agency. You can add more workspaces later.")
 
 
 class LoginForm(FlaskForm):
-    email = _email_field()
+    email = email_field()
     password = PasswordField("Password", validators=[REQUIRED, Length(max=MAX_PASSWORD_LENGTH)],
                              render_kw={"autocomplete": "current-password"})
     remember = BooleanField("Keep me logged in on this device")
@@ -51,7 +49,7 @@ class LoginForm(FlaskForm):
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = _email_field()
+    email = email_field()
 
 
 class ResetPasswordForm(FlaskForm):
@@ -77,33 +75,9 @@ class WorkspaceForm(FlaskForm):
     currency = SelectField("Currency", validators=[REQUIRED], validate_choice=False, choices=CURRENCIES)
 
 
-class DeleteWorkspaceForm(FlaskForm):
-    confirm_name = StringField("Type the workspace name to confirm", validators=[REQUIRED, Length(max=120)])
-
-
-class InviteForm(FlaskForm):
-    email = _email_field()
-    role = SelectField("Role", choices=[SelectChoice(role, label) for role, label in ROLE_LABELS.items()],
-                       default="user", validate_choice=False)
-
-
-class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=[SelectChoice(role, role.title()) for role in ROLE_LABELS],
-                       validate_choice=False)
-
-
 class JoinForm(FlaskForm):
     name = StringField("Your name", validators=[REQUIRED, Length(max=120)])
     password = _new_password_field("Choose a password")
-
-
-class ApiKeyForm(FlaskForm):
-    name = StringField("Key name", validators=[REQUIRED, Length(max=80)],
-                       description="Where the key is used, e.g. “Zapier” or “Website backend”.")
-
-
-class ActionForm(FlaskForm):
-    """A form with nothing but the CSRF token, for buttons that post."""
 
 
 class SwitchWorkspaceForm(FlaskForm):

@@ -4,7 +4,6 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth import bp, services
 from app.auth.forms import (
-    ActionForm,
     ChangePasswordForm,
     ForgotPasswordForm,
     JoinForm,
@@ -16,7 +15,7 @@ from app.auth.forms import (
     WorkspaceForm,
 )
 from app.core.errors import ServiceError
-from app.core.forms import apply_error
+from app.core.forms import ActionForm, apply_error
 from app.core.security import TokenError
 from app.core.web import redirect_to, render, safe_next_url
 from app.extensions import limiter

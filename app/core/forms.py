@@ -4,9 +4,14 @@ place views roll back (a ServiceError no view answers is rolled back by the app'
 from contextlib import contextmanager
 
 from flask import flash
+from flask_wtf import FlaskForm
 
 from app.core.errors import ServiceError
 from app.extensions import db
+
+
+class ActionForm(FlaskForm):
+    """A form with nothing but the CSRF token, for buttons that post."""
 
 
 def discard_changes() -> None:

@@ -5,9 +5,9 @@ from flask import abort, current_app, request, send_file
 from flask_login import current_user
 
 from app.auth import services as auth_services
-from app.auth.forms import ActionForm
 from app.core import jobs, mail
 from app.core.db import utcnow
+from app.core.forms import ActionForm
 from app.core.models import Job
 from app.core.pagination import paginate, parse_page_args
 from app.core.roles import role_required

@@ -5,15 +5,16 @@ from sqlalchemy import func
 from sqlalchemy.orm import contains_eager, joinedload
 
 from app.auth import services
-from app.auth.forms import ActionForm, ApiKeyForm, DeleteWorkspaceForm, InviteForm, RoleForm, WorkspaceForm
+from app.auth.forms import WorkspaceForm
 from app.auth.models import ApiKey, Invitation, Membership, User
 from app.core.errors import ServiceError
-from app.core.forms import apply_error
+from app.core.forms import ActionForm, apply_error
 from app.core.pagination import paginate, parse_page_args
 from app.core.roles import can, role_required
 from app.core.tenancy import current_account, current_membership, get_or_404, scoped
 from app.core.web import redirect_to, render
 from app.settings import bp
+from app.settings.forms import ApiKeyForm, DeleteWorkspaceForm, InviteForm, RoleForm
 
 
 @bp.route("/workspace", methods=["GET", "POST"])
