@@ -11,11 +11,10 @@ from wtforms import RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
-from app.auth.forms import ActionForm
 from app.auth.models import User
 from app.core.errors import ServiceError
 from app.core.formatting import size_label
-from app.core.forms import apply_error
+from app.core.forms import ActionForm, apply_error
 from app.core.models import Job
 from app.core.pagination import paginate, parse_page_args
 from app.core.roles import role_required
