@@ -1,6 +1,6 @@
 """Page routes of the JSON API: a page's element tree (read, replace, validate) and the element library.
 
-A tree is the same JSON document the builder edits (see app/builder/elements.py). Replacing it checks the
+A tree is the same JSON document the builder edits (see app/pages/elements.py). Replacing it checks the
 whole tree first: an unknown type, a missing or unknown key, a duplicate id (a cycle), an element where
 it may not go or nesting deeper than allowed is a 422 naming the element, and nothing is saved. Send the
 `revision` you read to be refused (409) when the page changed since; each save is undoable in the
@@ -11,10 +11,10 @@ from flask import jsonify
 from app.api.base import ApiError, api_route, json_body
 from app.api.openapi import SCHEMAS, error_response, json_response, ref
 from app.builder import services
-from app.builder import tree as trees
-from app.builder.elements import GROUPS, STYLE, TYPES
 from app.core.errors import ConflictError, ValidationError
 from app.core.tenancy import current_account, current_actor
+from app.pages import tree as trees
+from app.pages.elements import GROUPS, STYLE, TYPES
 
 TAG = "Pages"
 

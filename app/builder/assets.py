@@ -28,7 +28,7 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 MAX_SIDE = 10_000  # pixels, either side
 MAX_FILENAME = 200  # Asset.filename
 MAX_ALT = 300  # Asset.alt
-MAX_DISPLAY_SIDE = 4000  # the largest width/height an image element accepts (app/builder/elements.py)
+MAX_DISPLAY_SIDE = 4000  # the largest width/height an image element accepts (app/pages/elements.py)
 ACCEPTED = "PNG, JPEG, GIF or WebP"
 
 # Pillow format -> (content type, the extension we store, extensions that honestly name it)

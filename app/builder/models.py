@@ -10,7 +10,7 @@ from app.extensions import db
 
 
 class Page(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
-    """`tree` is the element tree (app/builder/elements.py). `history` holds up to 50 earlier trees
+    """`tree` is the element tree (app/pages/elements.py). `history` holds up to 50 earlier trees
     (undo) and `future` the undone ones (redo); both live with the page, so they survive a reload.
     `revision` grows at each edit; the builder sends it back so that a stale tab cannot overwrite."""
 

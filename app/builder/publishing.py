@@ -24,13 +24,13 @@ from flask import current_app
 from markupsafe import escape
 from sqlalchemy import select
 
-from app.builder import tree as trees
 from app.builder.models import Asset, Page
-from app.builder.render import RenderContext, render_tree, site_stylesheet
 from app.core import audit, events
 from app.core.db import utcnow
 from app.core.errors import ValidationError
 from app.extensions import db
+from app.pages import tree as trees
+from app.pages.render import RenderContext, render_tree, site_stylesheet
 
 FORM_TOKEN_SLOT = re.compile(r"\{\{lf-form-token:([A-Za-z0-9_-]+)\}\}")
 SITE_SCRIPT_URL = "/_site.js"  # served by the site host itself, so that CSP script-src 'self' allows it
@@ -177,7 +177,7 @@ def has_form(tree: dict) -> bool:
 
 def script_url() -> str:
     """/_site.js?v=<hash of the file>: the site serves it with a long cache lifetime."""
-    from app.site.assets import site_script_version
+    from app.pages.render import site_script_version
 
     return f"{SITE_SCRIPT_URL}?v={site_script_version()}"
 

@@ -1,83 +1,32 @@
 """Page edits: every change to a page's tree goes through `save_tree`, which keeps the undo history
 (50 edits, stored with the page), bumps the revision and records a page version."""
 
-from app.builder import tree as trees
-from app.builder.elements import CONTACT_FIELDS, element_type
 from app.builder.models import Page
 from app.core import audit
 from app.core.db import utcnow
-from app.core.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.funnels import services as funnels
 from app.funnels.models import FunnelStep
-
-HISTORY_LIMIT = 50
+from app.pages import history
+from app.pages import tree as trees
+from app.pages.elements import CONTACT_FIELDS, element_type
 
 
 def check_revision(page: Page, revision) -> None:
-    """Refuse an edit made on an older copy of the page (another tab or person saved since)."""
-    if revision in (None, ""):
-        return
-    try:
-        revision = int(revision)
-    except (TypeError, ValueError):
-        raise ValidationError("The revision must be a whole number.", field="revision") from None
-    if revision != page.revision:
-        raise ConflictError("This page was changed somewhere else since you opened it: reload to get the "
-                            "latest version (your last change was not saved).")
+    history.check_revision(page, revision)
 
 
 def save_tree(account, page: Page, new_tree: dict, actor=None, summary: str = "Edited the page",
               revision=None, validated: bool = False) -> Page:
     """Validate (unless the caller just did), keep the old tree for undo, save, record a version."""
-    check_revision(page, revision)
+    history.check_revision(page, revision)
     new_tree = new_tree if validated else trees.validate(new_tree)
-    if new_tree == page.tree:
-        return page
-    page.history = (list(page.history or []) + [change_back(new_tree, page.tree)])[-HISTORY_LIMIT:]
-    page.future = []
-    _store(account, page, new_tree, actor, summary)
+    if history.save(page, new_tree):
+        _store(account, page, actor, summary)
     return page
 
 
-# ---- the undo history: each entry is the way back, as small as the change ---------------------------------
-#
-# An entry is either a whole tree (type "page": what restoring a version writes) or
-# {"patch": element_id, "old": that element as it was}: the smallest subtree that differs. Editing one
-# headline of a 150-element page keeps a few hundred bytes, not the page, so the history of 50 edits
-# stays small and every edit stays fast. Entries are applied to the very tree they were taken from
-# (history and future move in step), so the element is always there.
-
-def change_back(current: dict, previous: dict) -> dict:
-    """The entry that turns `current` back into `previous`."""
-    node, old = current, previous
-    while True:
-        kids, old_kids = node.get("children") or [], old.get("children") or []
-        same_self = all(node.get(key) == old.get(key) for key in ("id", "type", "props", "style", "hide_on"))
-        if not same_self or [kid["id"] for kid in kids] != [kid["id"] for kid in old_kids]:
-            break
-        differing = [index for index, (kid, old_kid) in enumerate(zip(kids, old_kids)) if kid != old_kid]
-        if len(differing) != 1:
-            break
-        node, old = kids[differing[0]], old_kids[differing[0]]
-    if node is current:
-        return trees.clone(previous)
-    return {"patch": node["id"], "old": trees.clone(old)}
-
-
-def apply_change(tree: dict, entry: dict) -> dict:
-    """The tree with one history entry applied (a new tree: the one given is left as it was)."""
-    if entry.get("type") == "page":
-        return trees.clone(entry)
-    chain = trees.path(tree, entry["patch"])
-    if chain is None:  # cannot happen with entries made here; refuse rather than guess
-        raise ConflictError("The edit history does not match this page any more: undo is not possible.")
-    return trees.replace_at(chain, trees.clone(entry["old"]))
-
-
-def _store(account, page: Page, new_tree: dict, actor, summary: str) -> None:
-    page.tree = new_tree
-    page.revision += 1
+def _store(account, page: Page, actor, summary: str) -> None:
     page.updated_at = utcnow()
     page.step.funnel.updated_at = page.updated_at
     funnels.record_version(account, page.step.funnel, actor, f"{page.step.name}: {summary}", page=page)
@@ -85,37 +34,23 @@ def _store(account, page: Page, new_tree: dict, actor, summary: str) -> None:
 
 
 def undo(account, page: Page, actor=None, revision=None) -> Page:
-    check_revision(page, revision)
-    history = list(page.history or [])
-    if not history:
-        raise ConflictError("There is nothing to undo.")
-    previous = apply_change(page.tree, history.pop())
-    page.future = (list(page.future or []) + [change_back(previous, page.tree)])[-HISTORY_LIMIT:]
-    page.history = history
-    _store(account, page, previous, actor, "Undo")
+    history.check_revision(page, revision)
+    history.undo(page)
+    _store(account, page, actor, "Undo")
     return page
 
 
 def redo(account, page: Page, actor=None, revision=None) -> Page:
-    check_revision(page, revision)
-    future = list(page.future or [])
-    if not future:
-        raise ConflictError("There is nothing to redo.")
-    following = apply_change(page.tree, future.pop())
-    page.history = (list(page.history or []) + [change_back(following, page.tree)])[-HISTORY_LIMIT:]
-    page.future = future
-    _store(account, page, following, actor, "Redo")
+    history.check_revision(page, revision)
+    history.redo(page)
+    _store(account, page, actor, "Redo")
     return page
 
 
 def restore_tree(account, page: Page, snapshot: dict, actor=None, summary: str = "Restored a version") -> Page:
     """Put a page version back (undoable, and itself a new version)."""
-    for key in ("title", "seo_title", "seo_description"):
-        setattr(page, key, snapshot.get(key) or "")
-    tree = trees.validate(snapshot.get("tree") or trees.empty_page())
-    page.history = (list(page.history or []) + [change_back(tree, page.tree)])[-HISTORY_LIMIT:]
-    page.future = []
-    _store(account, page, tree, actor, summary)
+    history.restore(page, snapshot)
+    _store(account, page, actor, summary)
     return page
 
 
@@ -168,7 +103,7 @@ def problems(page: Page) -> list[dict]:
             if any(not image.get("alt") for image in props.get("images", [])):
                 message = "An image of the gallery has no alt text."
         elif kind == "video":
-            from app.builder.elements import video_embed
+            from app.pages.elements import video_embed
 
             if video_embed(props.get("url", "")) is None:
                 message = "The video address is not a YouTube, Vimeo or .mp4 link."

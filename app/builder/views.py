@@ -21,9 +21,16 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload
 
 from app.builder import bp, publishing, services
-from app.builder import tree as trees
 from app.builder.assets import app_url
-from app.builder.elements import (
+from app.builder.models import Asset, Page
+from app.core.errors import ConflictError, ServiceError, ValidationError
+from app.core.roles import can, role_required
+from app.core.tenancy import current_account, scoped
+from app.core.web import json_error, redirect_to, render, wants_fragment
+from app.extensions import db
+from app.funnels.models import FunnelStep
+from app.pages import tree as trees
+from app.pages.elements import (
     CONTACT_FIELDS,
     CONTENT,
     DEVICES,
@@ -34,13 +41,6 @@ from app.builder.elements import (
     element_type,
     library,
 )
-from app.builder.models import Asset, Page
-from app.core.errors import ConflictError, ServiceError, ValidationError
-from app.core.roles import can, role_required
-from app.core.tenancy import current_account, scoped
-from app.core.web import json_error, redirect_to, render, wants_fragment
-from app.extensions import db
-from app.funnels.models import FunnelStep
 
 DEVICE_WIDTHS = {"desktop": "100%", "tablet": "768px", "mobile": "390px"}
 STALE_MESSAGE = "This page changed elsewhere (another tab or person saved it): reload to get the latest version."
@@ -95,7 +95,7 @@ def _element_icon(name: str) -> Markup:
 
 
 def _render_element(page: Page, element_id: str, ctx) -> str:
-    from app.builder.render import render_element, render_tree
+    from app.pages.render import render_element, render_tree
 
     if element_id == "root":
         return render_tree(page.tree, "edit", ctx)
@@ -193,7 +193,7 @@ def editor(page_id):
         response.headers["HX-Redirect"] = request.full_path.rstrip("?")
         return response
     funnel = page.step.funnel
-    from app.builder.render import render_tree
+    from app.pages.render import render_tree
 
     labels = {name: spec.label for name, spec in TYPES.items()}
     labels["page"] = "Page"

@@ -194,7 +194,7 @@ def _frame(snapshot: dict, url_of, asset_url=None):
 def frame_document(step: dict, steps: list[dict], index: int, url_of, asset_url=None) -> str:
     """A whole HTML document with one step's page rendered as visitors would see it; its buttons and
     form go to the other steps' frames (`url_of(index)`)."""
-    from app.builder.render import RenderContext, render_tree, site_stylesheet
+    from app.pages.render import RenderContext, render_tree, site_stylesheet
 
     step_urls = {str(other.get("id")): url_of(position) for position, other in enumerate(steps)}
     next_url = url_of(index + 1) if index + 1 < len(steps) else "#"
@@ -214,8 +214,8 @@ def frame_document(step: dict, steps: list[dict], index: int, url_of, asset_url=
 def _clean_tree(tree) -> dict:
     """The tree validated again (rich text sanitised) before it is shown on the app's origin: a stored
     snapshot is trusted no more than a posted one."""
-    from app.builder import tree as trees
     from app.core.errors import ValidationError
+    from app.pages import tree as trees
 
     try:
         return trees.validate(tree)
@@ -227,7 +227,7 @@ def _asset_urls(snapshot: dict):
     """The app URLs of the workspace's own images the template uses (one query for them all)."""
     from app.builder import assets
     from app.builder.models import Asset
-    from app.builder.tree import walk
+    from app.pages.tree import walk
 
     ids = set()
     for step in snapshot.get("steps") or []:

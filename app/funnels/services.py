@@ -8,7 +8,6 @@ import uuid
 
 from sqlalchemy import func, or_, select
 
-from app.builder import tree as trees
 from app.builder.models import Page
 from app.core import audit, events
 from app.core.db import like_pattern, utcnow
@@ -17,6 +16,8 @@ from app.core.tenancy import scoped
 from app.core.validation import FieldErrors, choice_value, text_value
 from app.extensions import db
 from app.funnels.models import FUNNEL_TYPES, STEP_TYPES, Funnel, FunnelStep, FunnelVersion
+from app.pages import history
+from app.pages import tree as trees
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG_MAX = 60
@@ -572,18 +573,9 @@ def _recreate_step(account, funnel: Funnel, data: dict, position: int) -> Funnel
 
 def _restore_page(account, page: Page, snapshot: dict) -> None:
     """The page's content and settings from a snapshot; its current tree goes to the undo history."""
-    from app.builder.services import HISTORY_LIMIT
-
-    for key, limit in (("title", 200), ("seo_title", 200), ("seo_description", 320)):
-        setattr(page, key, (snapshot.get(key) or "")[:limit])
-    _set_page_images(account, page, snapshot)
-    tree = trees.validate(snapshot.get("tree") or trees.empty_page())
-    if tree != page.tree:
-        page.history = (list(page.history or []) + [page.tree])[-HISTORY_LIMIT:]
-        page.future = []
-        page.tree = tree
-        page.revision = (page.revision or 0) + 1
+    if history.restore(page, snapshot):
         page.updated_at = utcnow()
+    _set_page_images(account, page, snapshot)
 
 
 def _set_page_images(account, page: Page, snapshot: dict) -> None:

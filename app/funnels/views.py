@@ -384,7 +384,7 @@ def _render_snapshot(found: FunnelVersion, page_snapshot: dict):
     """(body HTML, site CSS) of a snapshot's tree in publish mode; a note instead when it cannot render."""
     from markupsafe import Markup
 
-    from app.builder.render import render_tree, site_stylesheet
+    from app.pages.render import render_tree, site_stylesheet
 
     ctx = publishing.preview_context(found.page) if found.page is not None else None
     try:

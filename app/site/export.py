@@ -118,7 +118,7 @@ class _Copier:
 
     def files(self) -> dict[str, bytes]:
         from app.core.storage import get_storage
-        from app.site.assets import site_script
+        from app.pages.render import site_script
 
         storage = get_storage()
         out = {}

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
-from app.builder.elements import CONTACT_FIELDS
-from app.builder.render import HONEYPOT_FIELD, INPUT_MAX_LENGTH, TEXTAREA_MAX_LENGTH
+from app.pages.elements import CONTACT_FIELDS
+from app.pages.render import HONEYPOT_FIELD, INPUT_MAX_LENGTH, TEXTAREA_MAX_LENGTH
 
 FIELD_TYPES = ("input_field", "textarea", "dropdown", "checkbox_group")
 DEFAULT_MAX_AGE = 24 * 3600

@@ -258,7 +258,7 @@ ERRORS = {
 
 
 def error_body(status: int, message: str | None = None, back_url: str = "") -> bytes:
-    from app.builder.render import site_stylesheet
+    from app.pages.render import site_stylesheet
 
     title, default = ERRORS.get(status, ERRORS[500] if status >= 500 else ERRORS[404])
     return render_template("site/error.html", status=status, title=title, message=message or default,

@@ -19,8 +19,9 @@ from app.builder.models import Page
 from app.core.errorpages import as_http_exception
 from app.core.errors import ServiceError, ValidationError
 from app.extensions import csrf, db, limiter
+from app.pages.render import site_script
 from app.site import bp, forms, serving
-from app.site.assets import LONG_CACHE, site_script
+from app.site.assets import LONG_CACHE
 
 SITE_STATIC = ("site/", "img/")  # the only static folders a published page may use
 
@@ -135,7 +136,7 @@ def _published_source(page: Page):
 
 
 def _find_form(tree: dict, form_id: str) -> dict | None:
-    from app.builder import tree as trees
+    from app.pages import tree as trees
 
     for element, _, _ in trees.walk(tree):
         if element.get("type") == "form" and element["id"] == form_id:

@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app.builder import services as builder
-from app.builder import tree as trees
 from app.extensions import db
 from app.funnels import services
 from app.funnels.models import Funnel, FunnelStep, FunnelVersion
+from app.pages import tree as trees
 from tests import factories
 from tests.api.conftest import assert_json_error, make_key
 

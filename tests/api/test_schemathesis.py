@@ -117,7 +117,7 @@ def _fresh_funnel() -> dict:
 
 
 def _valid_tree() -> dict:
-    from app.builder import tree as trees
+    from app.pages import tree as trees
 
     page = trees.empty_page()
     page["children"] = [trees.section_with([trees.new_element("headline", {"text": f"Fuzz {CRM['counter']}"})])]

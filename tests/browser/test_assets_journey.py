@@ -11,10 +11,10 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from app.builder import services as builder
-from app.builder import tree as trees
 from app.builder.models import Asset, Page
 from app.extensions import db
 from app.funnels import services as funnels
+from app.pages import tree as trees
 from tests import factories
 from tests.factories import PASSWORD
 

@@ -7,10 +7,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from app.builder import tree as trees
 from app.builder.models import Page
 from app.extensions import db
 from app.funnels import services as funnels
+from app.pages import tree as trees
 from tests import factories
 from tests.browser.conftest import drag_onto as drag
 

@@ -200,8 +200,8 @@ def test_alt_text_is_limited_and_cleaned(app, owner):
 
 
 def test_delete_removes_the_file_and_row_but_not_while_a_page_uses_it(app, owner, published):
-    from app.builder import tree as trees
     from app.funnels import services as funnels
+    from app.pages import tree as trees
 
     user, account = owner
     asset = assets.upload(account, file(image_bytes(), "team.png"), actor=user)

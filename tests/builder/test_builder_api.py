@@ -3,8 +3,8 @@ the element library."""
 import pytest
 
 from app.auth import services as auth_services
-from app.builder import tree as trees
-from app.builder.elements import MAX_DEPTH
+from app.pages import tree as trees
+from app.pages.elements import MAX_DEPTH
 from tests import factories
 from tests.builder.conftest import fresh
 

@@ -6,10 +6,10 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from app.builder import tree as trees
 from app.extensions import db
 from app.funnels import services as funnels
 from app.funnels.models import FunnelVersion
+from app.pages import tree as trees
 from tests import factories
 from tests.builder.conftest import fresh
 
@@ -146,7 +146,7 @@ def test_moving_where_the_element_may_not_go_is_refused(editor, page):
 
 def panel_form(element: dict, **changes) -> dict:
     """What the panel posts: every prop and style field, as the browser sends them."""
-    from app.builder.elements import STYLE, element_type
+    from app.pages.elements import STYLE, element_type
 
     data = {"element_id": element["id"], "hide_on_present": "1"}
     for key, prop in element_type(element["type"]).props.items():

@@ -1,8 +1,8 @@
 """Publishing from the builder (the checks first), the preview, and page settings."""
 from app.builder import services
-from app.builder import tree as trees
 from app.builder.models import Asset
 from app.extensions import db
+from app.pages import tree as trees
 from tests.builder.conftest import fresh
 
 

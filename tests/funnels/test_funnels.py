@@ -5,11 +5,11 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from app.builder import tree as trees
 from app.builder.models import Page
 from app.extensions import db
 from app.funnels import services
 from app.funnels.models import Funnel, FunnelStep, FunnelVersion
+from app.pages import tree as trees
 from tests import factories
 
 

@@ -6,7 +6,6 @@ from datetime import UTC
 import pytest
 from sqlalchemy import func, select
 
-from app.builder import tree as trees
 from app.builder.services import problems
 from app.core.models import AuditEvent
 from app.extensions import db
@@ -14,6 +13,7 @@ from app.funnels import services as funnels
 from app.funnels.models import Funnel, FunnelTemplate
 from app.funnels.system_templates import all_templates, get
 from app.funnels.system_templates.webinar import session_start
+from app.pages import tree as trees
 from tests import factories
 
 TEMPLATES = all_templates()

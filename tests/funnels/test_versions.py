@@ -3,11 +3,11 @@ restored (a page's content, or the whole funnel), and restoring is itself a new 
 from sqlalchemy import func, select
 
 from app.builder import services as builder
-from app.builder import tree as trees
 from app.builder.models import Page
 from app.extensions import db
 from app.funnels import services
 from app.funnels.models import Funnel, FunnelStep, FunnelVersion
+from app.pages import tree as trees
 from tests import factories
 
 

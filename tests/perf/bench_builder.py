@@ -30,7 +30,7 @@ def p95(samples: list[float]) -> float:
 
 def big_tree() -> dict:
     """A realistic long sales page: 10 sections of a row with two columns of content (150 elements)."""
-    from app.builder import tree as trees
+    from app.pages import tree as trees
 
     content = ["headline", "subheadline", "text", "button", "image", "testimonial", "social_proof", "divider",
                "spacer", "progress_bar", "pricing_table", "countdown_timer"]
@@ -71,8 +71,8 @@ def run() -> list[dict]:
         from flask_migrate import upgrade
 
         from app.builder import services
-        from app.builder import tree as trees
         from app.funnels import services as funnels
+        from app.pages import tree as trees
         from tests import factories
 
         upgrade()
@@ -111,7 +111,7 @@ def run() -> list[dict]:
 
 def _edits(app, client, page_id, headlines) -> tuple[list[float], list[float]]:
     """Post the headline's panel form (a new text each time), as the builder does while one types."""
-    from app.builder.elements import STYLE
+    from app.pages.elements import STYLE
 
     samples, cpu, revision = [], [], None
     with app.app_context():

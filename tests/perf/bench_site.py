@@ -77,7 +77,7 @@ def settings(url: str, port: int) -> dict:
 
 def _fallback_steps() -> list[dict]:
     """~40 elements: what a real opt-in page holds, if the system templates are not there."""
-    from app.builder import tree as trees
+    from app.pages import tree as trees
 
     def block(title):
         return trees.section_with([
@@ -105,9 +105,9 @@ def prepare(url: str, env: dict) -> dict:
 
     from app import create_app
     from app.builder import publishing
-    from app.builder import tree as trees
     from app.extensions import db
     from app.funnels import services as funnels
+    from app.pages import tree as trees
     from tests.factories import make_account, make_user
 
     config = {"SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1),

@@ -1,8 +1,8 @@
 """Helpers of the published-site tests: a funnel with an opt-in form and a thank-you page."""
 import pytest
 
-from app.builder import tree as trees
 from app.funnels import services as funnels
+from app.pages import tree as trees
 
 SITE = "http://pages.example.com"
 

@@ -7,10 +7,10 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 
 from app.builder import assets, publishing
-from app.builder import tree as trees
 from app.builder.services import save_tree, update_settings
 from app.core.models import Job
 from app.extensions import db
+from app.pages import tree as trees
 from tests.conftest import run_jobs
 from tests.factories import login as log_in
 from tests.factories import make_account, make_user

@@ -191,8 +191,8 @@ def test_form_posts_are_site_only_and_need_no_csrf(client, live, csrf_enabled):
 
 def test_validated_against_the_published_version_not_the_draft(client, live, owner):
     """A field removed in the draft after publishing is still the published form's field."""
-    from app.builder import tree as trees
     from app.builder.services import save_tree
+    from app.pages import tree as trees
 
     user, account = owner
     page = live.steps[0].page

@@ -1,6 +1,5 @@
 """Application: a high-ticket offer sold on a call. A long-form application qualifies the lead (budget,
 goals, biggest challenge), then a thank-you page says when the team will call."""
-from app.builder.tree import new_element
 from app.funnels.system_templates import SystemTemplate
 from app.funnels.system_templates.blocks import (
     Palette,
@@ -29,6 +28,7 @@ from app.funnels.system_templates.blocks import (
     text,
     video,
 )
+from app.pages.tree import new_element
 
 KEY = "application"
 BRAND = "Your Company"

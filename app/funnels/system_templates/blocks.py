@@ -1,14 +1,14 @@
 """The building blocks of the system templates: sections a marketer expects (hero, three benefits,
 testimonials, FAQ, call to action, footer), each drawn in a template's palette.
 
-Every function returns elements made with `app.builder.tree.new_element`, so they are clean (props and
+Every function returns elements made with `app.pages.tree.new_element`, so they are clean (props and
 style checked against the element registry) and the whole page validates.
 """
 import uuid
 from dataclasses import dataclass
 
-from app.builder.elements import PAGE
-from app.builder.tree import new_element, validate
+from app.pages.elements import PAGE
+from app.pages.tree import new_element, validate
 
 IMAGES = "/static/img/templates/"
 STEP_NAMESPACE = uuid.UUID("6f1d3c1e-4b7a-4c55-9a41-1f0c2e7d9b10")

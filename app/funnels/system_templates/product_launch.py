@@ -1,6 +1,5 @@
 """Product launch: a waitlist teaser with an evergreen countdown, the launch sales page (gallery, pricing,
 testimonials) and a thank-you page."""
-from app.builder.tree import new_element
 from app.funnels.system_templates import SystemTemplate
 from app.funnels.system_templates.blocks import (
     IMAGES,
@@ -31,6 +30,7 @@ from app.funnels.system_templates.blocks import (
     text,
     video,
 )
+from app.pages.tree import new_element
 
 KEY = "product-launch"
 BRAND = "Cadence Planners"

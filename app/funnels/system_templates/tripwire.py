@@ -1,5 +1,4 @@
 """Tripwire sale: a low-priced first offer, then an order bump, a one-click upsell and a downsell."""
-from app.builder.tree import new_element
 from app.funnels.system_templates import SystemTemplate
 from app.funnels.system_templates.blocks import (
     Palette,
@@ -34,6 +33,7 @@ from app.funnels.system_templates.blocks import (
     text,
     video,
 )
+from app.pages.tree import new_element
 
 KEY = "tripwire"
 BRAND = "Your Company"

@@ -3,7 +3,6 @@ confirmation page with the calendar links."""
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
-from app.builder.tree import new_element
 from app.funnels.system_templates import SystemTemplate
 from app.funnels.system_templates.blocks import (
     Palette,
@@ -32,6 +31,7 @@ from app.funnels.system_templates.blocks import (
     text,
     video,
 )
+from app.pages.tree import new_element
 
 KEY = "webinar"
 BRAND = "Your Company"

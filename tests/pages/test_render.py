@@ -3,9 +3,9 @@ import re
 
 import pytest
 
-from app.builder import tree as trees
-from app.builder.elements import CONTENT, FIELDS, TYPES
-from app.builder.render import RenderContext, render_element, render_tree, site_stylesheet
+from app.pages import tree as trees
+from app.pages.elements import CONTENT, FIELDS, TYPES
+from app.pages.render import RenderContext, render_element, render_tree, site_stylesheet
 
 
 def column_id(tree: dict) -> str:

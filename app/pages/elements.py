@@ -6,7 +6,7 @@ A page's tree is one JSON document:
 
 and every element is ``{"id", "type", "props", "style", "hide_on", "children"}``. Sections hold rows,
 rows hold columns (type ``columns``: one column each), columns hold content elements, containers and
-forms; a form holds its fields. `app.builder.tree.validate` checks a whole tree against this registry
+forms; a form holds its fields. `app.pages.tree.validate` checks a whole tree against this registry
 before anything is saved.
 """
 import re

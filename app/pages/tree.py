@@ -1,12 +1,14 @@
 """The element tree: validation of a whole tree, and the edits the builder makes to one.
 
 Every function here is pure: it takes a tree (a dict) and returns a new one, or raises
-ValidationError. Nothing is saved here (see app.builder.services).
+ValidationError. Nothing is saved here (see app.pages.history for the undo history, and
+app.builder.services for a saved edit).
 """
 import copy
 import secrets
 
-from app.builder.elements import (
+from app.core.errors import ValidationError
+from app.pages.elements import (
     CONTENT,
     ID_PATTERN,
     MAX_DEPTH,
@@ -17,7 +19,6 @@ from app.builder.elements import (
     clean_style,
     element_type,
 )
-from app.core.errors import ValidationError
 
 ELEMENT_KEYS = {"id", "type", "props", "style", "hide_on", "children"}
 

@@ -13,6 +13,7 @@ No database work happens here: asset URLs come from ``ctx.asset_url``.
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import re
@@ -24,8 +25,8 @@ from functools import cache, lru_cache
 from flask import current_app
 from markupsafe import Markup, escape
 
-from app.builder.elements import element_type, sanitized, video_embed
 from app.core.sanitize import text_of
+from app.pages.elements import element_type, sanitized, video_embed
 
 MODES = ("edit", "publish")
 TEMPLATE = "elements/elements.html"
@@ -33,6 +34,7 @@ PLACEHOLDER_IMAGE = "/static/img/placeholder.svg"
 INPUT_MAX_LENGTH = 500
 TEXTAREA_MAX_LENGTH = 5000
 HONEYPOT_FIELD = "website"
+SITE_SCRIPT = "site/site.js"  # under static/: the published pages' script
 
 # Style keys that belong on an inner tag (the button itself, the picture) rather than the element's box.
 INNER_STYLE = {
@@ -103,7 +105,18 @@ def site_stylesheet() -> str:
 
 def site_script_path() -> str:
     """The path, under static/, of the published pages' script (countdowns, one submit per form)."""
-    return "site/site.js"
+    return SITE_SCRIPT
+
+
+def site_script() -> bytes:
+    """The published pages' script, as served (the site host's /_site.js) and exported."""
+    path = os.path.join(current_app.static_folder, SITE_SCRIPT)
+    return _read_bytes(path, os.path.getmtime(path))
+
+
+def site_script_version() -> str:
+    """A short hash of the script: its URL carries it, so it can be cached for a year."""
+    return _script_hash(site_script())
 
 
 # ---- the walk -----------------------------------------------------------------------------------------
@@ -402,6 +415,17 @@ def _read_cached(path: str, mtime: float, minify: bool) -> str:
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
     return _minify_css(text) if minify else text
+
+
+@lru_cache(maxsize=4)
+def _read_bytes(path: str, mtime: float) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+@lru_cache(maxsize=4)
+def _script_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:12]
 
 
 def _read_static(relative: str, minify: bool = False) -> str:
