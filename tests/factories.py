@@ -73,7 +73,7 @@ ONE_PIXEL_PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010
 
 def populate_funnels(account: Account, owner: User) -> dict:
     """One funnel (two steps with their pages and a version), a workspace template and an asset."""
-    from app.builder.models import Asset
+    from app.assets.models import Asset
     from app.funnels import services as funnels
     from app.funnels.models import FunnelTemplate
 

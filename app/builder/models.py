@@ -1,10 +1,11 @@
-"""The page of a funnel step (its element tree, edit history and published HTML) and uploaded assets."""
+"""The page of a funnel step (its element tree, edit history and published HTML)."""
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, Uuid
+from sqlalchemy import ForeignKey, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.assets.models import Asset
 from app.core.db import JSONType, TenantMixin, Timestamps, UTCDateTime, UUIDPrimaryKey
 from app.extensions import db
 
@@ -36,26 +37,10 @@ class Page(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     step = relationship("FunnelStep", back_populates="page")
-    og_image = relationship("Asset", foreign_keys=[og_image_id])
-    favicon = relationship("Asset", foreign_keys=[favicon_id])
+    og_image: Mapped[Asset | None] = relationship(foreign_keys=[og_image_id])
+    favicon: Mapped[Asset | None] = relationship(foreign_keys=[favicon_id])
 
     @property
     def is_published(self) -> bool:
         return self.published_html is not None
 
-
-class Asset(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
-    """An uploaded image. The content type is sniffed from the bytes, never taken from the name."""
-
-    __tablename__ = "assets"
-    __url_param__ = "asset_id"
-
-    filename: Mapped[str] = mapped_column(String(200), nullable=False)
-    content_type: Mapped[str] = mapped_column(String(50), nullable=False)
-    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    width: Mapped[int | None] = mapped_column(Integer)
-    height: Mapped[int | None] = mapped_column(Integer)
-    storage_key: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
-    checksum: Mapped[str] = mapped_column(String(64), nullable=False)
-    alt: Mapped[str] = mapped_column(String(300), nullable=False, default="")
-    created_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))

@@ -24,7 +24,8 @@ from flask import current_app
 from markupsafe import escape
 from sqlalchemy import select
 
-from app.builder.models import Asset, Page
+from app.assets.models import Asset
+from app.builder.models import Page
 from app.core import audit, events
 from app.core.db import utcnow
 from app.core.errors import ValidationError
@@ -110,7 +111,7 @@ def page_assets(page: Page) -> dict[str, Asset]:
 
 
 def _public_asset_url(asset: Asset) -> str:
-    from app.builder.assets import public_url as asset_public_url
+    from app.assets.services import public_url as asset_public_url
 
     return asset_public_url(asset)
 
@@ -143,7 +144,7 @@ def preview_context(page: Page) -> RenderContext:
     read once, at the first image that needs one."""
     from flask import url_for
 
-    from app.builder.assets import app_url
+    from app.assets.services import app_url
     from app.funnels.models import FunnelStep
 
     steps = db.session.execute(

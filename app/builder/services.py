@@ -114,7 +114,7 @@ def problems(page: Page) -> list[dict]:
 
 def update_settings(account, page: Page, data: dict, actor=None) -> Page:
     """Title, slug (the step's), SEO title and description, social image and favicon (assets)."""
-    from app.builder.models import Asset
+    from app.assets.models import Asset
     from app.core.validation import FieldErrors, row_of_account, text_value
 
     fields = FieldErrors(data, partial=True)

@@ -20,9 +20,10 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload
 
+from app.assets.models import Asset
+from app.assets.services import app_url
 from app.builder import bp, publishing, services
-from app.builder.assets import app_url
-from app.builder.models import Asset, Page
+from app.builder.models import Page
 from app.core.errors import ConflictError, ServiceError, ValidationError
 from app.core.roles import can, role_required
 from app.core.tenancy import current_account, scoped
@@ -350,7 +351,7 @@ def _panel_html(page: Page, element_id: str | None, errors: dict | None = None) 
 
 
 def _picker_url(field: str) -> str:
-    return url_for("builder.asset_picker", field=field)
+    return url_for("assets.picker", field=field)
 
 
 def _panel_values(element: dict, form) -> tuple[dict, dict, list | None, dict]:

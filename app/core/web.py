@@ -3,12 +3,13 @@ import re
 import uuid
 from urllib.parse import urlsplit
 
-from flask import g, jsonify, render_template, request
+from flask import g, jsonify, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import MethodNotAllowed
 
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+IMMUTABLE_CACHE = "public, max-age=31536000, immutable"  # for addresses whose bytes never change
 ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 410: "gone", 413: "payload_too_large",
                415: "unsupported_media_type", 422: "validation_failed", 429: "rate_limited",
@@ -93,3 +94,17 @@ def json_error(status: int, message: str, fields: dict | None = None, code: str 
         if allow:
             response.headers["Allow"] = ", ".join(sorted(allow))
     return response
+
+
+def file_response(data: bytes, content_type: str, etag: str, cache_control: str):
+    """A stored file's bytes as they are (an uploaded image, the site's script): its own content type,
+    which the browser must not second-guess, never run as a page (a sandboxing CSP), its ETag (a 304
+    for a matching If-None-Match) and the caching given."""
+    response = make_response(data)
+    response.headers["Content-Type"] = content_type
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = cache_control
+    response.headers["Content-Disposition"] = "inline"
+    response.set_etag(etag)
+    return response.make_conditional(request)

@@ -225,8 +225,8 @@ def _clean_tree(tree) -> dict:
 
 def _asset_urls(snapshot: dict):
     """The app URLs of the workspace's own images the template uses (one query for them all)."""
-    from app.builder import assets
-    from app.builder.models import Asset
+    from app.assets import services as assets
+    from app.assets.models import Asset
     from app.pages.tree import walk
 
     ids = set()

@@ -6,8 +6,9 @@ import re
 import unicodedata
 import uuid
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Text, cast, func, or_, select
 
+from app.assets import services as asset_services
 from app.builder.models import Page
 from app.core import audit, events
 from app.core.db import like_pattern, utcnow
@@ -580,7 +581,7 @@ def _restore_page(account, page: Page, snapshot: dict) -> None:
 
 def _set_page_images(account, page: Page, snapshot: dict) -> None:
     """The social image and favicon a snapshot names, when they are assets of this account."""
-    from app.builder.models import Asset
+    from app.assets.models import Asset
 
     for key in ("og_image_id", "favicon_id"):
         asset_id = _uuid_or_none(snapshot.get(key))
@@ -593,3 +594,35 @@ def _uuid_or_none(value):
         return uuid.UUID(str(value)) if value else None
     except ValueError:
         return None
+
+
+# ---- the images the pages use -------------------------------------------------------------------------
+
+def pages_using(account, asset) -> list[Page]:
+    """Pages of live funnels whose element tree, social image, favicon or published HTML use the asset."""
+    query = (select(Page).join(Funnel, Funnel.id == Page.funnel_id)
+             .where(Page.account_id == account.id, Funnel.deleted_at.is_(None))
+             .where(or_(Page.og_image_id == asset.id, Page.favicon_id == asset.id,
+                        cast(Page.tree, Text).contains(str(asset.id)),
+                        Page.published_html.contains(asset.storage_key)))
+             .order_by(Page.title).limit(50))
+    return list(db.session.execute(query).scalars())
+
+
+def page_label(page: Page) -> str:
+    step = page.step
+    funnel = step.funnel if step is not None else None
+    name = page.title or (step.name if step is not None else "Untitled page")
+    return f"{name} ({funnel.name})" if funnel is not None else name
+
+
+@asset_services.usage_check
+def asset_on_pages(account, asset) -> str | None:
+    """Why an image cannot be deleted while pages use it (registered with the image library)."""
+    using = pages_using(account, asset)
+    if not using:
+        return None
+    names = ", ".join(f"“{page_label(page)}”" for page in using[:5])
+    more = f" and {len(using) - 5} more" if len(using) > 5 else ""
+    return (f"“{asset.filename}” is used on {len(using)} page{'' if len(using) == 1 else 's'}: {names}{more}. "
+            "Remove it from those pages (and publish them again) before deleting it.")

@@ -14,14 +14,15 @@ from functools import wraps
 from flask import abort, current_app, make_response, request, send_from_directory
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from app.assets import services as assets
 from app.builder import publishing
 from app.builder.models import Page
 from app.core.errorpages import as_http_exception
 from app.core.errors import ServiceError, ValidationError
+from app.core.web import IMMUTABLE_CACHE, file_response
 from app.extensions import csrf, db, limiter
-from app.pages.render import site_script
+from app.pages import render
 from app.site import bp, forms, serving
-from app.site.assets import LONG_CACHE
 
 SITE_STATIC = ("site/", "img/")  # the only static folders a published page may use
 
@@ -71,18 +72,17 @@ def page(path):
 @bp.route("/_site/_site.js")
 @site_only
 def script():
-    response = make_response(site_script())
-    response.headers["Content-Type"] = "text/javascript; charset=utf-8"
-    response.headers["Cache-Control"] = LONG_CACHE
-    return response
+    """The published pages' script; its URL carries its hash (?v=...), so it is cached for a year."""
+    return file_response(render.site_script(), "text/javascript; charset=utf-8", render.site_script_version(),
+                         IMMUTABLE_CACHE)
 
 
 @bp.route("/_site/_assets/<path:key>")
 @site_only
 def asset(key):
-    from app.builder.assets import serve_public
-
-    return serve_public(key)
+    """An uploaded image by its storage key (a new upload gets a new key, so it is cached for a year)."""
+    found = assets.by_key(key)
+    return file_response(assets.read(found), found.content_type, found.checksum, IMMUTABLE_CACHE)
 
 
 @bp.route("/_site/static/<path:filename>")

@@ -10,8 +10,9 @@ from PIL import Image
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from app.assets.models import Asset
 from app.builder import services as builder
-from app.builder.models import Asset, Page
+from app.builder.models import Page
 from app.extensions import db
 from app.funnels import services as funnels
 from app.pages import tree as trees

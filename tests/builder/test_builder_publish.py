@@ -1,6 +1,6 @@
 """Publishing from the builder (the checks first), the preview, and page settings."""
+from app.assets.models import Asset
 from app.builder import services
-from app.builder.models import Asset
 from app.extensions import db
 from app.pages import tree as trees
 from tests.builder.conftest import fresh

@@ -201,7 +201,7 @@ def test_clone_is_a_deep_copy_with_new_ids_and_slugs(as_owner, owner, funnel):
 
 
 def test_clones_and_duplicates_keep_the_social_image_and_favicon(as_owner, owner, funnel):
-    from app.builder.models import Asset
+    from app.assets.models import Asset
 
     user, account = owner
     image = Asset(account_id=account.id, filename="cover.png", content_type="image/png", size=100, width=1200,

@@ -6,7 +6,8 @@ import zipfile
 from PIL import Image
 from werkzeug.datastructures import FileStorage
 
-from app.builder import assets, publishing
+from app.assets import services as assets
+from app.builder import publishing
 from app.builder.services import save_tree, update_settings
 from app.core.models import Job
 from app.extensions import db

@@ -194,7 +194,7 @@ def test_assets_are_served_on_the_site_host_only(client, owner):
     from PIL import Image
     from werkzeug.datastructures import FileStorage
 
-    from app.builder import assets
+    from app.assets import services as assets
 
     buffer = io.BytesIO()
     Image.new("RGB", (4, 4), "red").save(buffer, "PNG")

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from app.builder import assets
-from app.builder.models import Asset
-from app.core.errors import ConflictError, ValidationError
+from app.assets import services as assets
+from app.assets.models import Asset
+from app.core.errors import ConflictError, NotFoundError, ValidationError
 from app.core.models import AuditEvent
 from app.core.storage import InvalidKey, LocalStorage, check_key, get_storage
 from app.extensions import db
@@ -229,6 +229,25 @@ def test_delete_removes_the_file_and_row_but_not_while_a_page_uses_it(app, owner
         in published
 
 
+def test_every_domain_that_uses_images_is_asked_before_a_delete(app, owner, monkeypatch):
+    """The library knows no domain: each registers a check of where it uses an image (funnel pages do)."""
+    user, account = owner
+    asset = assets.upload(account, file(image_bytes(), "box.png"), actor=user)
+    spare = assets.upload(account, file(image_bytes(), "spare.png"), actor=user)
+
+    def on_products(account, image):
+        return f"“{image.filename}” is the picture of 1 product." if image.id == asset.id else None
+
+    monkeypatch.setattr(assets, "_usage_checks", list(assets._usage_checks))
+    assert assets.usage_check(on_products) is on_products
+    assert assets.where_used(account, asset) == ["“box.png” is the picture of 1 product."]
+    with pytest.raises(ConflictError, match="is the picture of 1 product"):
+        assets.delete(account, asset, actor=user)
+    assert asset_count(account) == 2
+    assets.delete(account, spare, actor=user)  # what no check names goes
+    assert asset_count(account) == 1
+
+
 # ---- storage -----------------------------------------------------------------------------------------
 
 BAD_KEYS = ["../secret", "a/../../b", "/etc/passwd", "a//b", "./a", "a/..", "..", "", "a\\..\\b", "C:/x",
@@ -270,35 +289,33 @@ def test_public_files_are_served_by_key_with_locked_down_headers(app, client, ow
     user, account = owner
     data = image_bytes("WEBP")
     asset = assets.upload(account, file(data, "hero.webp"), actor=user)
-    with app.test_request_context(f"/_assets/{asset.storage_key}", base_url=SITE):
-        response = assets.serve_public(asset.storage_key)
-        assert response.status_code == 200 and response.get_data() == data
-        assert response.headers["Content-Type"] == "image/webp"
-        assert response.headers["X-Content-Type-Options"] == "nosniff"
-        assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
-        assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
-        assert response.headers["ETag"] == f'"{asset.checksum}"'
-    with app.test_request_context(f"/_assets/{asset.storage_key}", base_url=SITE,
-                                  headers={"If-None-Match": f'"{asset.checksum}"'}):
-        assert assets.serve_public(asset.storage_key).status_code == 304
+    assert assets.by_key(asset.storage_key) == asset and assets.read(asset) == data
+    response = client.get(f"/_assets/{asset.storage_key}", base_url=SITE)
+    assert response.status_code == 200 and response.get_data() == data
+    assert response.headers["Content-Type"] == "image/webp"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert response.headers["ETag"] == f'"{asset.checksum}"'
+    again = client.get(f"/_assets/{asset.storage_key}", base_url=SITE, headers={"If-None-Match": f'"{asset.checksum}"'})
+    assert again.status_code == 304
 
 
-def test_unknown_or_traversing_keys_are_404(app):
-    from werkzeug.exceptions import NotFound
-
+def test_unknown_or_traversing_keys_are_404(app, client):
     for key in ("unknown/abc.png", "../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "/etc/passwd", "a/../b.png"):
-        with app.test_request_context("/_assets/x", base_url=SITE), pytest.raises(NotFound):
-            assets.serve_public(key)
+        with pytest.raises(NotFoundError):
+            assets.by_key(key)
+        assert client.get(f"/_assets/{key}", base_url=SITE).status_code == 404, key
 
 
-def test_a_row_whose_file_is_missing_is_404_not_500(app, owner):
-    from werkzeug.exceptions import NotFound
-
+def test_a_row_whose_file_is_missing_is_404_not_500(app, client, user_client, owner):
     user, account = owner
     asset = assets.upload(account, file(image_bytes(), "gone.png"), actor=user)
     get_storage().delete(asset.storage_key)
-    with app.test_request_context("/_assets/x", base_url=SITE), pytest.raises(NotFound):
-        assets.serve_public(asset.storage_key)
+    with pytest.raises(NotFoundError):
+        assets.read(asset)
+    assert client.get(f"/_assets/{asset.storage_key}", base_url=SITE).status_code == 404
+    assert user_client.get(assets.app_url(asset)).status_code == 404
 
 
 # ---- the library page --------------------------------------------------------------------------------
@@ -345,7 +362,8 @@ def test_a_plain_form_post_redirects_when_all_is_well_and_shows_errors_otherwise
     response = post_files(user_client, [])
     assert response.status_code == 422 and "Choose one or more images to upload." in response.get_data(as_text=True)
     response = post_files(user_client, [(b"x", f"{n}.png") for n in range(21)])
-    assert response.status_code == 422 and "That is 21 files: upload at most 20 at a time." in response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "That is 21 files: upload at most 20 at a time." in response.get_data(as_text=True)
 
 
 def test_an_upload_over_the_request_limit_gets_a_clear_message_without_being_read(app, user_client, owner):

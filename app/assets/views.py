@@ -7,15 +7,17 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.builder import assets, bp
-from app.builder.models import Asset
+from app.assets import bp
+from app.assets import services as assets
+from app.assets.models import Asset
 from app.core.errors import ServiceError
 from app.core.formatting import size_label
+from app.core.forms import discard_changes, flashed_refusal
 from app.core.pagination import paginate, parse_page_args
 from app.core.roles import role_required
 from app.core.tenancy import current_account, get_or_404, scoped
-from app.core.web import json_error, redirect_to, render, wants_fragment
-from app.extensions import csrf, db
+from app.core.web import file_response, json_error, redirect_to, render, wants_fragment
+from app.extensions import csrf
 
 MAX_FILES = 20  # per upload request
 PICKER_PAGE_SIZE = 12
@@ -38,7 +40,7 @@ def _limits() -> dict:
 def _library(results=None, status=200, page_number=None):
     page, size = parse_page_args(request.args)
     asset_page = paginate(_newest_first(), page_number or page, size)
-    return render("builder/assets/index.html", block="library", status=status, asset_page=asset_page,
+    return render("assets/index.html", block="library", status=status, asset_page=asset_page,
                   results=results or [], **_limits())
 
 
@@ -46,7 +48,7 @@ def _picker(results=None, status=200, page_number=None):
     field = _field_prefix(request.values.get("field"))
     page, _ = parse_page_args(request.values)
     asset_page = paginate(_newest_first(), page_number or page, PICKER_PAGE_SIZE)
-    return render("builder/assets/picker.html", status=status, asset_page=asset_page, field=field,
+    return render("assets/picker.html", status=status, asset_page=asset_page, field=field,
                   results=results or [], display_size=assets.display_size, **_limits())
 
 
@@ -71,22 +73,24 @@ def _asset_json(asset: Asset) -> dict:
 
 # ---- pages -------------------------------------------------------------------------------------------
 
-@bp.route("/assets", endpoint="assets")  # the sidebar links to builder.assets
+@bp.route("/assets")
 @role_required("viewer")
-def library():
+def index():
     return _library()
 
 
 @bp.route("/assets/picker")
 @role_required("viewer")
-def asset_picker():
+def picker():
     return _picker()
 
 
 @bp.route("/assets/<uuid:asset_id>/file")
 @role_required("viewer")
-def asset_file(asset_id):
-    return assets.file_response(get_or_404(Asset, asset_id), APP_FILE_CACHE)
+def file(asset_id):
+    """The file on the app host (the builder's canvas and previews, the library): this workspace's only."""
+    asset = get_or_404(Asset, asset_id)
+    return file_response(assets.read(asset), asset.content_type, asset.checksum, APP_FILE_CACHE)
 
 
 # ---- upload ------------------------------------------------------------------------------------------
@@ -110,7 +114,7 @@ def _refuse_upload(message: str, status: int, picker: bool):
 @bp.route("/assets/upload", methods=["POST"])
 @csrf.exempt  # checked below, once a too-large body can be answered with a message rather than a raw 413
 @role_required("user")
-def asset_upload():
+def upload():
     picker = request.args.get("picker") == "1"
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit and (request.content_length or 0) > limit:
@@ -144,7 +148,7 @@ def asset_upload():
     if not wants_fragment() and len(stored) == len(results):  # no error to show: Post/Redirect/Get
         for result in results:
             flash(result["message"], "success")
-        return redirect_to(url_for("builder.assets"))
+        return redirect_to(url_for("assets.index"))
     return _library(results, status, page_number=1)
 
 
@@ -170,7 +174,7 @@ def _upload_one(file_storage) -> dict:
     try:
         asset = assets.upload(current_account(), file_storage, actor=current_user)
     except ServiceError as error:
-        db.session.rollback()
+        discard_changes()
         return {"ok": False, "name": original, "message": error.message}
     details = f"{asset.width:,} × {asset.height:,}, {size_label(asset.size)}"
     if asset.filename != original:
@@ -185,7 +189,7 @@ def _upload_one(file_storage) -> dict:
 
 @bp.route("/assets/<uuid:asset_id>/alt", methods=["POST"])
 @role_required("user")
-def asset_alt(asset_id):
+def alt(asset_id):
     asset = get_or_404(Asset, asset_id)
     typed = request.form.get("alt", "")
     error, saved = None, False
@@ -193,10 +197,10 @@ def asset_alt(asset_id):
         assets.update_alt(current_account(), asset, typed, actor=current_user)
         saved = True
     except ServiceError as exc:
-        db.session.rollback()
+        discard_changes()
         error = exc.message
     if wants_fragment():
-        return render("builder/assets/_alt_form.html", status=422 if error else 200, asset=asset,
+        return render("assets/_alt_form.html", status=422 if error else 200, asset=asset,
                       alt=asset.alt if saved else typed, error=error, saved=saved)
     flash(error or f"Alt text of {asset.filename} saved.", "error" if error else "success")
     return redirect_to(_back_to_library())
@@ -204,15 +208,11 @@ def asset_alt(asset_id):
 
 @bp.route("/assets/<uuid:asset_id>/delete", methods=["POST"])
 @role_required("user")
-def asset_delete(asset_id):
+def delete(asset_id):
     asset = get_or_404(Asset, asset_id)
     name = asset.filename
-    try:
+    with flashed_refusal():
         assets.delete(current_account(), asset, actor=current_user)
-    except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
         flash(f"{name} deleted.", "success")
     return redirect_to(_back_to_library())
 
@@ -220,4 +220,4 @@ def asset_delete(asset_id):
 def _back_to_library() -> str:
     """The library page the user was on (its page number), never another site."""
     page = request.args.get("page", "")
-    return url_for("builder.assets", page=page) if page.isdigit() and page != "1" else url_for("builder.assets")
+    return url_for("assets.index", page=page) if page.isdigit() and page != "1" else url_for("assets.index")

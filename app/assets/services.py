@@ -5,6 +5,8 @@ PNG, JPEG, GIF and WebP only (SVG can carry scripts). A name whose extension nam
 type is corrected (``logo.png`` that is a GIF is kept as ``logo.gif``); a file that is not an image
 is refused whatever its name. Files go to `app.core.storage` under ``<account_id>/<uuid>.<ext>``;
 published pages reference them by `public_url` on the site host, the builder canvas by `app_url`.
+Reading a file (`read`) gives its bytes; the responses are the views' (app/assets/views.py, and the
+site's /_assets/<key>), both through `app.core.web.file_response`.
 """
 import hashlib
 import io
@@ -12,14 +14,16 @@ import re
 import unicodedata
 import uuid
 import warnings
+from collections.abc import Callable
+from typing import Any
 
-from flask import current_app, has_request_context, make_response, request, url_for
+from flask import current_app, has_request_context, url_for
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import Text, cast, or_, select
+from sqlalchemy import select
 
-from app.builder.models import Asset, Page
+from app.assets.models import Asset
 from app.core import audit, events
-from app.core.errors import ConflictError, ValidationError
+from app.core.errors import ConflictError, NotFoundError, ValidationError
 from app.core.formatting import size_label
 from app.core.storage import InvalidKey, check_key, get_storage
 from app.extensions import db
@@ -49,7 +53,6 @@ IMAGE_EXTENSIONS = {ext for _, _, names in FORMATS.values() for ext in names} | 
 SVG_PATTERN = re.compile(rb"<svg[\s>]", re.IGNORECASE)
 HTML_PATTERN = re.compile(rb"<(!doctype|html|head|body|script|iframe|div|p|a)[\s>]", re.IGNORECASE)
 
-IMMUTABLE_CACHE = "public, max-age=31536000, immutable"  # a key's bytes never change: new upload, new key
 
 
 # ---- limits and labels -------------------------------------------------------------------------------
@@ -214,36 +217,35 @@ def update_alt(account, asset: Asset, alt, actor=None) -> Asset:
     return asset
 
 
-def pages_using(account, asset: Asset) -> list[Page]:
-    """Pages of live funnels whose element tree, social image, favicon or published HTML use the asset."""
-    from app.funnels.models import Funnel
+# ---- where an image is used --------------------------------------------------------------------------
+#
+# The domains that put images on what they show (funnel pages today, products later) each register a
+# check, so that an image in use is never deleted from under them; this module knows none of them.
 
-    query = (select(Page).join(Funnel, Funnel.id == Page.funnel_id)
-             .where(Page.account_id == account.id, Funnel.deleted_at.is_(None))
-             .where(or_(Page.og_image_id == asset.id, Page.favicon_id == asset.id,
-                        cast(Page.tree, Text).contains(str(asset.id)),
-                        Page.published_html.contains(asset.storage_key)))
-             .order_by(Page.title).limit(50))
-    return list(db.session.execute(query).scalars())
+UsageCheck = Callable[[Any, Asset], str | None]
+_usage_checks: list[UsageCheck] = []
 
 
-def page_label(page: Page) -> str:
-    step = page.step
-    funnel = step.funnel if step is not None else None
-    name = page.title or (step.name if step is not None else "Untitled page")
-    return f"{name} ({funnel.name})" if funnel is not None else name
+def usage_check(check: UsageCheck) -> UsageCheck:
+    """Register `check(account, asset)`: None when the domain does not use the image, else a sentence that
+    names where it is used and what to do (it is shown as the refusal of a delete). A decorator."""
+    if check not in _usage_checks:
+        _usage_checks.append(check)
+    return check
+
+
+def where_used(account, asset: Asset) -> list[str]:
+    """What every registered check says about the image (empty when nothing uses it)."""
+    return [found for found in (check(account, asset) for check in _usage_checks) if found]
 
 
 def delete(account, asset: Asset, actor=None) -> None:
-    """Delete the file and its row. Refused (ConflictError) while a page uses it, so that no published
-    page is left with a broken image: the message names the pages."""
-    using = pages_using(account, asset)
-    if using:
-        names = ", ".join(f"“{page_label(page)}”" for page in using[:5])
-        more = f" and {len(using) - 5} more" if len(using) > 5 else ""
-        raise ConflictError(
-            f"“{asset.filename}” is used on {len(using)} page{'' if len(using) == 1 else 's'}: {names}{more}. "
-            "Remove it from those pages (and publish them again) before deleting it.", field="asset")
+    """Delete the file and its row. Refused (ConflictError) while something uses it (a page, through the
+    checks registered with `usage_check`), so that no published page is left with a broken image: the
+    message names the places."""
+    used = where_used(account, asset)
+    if used:
+        raise ConflictError(" ".join(used), field="asset")
     key, name = asset.storage_key, asset.filename
     audit.record("asset.deleted", asset, f"Image “{name}” deleted", account=account, user=actor,
                  details={"storage_key": key})
@@ -253,7 +255,7 @@ def delete(account, asset: Asset, actor=None) -> None:
     events.publish("asset.deleted", account_id=account.id, asset_id=asset.id, filename=name)
 
 
-# ---- URLs and serving --------------------------------------------------------------------------------
+# ---- addresses and files ----------------------------------------------------------------------------
 
 def public_url(asset: Asset) -> str:
     """The address published pages and social tags use: SITE_URL/_assets/<storage_key> (site host)."""
@@ -263,38 +265,26 @@ def public_url(asset: Asset) -> str:
 def app_url(asset: Asset) -> str:
     """The app host's address of the file, for the builder canvas (logged in, this workspace only)."""
     if has_request_context():
-        return url_for("builder.asset_file", asset_id=asset.id)
+        return url_for("assets.file", asset_id=asset.id)
     return f"/assets/{asset.id}/file"  # e.g. rendering in a background job: the same path
 
 
-def file_response(asset: Asset, cache_control: str):
-    """The file's bytes with its sniffed type, locked down so that a browser never runs it as a page.
-    404 when the file is missing from storage."""
-    from flask import abort
-
-    try:
-        data = get_storage().open(asset.storage_key)
-    except (FileNotFoundError, InvalidKey):
-        abort(404)
-    response = make_response(data)
-    response.headers["Content-Type"] = asset.content_type
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = cache_control
-    response.headers["Content-Disposition"] = "inline"
-    response.set_etag(asset.checksum)
-    return response.make_conditional(request)
-
-
-def serve_public(storage_key: str):
-    """The response for SITE_URL/_assets/<storage_key>: 404 for an unknown or malformed key."""
-    from flask import abort
-
+def by_key(storage_key: str) -> Asset:
+    """The asset stored under this key (the site's /_assets/<key>); NotFoundError for an unknown or
+    malformed key."""
     try:
         check_key(storage_key)
     except InvalidKey:
-        abort(404)
+        raise NotFoundError("No such image.") from None
     asset = db.session.execute(select(Asset).where(Asset.storage_key == storage_key)).scalar_one_or_none()
     if asset is None:
-        abort(404)
-    return file_response(asset, IMMUTABLE_CACHE)
+        raise NotFoundError("No such image.")
+    return asset
+
+
+def read(asset: Asset) -> bytes:
+    """The file's bytes; NotFoundError when the file is missing from storage (a 404, not a 500)."""
+    try:
+        return get_storage().open(asset.storage_key)
+    except (FileNotFoundError, InvalidKey):
+        raise NotFoundError("This image's file is missing.") from None
