@@ -289,7 +289,13 @@ class ContactImport(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
 
     filename: Mapped[str] = mapped_column(String(255), nullable=False)
     path: Mapped[str] = mapped_column(String(500), nullable=False)
-    encoding: Mapped[str] = mapped_column(String(20), nullable=False, default="utf-8")
+    encoding: Mapped[str] = mapped_column(String(20), nullable=False, default="utf-8")  # the file is read in
+    detected_encoding: Mapped[str | None] = mapped_column(String(20))  # what its bytes suggested at upload
+    encoding_chosen: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                  server_default=text("false"))  # the person picked it
+    # How the file reads in `encoding` (services.imports.sniffing.Decoding): lines that do not decode, and
+    # for a file that is not all UTF-8, its lines that are and those that are not (both: mixed encodings).
+    decoding: Mapped[dict] = mapped_column(JSONType, nullable=False, default=dict, server_default=text("'{}'"))
     headers: Mapped[list] = mapped_column(JSONType, nullable=False, default=list)
     row_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     mapping: Mapped[dict] = mapped_column(JSONType, nullable=False, default=dict)  # column -> field
