@@ -2,11 +2,13 @@
 (e-mail, phone, company, owner, custom field types) and their errors are put next to the field with
 app.core.forms.apply_error."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectField, StringField, TelField, TextAreaField
+from flask_wtf.file import FileField
+from wtforms import BooleanField, EmailField, RadioField, SelectField, StringField, TelField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
 from app.crm.models import CONTACT_SOURCES
+from app.crm.services.imports.sniffing import ENCODINGS
 
 SOURCE_LABELS = {"manual": "Added by hand", "import": "Import", "form": "Form", "api": "API",
                  "checkout": "Checkout", "referral": "Referral", "other": "Other"}
@@ -104,3 +106,26 @@ class TagForm(FlaskForm):
 class SegmentForm(FlaskForm):
     name = StringField("Segment name", validators=[Length(max=80, message="At most 80 characters.")],
                        render_kw={"placeholder": "e.g. Hot leads in France", "autocomplete": "off"})
+
+
+# ---- contact import --------------------------------------------------------------------------------
+
+class ImportUploadForm(FlaskForm):
+    class Meta:
+        csrf = False  # checked by the view once the upload size limit is raised (see contact_import_upload)
+
+    file = FileField("CSV file", render_kw={"accept": ".csv,.tsv,.txt,text/csv,text/plain"})
+
+
+class ImportEncodingForm(FlaskForm):
+    # Any value is posted on to services.imports.files.change_encoding, which refuses one not in the list.
+    encoding = SelectField("Encoding of the file", validate_choice=False,
+                           choices=[SelectChoice(name, label) for name, label in ENCODINGS.items()])
+
+
+class ImportStartForm(FlaskForm):
+    duplicate_mode = RadioField("Contacts that exist already (same e-mail)", default="update", validate_choice=False,
+                                choices=[SelectChoice("update", "Update them with the values of the file"),
+                                         SelectChoice("skip", "Skip them: leave them as they are")])
+    tags = StringField("Tags to add to every imported contact", validators=[Length(max=1100)],
+                       description="Comma-separated, e.g. webinar-2026, imported. New tags are created.")

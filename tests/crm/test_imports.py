@@ -13,8 +13,13 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from app.core.models import Job
+from app.crm import tasks
 from app.crm.models import Company, Contact, ContactImport, ImportMapping, Tag, TimelineEntry, contact_tags
-from app.crm.services import companies, contacts, custom_fields, imports
+from app.crm.services import companies, contacts, custom_fields
+from app.crm.services.imports import batches, files
+from app.crm.services.imports import job as import_job
+from app.crm.services.imports import mapping as import_mapping
+from app.crm.services.imports import rows as import_rows
 from app.extensions import db
 from tests import factories
 from tests.conftest import run_jobs
@@ -52,7 +57,7 @@ def uploaded(client, content, name="contacts.csv") -> ContactImport:
 
 def start(client, upload_row, mapping=None, duplicate_mode="update", tags="", **extra):
     """Post the mapping form: `mapping` {header: target}; headers not given keep the suggested target."""
-    suggested, _ = imports.suggest_mapping(_account_of(upload_row), upload_row.headers)
+    suggested, _ = import_mapping.suggest_mapping(_account_of(upload_row), upload_row.headers)
     suggested.update(mapping or {})
     data = {f"map_{i}": suggested[header] for i, header in enumerate(upload_row.headers)}
     data.update(duplicate_mode=duplicate_mode, tags=tags, **extra)
@@ -90,7 +95,7 @@ def report_rows(client, upload_row) -> list[dict]:
 
 
 def import_files(account) -> list[Path]:
-    folder = imports.imports_dir(account.id)
+    folder = files.imports_dir(account.id)
     return sorted(folder.iterdir())
 
 
@@ -146,7 +151,7 @@ def test_upload_stores_the_file_and_shows_preview_and_suggested_mapping(client, 
     row = uploaded(client, csv_text(rows))
     assert row.status == "uploaded" and row.row_count == 8 and row.encoding == "utf-8"
     assert row.headers == rows[0]
-    assert Path(row.path).is_file() and Path(row.path).parent == imports.imports_dir(account.id)
+    assert Path(row.path).is_file() and Path(row.path).parent == files.imports_dir(account.id)
     assert Path(row.path).parent.name == str(account.id)
 
     page = client.get(f"/contacts/import/{row.id}")
@@ -218,6 +223,214 @@ def test_utf8_with_bom_and_utf16_are_read(app, client, member, encoding, expecte
     assert [(c.email, c.first_name) for c in live_contacts(account)] == [("rené@example.com", "René")]
 
 
+# ---- encodings: warned, shown as imported, chosen ---------------------------------------------------
+
+GUESS = "This file is not UTF-8, so its encoding is a guess: it is read as Windows-1252 (Latin-1)."
+MIXED = ("This file mixes encodings: UTF-8 in 1 line (the first: line 2), another encoding in 2 lines (the first: "
+         "line 3).")
+
+
+def page_text(response) -> str:
+    return response.get_data(as_text=True).replace("&#39;", "'").replace("&amp;", "&")
+
+
+def encoding_warning(html: str) -> str:
+    """The text of the encoding warning of the preview ("" when there is none)."""
+    match = re.search(r'<div class="alert alert-warning" role="alert" id="encoding-warning">(.*?)</div>', html, re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(1))).strip() if match else ""
+
+
+def preview_cells(html: str, table: str = "preview") -> list[list[str]]:
+    body = html.split(f'id="{table}"', 1)[1].split("</table>", 1)[0].split("<tbody>", 1)[1]
+    return [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[1:] for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+
+
+def choose_encoding(client, upload_row, encoding):
+    return client.post(f"/contacts/import/{upload_row.id}/encoding", data={"encoding": encoding})
+
+
+def test_a_utf8_file_has_no_encoding_warning(client, member):
+    row = uploaded(client, "Email,First Name\r\nrene@example.com,René\r\n".encode())
+    html = page_text(client.get(f"/contacts/import/{row.id}"))
+    assert encoding_warning(html) == "" and 'id="preview-samples"' not in html
+    assert (row.encoding, row.detected_encoding, row.encoding_chosen) == ("utf-8", "utf-8", False)
+    assert '<option selected value="utf-8">UTF-8</option>' in html  # the encoding picker shows the one read in
+
+
+def test_a_windows_1252_file_is_read_as_such_with_a_warning_that_it_is_a_guess(app, client, member):
+    user, account = member
+    lines = [["Email", "First Name", "City"]] + [[f"p{i}@example.com", f"Plain{i}", "Paris"] for i in range(6)]
+    lines += [["jose@example.com", "José", "Zürich"], ["zoe@example.com", "Zoë", "Besançon"]]
+    row = uploaded(client, csv_text(lines).encode("cp1252"))
+    assert (row.encoding, row.detected_encoding, row.encoding_chosen) == ("cp1252", "cp1252", False)
+    html = page_text(client.get(f"/contacts/import/{row.id}"))
+    warning = encoding_warning(html)
+    assert warning.startswith("Check the characters before you import: the encoding of this file may be wrong.")
+    assert GUESS in warning and "pick the encoding the file was saved in" in warning
+    # the accented rows further down are shown as they would be imported, with their line numbers
+    assert preview_cells(html, "preview-samples") == [["jose@example.com", "José", "Zürich"],
+                                                       ["zoe@example.com", "Zoë", "Besançon"]]
+    assert re.findall(r'<td class="line-no faint">(\d+)</td>', html.split('id="preview-samples"')[1]) == ["8", "9"]
+    # confirming the encoding takes the warning away; the job reads the file so
+    response = choose_encoding(client, row, "cp1252")
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(ContactImport, row.id).encoding_chosen
+    assert encoding_warning(page_text(client.get(f"/contacts/import/{row.id}"))) == ""
+    start(client, row)
+    run_jobs(app)
+    names = {c.email: (c.first_name, c.city) for c in live_contacts(account)}
+    assert names["jose@example.com"] == ("José", "Zürich") and names["zoe@example.com"] == ("Zoë", "Besançon")
+
+
+def test_picking_an_encoding_changes_the_preview_and_the_imported_names(app, client, member):
+    """A file saved on an old Mac: detection reads it as Windows-1252 (José becomes JosŽ); picking Mac Roman
+    shows, and then imports, the right names."""
+    user, account = member
+    content = "Email,First Name,Last Name\r\njose@example.com,José,Müller\r\n".encode("mac_roman")
+    row = uploaded(client, content)
+    html = page_text(client.get(f"/contacts/import/{row.id}"))
+    assert GUESS in encoding_warning(html)
+    assert preview_cells(html) == [["jose@example.com", "JosŽ", "MŸller"]]
+    response = choose_encoding(client, row, "mac_roman")
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/contacts/import/{row.id}")
+    html = page_text(client.get(f"/contacts/import/{row.id}"))
+    assert preview_cells(html) == [["jose@example.com", "José", "Müller"]]
+    assert "1 row · 3 columns · Mac Roman · comma-separated" in html
+    assert '<option selected value="mac_roman">Mac Roman</option>' in html
+    assert "You picked it; detected: Windows-1252 (Latin-1)" in html
+    assert encoding_warning(html) == ""
+    start(client, row)
+    run_jobs(app)
+    (jose,) = live_contacts(account)
+    assert (jose.first_name, jose.last_name) == ("José", "Müller")
+    assert "josé müller" in jose.search_text
+
+
+def test_an_encoding_in_which_the_file_does_not_decode_is_warned_about_and_shown_as_imported(app, client, member):
+    user, account = member
+    row = uploaded(client, "Email,First Name\r\nzoe@example.com,Zoë\r\nann@example.com,Ann\r\n".encode("cp1252"))
+    assert choose_encoding(client, row, "utf-8").status_code == 303
+    html = page_text(client.get(f"/contacts/import/{row.id}"))
+    warning = encoding_warning(html)
+    assert ("1 line of this file cannot be read as UTF-8 (the first: line 2): the characters that do not decode "
+            "are shown as � below, and would be imported so. Pick the encoding the file was saved in.") in warning
+    assert GUESS not in warning  # the person chose it: not a guess any more
+    assert ("This file reads cleanly as Windows-1252 (Latin-1)" not in warning)  # a guess is no sure detection
+    assert preview_cells(html)[0] == ["zoe@example.com", "Zo�"]
+    start(client, row)
+    run_jobs(app)
+    assert [c.first_name for c in live_contacts(account)] == ["Ann", "Zo\ufffd"]  # as the preview said
+
+
+def test_a_file_that_reads_cleanly_as_utf8_warns_when_another_encoding_is_picked(client, member):
+    row = uploaded(client, "Email,First Name\r\nrene@example.com,René\r\n".encode())
+    assert choose_encoding(client, row, "cp1252").status_code == 303
+    html = page_text(client.get(f"/contacts/import/{row.id}"))
+    assert ("This file reads cleanly as UTF-8, the encoding it was saved in: read as Windows-1252 (Latin-1), its "
+            "accented letters may be imported wrong (é as Ã©). Check the preview.") in encoding_warning(html)
+    assert preview_cells(html) == [["rene@example.com", "RenÃ©"]]
+    assert choose_encoding(client, row, "utf-8").status_code == 303  # back: the warning goes
+    html = page_text(client.get(f"/contacts/import/{row.id}"))
+    assert encoding_warning(html) == "" and preview_cells(html) == [["rene@example.com", "René"]]
+
+
+def test_a_file_mixing_encodings_is_warned_about(app, client, member):
+    user, account = member
+    content = (b"Email,First Name\r\n" + "jose@example.com,José\r\n".encode()
+               + "zoe@example.com,Zoë\r\nbea@example.com,Béa\r\n".encode("cp1252") + b"ann@example.com,Ann\r\n")
+    row = uploaded(client, content)
+    assert row.encoding == "cp1252" and row.decoding["utf8_lines"] == 1 and row.decoding["other_lines"] == 2
+    html = page_text(client.get(f"/contacts/import/{row.id}"))
+    warning = encoding_warning(html)
+    assert MIXED in warning and "save it as “CSV UTF-8” and upload it again" in warning
+    assert GUESS not in warning  # said by the mixed-encodings warning
+    assert preview_cells(html)[:3] == [["jose@example.com", "JosÃ©"], ["zoe@example.com", "Zoë"],
+                                       ["bea@example.com", "Béa"]]
+    # read as UTF-8: the other lines do not decode, and the file still mixes encodings
+    assert choose_encoding(client, row, "utf-8").status_code == 303
+    html = page_text(client.get(f"/contacts/import/{row.id}"))
+    warning = encoding_warning(html)
+    assert MIXED in warning and "2 lines of this file cannot be read as UTF-8 (the first: line 3)" in warning
+    assert preview_cells(html)[:3] == [["jose@example.com", "José"], ["zoe@example.com", "Zo�"],
+                                       ["bea@example.com", "B�a"]]
+    start(client, row)
+    run_jobs(app)
+    names = {c.email: c.first_name for c in live_contacts(account)}
+    assert names == {"jose@example.com": "José", "zoe@example.com": "Zo\ufffd", "bea@example.com": "B\ufffda",
+                     "ann@example.com": "Ann"}
+
+
+def test_a_utf16_file_is_detected_surely_and_imports_any_alphabet(app, client, member):
+    user, account = member
+    text = "Email\tFirst Name\tLast Name\r\nlukasz@example.com\tŁukasz\tBrzęczyszczykiewicz\r\n" \
+           "li@example.com\t李\t小龍\r\nolga@example.com\tОльга\tИванова\r\n"
+    row = uploaded(client, text.encode("utf-16"))
+    assert (row.encoding, row.detected_encoding, row.row_count) == ("utf-16", "utf-16", 3)
+    html = page_text(client.get(f"/contacts/import/{row.id}"))
+    assert encoding_warning(html) == "" and "3 rows · 3 columns · UTF-16 · tab-separated" in html
+    assert preview_cells(html)[1] == ["li@example.com", "李", "小龍"]
+    start(client, row)
+    run_jobs(app)
+    names = {c.email: (c.first_name, c.last_name) for c in live_contacts(account)}
+    assert names == {"lukasz@example.com": ("Łukasz", "Brzęczyszczykiewicz"), "li@example.com": ("李", "小龍"),
+                     "olga@example.com": ("Ольга", "Иванова")}
+
+
+def test_a_utf16_file_read_as_utf8_is_warned_about(client, member):
+    row = uploaded(client, "Email,First Name\r\nrene@example.com,René\r\n".encode("utf-16"))
+    assert choose_encoding(client, row, "utf-8").status_code == 303
+    html = page_text(client.get(f"/contacts/import/{row.id}"))
+    warning = encoding_warning(html)
+    assert "cannot be read as UTF-8 (the first: line 1)" in warning
+    assert "This file reads cleanly as UTF-16, the encoding it was saved in" in warning
+
+
+@pytest.mark.parametrize("encoding", ["klingon", "", "utf-8-sig", "rot13", "utf-32", "<script>"])
+def test_an_encoding_not_in_the_list_is_refused(client, member, encoding):
+    row = uploaded(client, "Email,First Name\r\nrene@example.com,René\r\n".encode())
+    response = choose_encoding(client, row, encoding)
+    assert response.status_code == 422
+    html = page_text(response)
+    assert 'id="encoding-error">Choose an encoding from the list (UTF-8, Windows-1252 (Latin-1),' in html
+    assert "<script>" not in html.split('id="encoding-form"', 1)[1].split("</form>", 1)[0]
+    db.session.expire_all()
+    again = db.session.get(ContactImport, row.id)
+    assert (again.encoding, again.encoding_chosen) == ("utf-8", False)
+
+
+def test_an_encoding_in_which_the_file_is_no_csv_is_refused_and_changes_nothing(client, member):
+    row = uploaded(client, "Email,First Name\r\nrene@example.com,René\r\n".encode())
+    response = choose_encoding(client, row, "utf-16")
+    assert response.status_code == 422
+    assert ("Read as UTF-16, this file is not a CSV that can be imported: The file has a header line but no rows"
+            in page_text(response))
+    db.session.expire_all()
+    again = db.session.get(ContactImport, row.id)
+    assert (again.encoding, again.headers, again.row_count) == ("utf-8", ["Email", "First Name"], 1)
+
+
+def test_the_encoding_cannot_change_once_the_import_started(app, client, member):
+    user, account = member
+    row = uploaded(client, "Email,First Name\r\nrene@example.com,René\r\n".encode())
+    start(client, row)
+    response = choose_encoding(client, row, "cp1252")
+    assert response.status_code == 303
+    assert "its encoding can no longer change" in page_text(client.get(response.headers["Location"]))
+    run_jobs(app)
+    assert [c.first_name for c in live_contacts(account)] == ["René"]
+
+
+def test_viewers_cannot_choose_the_encoding(client, owner, login):
+    user, account = owner
+    login(user, account)
+    row = uploaded(client, "Email,First Name\r\nrene@example.com,René\r\n".encode())
+    viewer = factories.add_member(account, "viewer", email="viewer@example.com")
+    login(viewer, account)
+    assert 'id="encoding-form"' not in client.get(f"/contacts/import/{row.id}").get_data(as_text=True)
+    assert choose_encoding(client, row, "cp1252").status_code == 403
+
+
 def test_uploads_larger_than_the_apps_request_limit_are_accepted(app, client, member, monkeypatch):
     """MAX_CONTENT_LENGTH protects the other forms; imports have their own, larger limit."""
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 2048)
@@ -246,7 +459,7 @@ def test_hubspot_export_headers_are_mapped(owner):
     headers = ["Record ID", "First Name", "Last Name", "Email", "Phone Number", "Mobile Phone Number",
                "Company Name", "Lifecycle Stage", "Street Address", "City", "State/Region", "Postal Code",
                "Country/Region", "Job Title", "Create Date", "Contact owner"]
-    mapping, remembered = imports.suggest_mapping(account, headers)
+    mapping, remembered = import_mapping.suggest_mapping(account, headers)
     assert not remembered
     assert mapping == {
         "Record ID": "ignore", "First Name": "first_name", "Last Name": "last_name", "Email": "email",
@@ -261,7 +474,7 @@ def test_salesforce_export_headers_are_mapped(owner):
     custom_fields.create(account, {"label": "Lead Source", "field_type": "text"})
     headers = ["FirstName", "LastName", "Email", "Phone", "MobilePhone", "Account Name", "MailingStreet",
                "MailingCity", "MailingState", "MailingPostalCode", "MailingCountry", "Lead Source", "Title"]
-    mapping, _ = imports.suggest_mapping(account, headers)
+    mapping, _ = import_mapping.suggest_mapping(account, headers)
     assert mapping == {
         "FirstName": "first_name", "LastName": "last_name", "Email": "email", "Phone": "phone",
         "MobilePhone": "phone", "Account Name": "company", "MailingStreet": "street", "MailingCity": "city",
@@ -269,7 +482,7 @@ def test_salesforce_export_headers_are_mapped(owner):
         "Lead Source": "cf:lead_source", "Title": "ignore"}
     # without a custom field of that name, the lead source becomes a tag
     custom_fields.delete(account, custom_fields.fields_of(account)[0])
-    assert imports.suggest_mapping(account, headers)[0]["Lead Source"] == "tags"
+    assert import_mapping.suggest_mapping(account, headers)[0]["Lead Source"] == "tags"
 
 
 def test_salesforce_file_imports_end_to_end(app, client, member):
@@ -292,7 +505,7 @@ def test_salesforce_file_imports_end_to_end(app, client, member):
 def test_mapping_is_remembered_for_the_same_headers(app, client, member):
     user, account = member
     first = uploaded(client, csv_text([["Mail", "Who", "Kind", "Notes"], ["ada@example.com", "Ada", "vip", "x"]]))
-    assert imports.suggest_mapping(account, first.headers)[0] == {
+    assert import_mapping.suggest_mapping(account, first.headers)[0] == {
         "Mail": "email", "Who": "ignore", "Kind": "ignore", "Notes": "ignore"}
     start(client, first, {"Who": "full_name", "Kind": "tags"})
     run_jobs(app)
@@ -300,14 +513,14 @@ def test_mapping_is_remembered_for_the_same_headers(app, client, member):
 
     # same columns, another order and case: the remembered mapping comes back
     second = uploaded(client, csv_text([["notes", "KIND", "Mail", "Who"], ["y", "lead", "bob@example.com", "Bob B"]]))
-    mapping, remembered = imports.suggest_mapping(account, second.headers)
+    mapping, remembered = import_mapping.suggest_mapping(account, second.headers)
     assert remembered and mapping == {"notes": "ignore", "KIND": "tags", "Mail": "email", "Who": "full_name"}
     html = client.get(f"/contacts/import/{second.id}").get_data(as_text=True)
     assert "Columns matched as in your last import" in html
     assert selected(html) == ["ignore", "tags", "email", "full_name"]
     # other columns: not remembered
     third = uploaded(client, csv_text([["Mail", "Who"], ["c@example.com", "C"]]))
-    assert imports.suggest_mapping(account, third.headers) == ({"Mail": "email", "Who": "ignore"}, False)
+    assert import_mapping.suggest_mapping(account, third.headers) == ({"Mail": "email", "Who": "ignore"}, False)
 
 
 def test_a_remembered_custom_field_that_was_deleted_falls_back(app, client, member):
@@ -317,7 +530,7 @@ def test_a_remembered_custom_field_that_was_deleted_falls_back(app, client, memb
     start(client, first, {"Tier": "cf:plan"})
     run_jobs(app)
     custom_fields.delete(account, field)
-    assert imports.suggest_mapping(account, ["Email", "Tier"]) == ({"Email": "email", "Tier": "ignore"}, True)
+    assert import_mapping.suggest_mapping(account, ["Email", "Tier"]) == ({"Email": "email", "Tier": "ignore"}, True)
 
 
 @pytest.mark.parametrize("mapping, extra, field, message", [
@@ -404,7 +617,7 @@ def test_import_validation_is_the_one_of_the_contact_form(owner):
                                         "phone": "phone", "street": "street", "city": "city", "region": "region",
                                         "postal_code": "postal_code", "country": "country", "seats": "cf:seats",
                                         "renewal": "cf:renewal"})
-    importer = imports.Importer(account, upload_row, user, None)
+    parser = import_rows.RowParser(account, upload_row.headers, upload_row.mapping)
     samples = [
         {"first_name": "Ann", "email": " Ann@Example.COM ", "phone": "(415) 555-2671", "country": "fr"},
         {"first_name": "A" * 80, "last_name": "B" * 81},
@@ -427,11 +640,11 @@ def test_import_validation_is_the_one_of_the_contact_form(owner):
             expected = error
         row = [sample.get(header, "") for header in upload_row.headers]
         try:
-            got = importer.parse(row)
-        except imports.RowError as error:
+            got = parser.parse(row)
+        except import_rows.RowError as error:
             got = error
         if isinstance(expected, Exception):
-            assert isinstance(got, imports.RowError), (sample, got)
+            assert isinstance(got, import_rows.RowError), (sample, got)
             for message in getattr(expected, "fields", {}).values() or [expected.message]:
                 assert message in str(got), (sample, message, str(got))
         else:
@@ -569,7 +782,7 @@ def test_running_the_job_twice_changes_nothing(app, client, member):
     user, account = member
     result = import_csv(app, client, csv_text([["Email", "Tags"], ["a@example.com", "x"], ["bad", "y"]]))
     before = (result.created_count, result.rejected_count)
-    assert imports.run_import(str(result.job_id), str(result.id))["message"].startswith("1 created")
+    assert tasks.run_import(str(result.job_id), str(result.id))["message"].startswith("1 created")
     db.session.expire_all()
     again = db.session.get(ContactImport, result.id)
     assert (again.created_count, again.rejected_count) == before
@@ -579,10 +792,10 @@ def test_running_the_job_twice_changes_nothing(app, client, member):
 
 def test_an_interrupted_import_goes_on_after_its_last_batch(app, client, member, monkeypatch):
     user, account = member
-    monkeypatch.setattr(imports, "BATCH_SIZE", 10)
+    monkeypatch.setattr(import_job, "BATCH_SIZE", 10)
     rows = [["Email"]] + [[f"p{i}@example.com" if i % 7 else f"bad{i}"] for i in range(35)]
     row = uploaded(client, csv_text(rows))
-    original = imports.Importer.process_batch
+    original = batches.BatchWriter.process_batch
     calls = {"n": 0}
 
     def crash_on_third(self, batch):
@@ -591,7 +804,7 @@ def test_an_interrupted_import_goes_on_after_its_last_batch(app, client, member,
             raise RuntimeError("worker lost")
         return original(self, batch)
 
-    monkeypatch.setattr(imports.Importer, "process_batch", crash_on_third)
+    monkeypatch.setattr(batches.BatchWriter, "process_batch", crash_on_third)
     start(client, row)
     run_jobs(app)  # fails on the third batch (RQ would retry it later)
     db.session.expire_all()
@@ -600,13 +813,42 @@ def test_an_interrupted_import_goes_on_after_its_last_batch(app, client, member,
     page = client.get(f"/contacts/import/{row.id}/status", headers=HTMX)
     assert page.status_code in (200, 204)
 
-    monkeypatch.setattr(imports.Importer, "process_batch", original)
-    imports.run_import(str(failed.job_id), str(row.id))  # the retry
+    monkeypatch.setattr(batches.BatchWriter, "process_batch", original)
+    tasks.run_import(str(failed.job_id), str(row.id))  # the retry
     db.session.expire_all()
     done = db.session.get(ContactImport, row.id)
     assert (done.status, done.created_count, done.rejected_count) == ("finished", 30, 5)
     assert db.session.execute(select(func.count()).select_from(Contact)).scalar_one() == 30
     assert [r["line"] for r in report_rows(client, done)] == ["2", "9", "16", "23", "30"]
+
+
+def test_a_batch_that_meets_a_contact_created_meanwhile_is_redone(app, client, member, monkeypatch):
+    """Someone adds a contact with an e-mail of the file after the job loaded the e-mails: the batch fails on the
+    unique index, is rolled back (its new tag with it) and redone, updating that contact instead."""
+    user, account = member
+    row = uploaded(client, csv_text([["Email", "First Name", "Tags"], ["ann@example.com", "Annie", "new-tag"],
+                                     ["bob@example.com", "Bob", "new-tag"]]))
+    original = batches.BatchWriter.process_batch
+    calls = {"n": 0}
+
+    def meanwhile(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            from app.auth.models import Account
+
+            contacts.create(db.session.get(Account, self.account_id), {"first_name": "Ann", "email": "ann@example.com"})
+        return original(self, batch)
+
+    monkeypatch.setattr(batches.BatchWriter, "process_batch", meanwhile)
+    start(client, row)
+    run_jobs(app)
+    db.session.expire_all()
+    done = db.session.get(ContactImport, row.id)
+    assert calls["n"] == 2
+    assert (done.status, done.created_count, done.updated_count, done.rejected_count) == ("finished", 1, 1, 0)
+    ann, bob = live_contacts(account)
+    assert ann.first_name == "Annie" and [t.name for t in ann.tags] == ["new-tag"] == [t.name for t in bob.tags]
+    assert db.session.execute(select(func.count()).select_from(Tag)).scalar_one() == 1
 
 
 # ---- pages, progress, roles ----------------------------------------------------------------------------

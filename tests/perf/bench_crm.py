@@ -97,12 +97,16 @@ def run() -> list[dict]:
 
 
 def _import(app) -> dict:
-    """Time a 10,000-row import end to end through the import service, if it exists yet."""
-    try:
-        from app.crm.services import imports
-    except ImportError:
-        return {"figure": f"import of {IMPORT_ROWS:,} CSV rows", "value": "not built yet",
-                "target": f"< {TARGET_IMPORT_S} s", "passed": None}
+    """Time a 10,000-row import end to end as the pages do it (upload, the suggested mapping, duplicates updated,
+    the job): the app of this benchmark runs jobs in "sync" mode, so the job runs here, as a worker would."""
+    from sqlalchemy import select
+
+    from app.auth.models import Account
+    from app.crm.models import ContactImport
+    from app.crm.services.imports import files, job, mapping
+    from app.extensions import db
+
+    assert app.config["JOBS_MODE"] == "sync"
     path = os.path.join(tempfile.mkdtemp(), "contacts.csv")
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -111,8 +115,15 @@ def _import(app) -> dict:
             writer.writerow([f"Imp{i}", "Orter", f"imp{i}@import.example.com", f"+1 212 555 {i % 10000:04d}",
                              f"Import Co {i % 50}"])
     with app.app_context():
+        account = db.session.execute(select(Account).order_by(Account.created_at).limit(1)).scalar_one()  # the demo
         start = time.monotonic()
-        imports.benchmark_import(path)
+        with open(path, "rb") as handle:
+            upload = files.save_upload(account, handle, "contacts.csv")
+        columns, _ = mapping.suggest_mapping(account, upload.headers)
+        job.start(account, upload, columns, "update")
         seconds = time.monotonic() - start
+        db.session.expire_all()
+        done = db.session.get(ContactImport, upload.id)
+        assert (done.status, done.created_count) == ("finished", IMPORT_ROWS), (done.status, done.created_count)
     return {"figure": f"import of {IMPORT_ROWS:,} CSV rows", "value": f"{seconds:.1f} s",
             "target": f"< {TARGET_IMPORT_S} s", "passed": seconds < TARGET_IMPORT_S}
