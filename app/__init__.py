@@ -53,7 +53,6 @@ def _init_extensions(app: Flask) -> None:
 
     from app.assets import models as asset_models  # noqa: F401
     from app.auth.models import User
-    from app.builder import models as builder_models  # noqa: F401
     from app.core import models  # noqa: F401 (register the core tables)
     from app.crm import models as crm_models  # noqa: F401
     from app.funnels import models as funnel_models  # noqa: F401

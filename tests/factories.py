@@ -75,12 +75,13 @@ def populate_funnels(account: Account, owner: User) -> dict:
     """One funnel (two steps with their pages and a version), a workspace template and an asset."""
     from app.assets.models import Asset
     from app.funnels import services as funnels
+    from app.funnels import versions
     from app.funnels.models import FunnelTemplate
 
     suffix = account.id.hex[:6]
     funnel = funnels.create_funnel(account, {"name": "Lead magnet", "slug": f"lead-magnet-{suffix}"}, owner)
     template = FunnelTemplate(account_id=account.id, name="Our template", funnel_type="lead_generation",
-                              snapshot=funnels.snapshot_of(funnel), created_by_id=owner.id)
+                              snapshot=versions.snapshot_of(funnel), created_by_id=owner.id)
     asset = Asset(account_id=account.id, filename="logo.png", content_type="image/png", size=68, width=1,
                   height=1, storage_key=f"{account.id}/populated-{suffix}.png", checksum="0" * 64,
                   created_by_id=owner.id)
@@ -89,7 +90,7 @@ def populate_funnels(account: Account, owner: User) -> dict:
     from app.core.storage import get_storage
 
     get_storage().save(asset.storage_key, ONE_PIXEL_PNG)  # the file route serves it
-    version = funnels.versions_query(funnel).limit(1)
+    version = versions.versions_query(funnel).limit(1)
     return {"funnel_id": funnel.id, "step_id": funnel.steps[0].id, "page_id": funnel.steps[0].page.id,
             "version_id": db.session.execute(version).scalar_one().id, "template_id": template.id,
             "asset_id": asset.id}

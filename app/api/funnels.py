@@ -24,12 +24,12 @@ from app.api.base import (
     query_param,
 )
 from app.api.openapi import SCHEMAS, error_response, json_response, list_of, ref
-from app.builder import publishing
 from app.core.db import like_pattern
 from app.core.pagination import paginate, parse_page_args
-from app.core.tenancy import current_account, current_actor, get_or_404
+from app.core.tenancy import current_account, current_actor
+from app.core.validation import uuid_or_none
 from app.extensions import db
-from app.funnels import services
+from app.funnels import publishing, services, versions
 from app.funnels.models import FUNNEL_STATUSES, FUNNEL_TYPES, STEP_TYPES, Funnel, FunnelStep, FunnelVersion
 
 TAG = "Funnels"
@@ -134,7 +134,7 @@ def funnel_json(funnel: Funnel) -> dict:
 def version_json(version: FunnelVersion, with_snapshot: bool = False) -> dict:
     user = version.created_by
     data = {"id": str(version.id), "number": version.number, "kind": version.kind, "summary": version.summary,
-            "page_id": id_or_none(version.page_id), "step_name": services.version_step_name(version),
+            "page_id": id_or_none(version.page_id), "step_name": versions.version_step_name(version),
             "created_by": {"id": str(user.id), "name": user.display_name} if user else None,
             "created_at": iso(version.created_at)}
     if with_snapshot:
@@ -155,10 +155,7 @@ def _live_funnel(funnel_id) -> Funnel:
 
 
 def _step_of(funnel: Funnel, step_id) -> FunnelStep:
-    step = get_or_404(FunnelStep, step_id)
-    if step.funnel_id != funnel.id:
-        raise ApiError(404, "No such step in this funnel.")
-    return step
+    return services.get_step(current_account(), funnel, step_id)
 
 
 # ---- funnels ------------------------------------------------------------------------------------------
@@ -263,7 +260,7 @@ def reorder_steps(funnel_id):
     ids = json_body().get("step_ids")
     if not isinstance(ids, list) or len(ids) > 200 or not all(isinstance(value, str) for value in ids):
         raise ApiError(422, "step_ids must be an array of step ids.", {"step_ids": "Must be an array of step ids."})
-    wanted = [str(services._uuid_or_none(value) or "") for value in ids]
+    wanted = [str(uuid_or_none(value) or "") for value in ids]
     if "" in wanted:
         raise ApiError(422, "step_ids must be step ids (UUIDs).", {"step_ids": "Must be step ids (UUIDs)."})
     services.reorder_steps(current_account(), funnel, wanted, current_actor())
@@ -276,7 +273,7 @@ def reorder_steps(funnel_id):
            tag=TAG, responses={200: json_response("A page of versions.", "FunnelVersionList"), 404: NOT_FOUND})
 def list_versions(funnel_id):
     funnel = _live_funnel(funnel_id)
-    query = services.versions_query(funnel)
+    query = versions.versions_query(funnel)
     return jsonify(list_response(query, version_json,
                                  lambda query, q: query.where(func.lower(FunnelVersion.summary).like(
                                      like_pattern(q), escape="\\"))))
@@ -286,7 +283,7 @@ def list_versions(funnel_id):
            responses={200: json_response("The version.", "FunnelVersionDetail"), 404: NOT_FOUND})
 def get_version(funnel_id, version_id):
     funnel = _live_funnel(funnel_id)
-    return jsonify(version_json(services.get_version(current_account(), funnel, version_id), with_snapshot=True))
+    return jsonify(version_json(versions.get_version(current_account(), funnel, version_id), with_snapshot=True))
 
 
 @api_route("/funnels/<uuid:funnel_id>/versions/<uuid:version_id>/restore", methods=("POST",),
@@ -296,6 +293,6 @@ def get_version(funnel_id, version_id):
                       409: error_response("The page of this version was deleted since.")})
 def restore_version(funnel_id, version_id):
     funnel = _live_funnel(funnel_id)
-    found = services.get_version(current_account(), funnel, version_id)
-    restored = services.restore_version(current_account(), funnel, found, current_actor())
+    found = versions.get_version(current_account(), funnel, version_id)
+    restored = versions.restore_version(current_account(), funnel, found, current_actor())
     return jsonify(version_json(restored))

@@ -11,8 +11,9 @@ from flask import jsonify
 from app.api.base import ApiError, api_route, json_body
 from app.api.openapi import SCHEMAS, error_response, json_response, ref
 from app.builder import services
-from app.core.errors import ConflictError, ValidationError
+from app.core.errors import ValidationError
 from app.core.tenancy import current_account, current_actor
+from app.pages import history
 from app.pages import tree as trees
 from app.pages.elements import GROUPS, STYLE, TYPES
 
@@ -45,9 +46,7 @@ SCHEMAS.update({
 
 
 def _page(page_id):
-    from app.builder.views import _page_or_404
-
-    return _page_or_404(page_id)
+    return services.get_page(current_account(), page_id)
 
 
 def page_json(page) -> dict:
@@ -78,13 +77,10 @@ def put_page_tree(page_id):
     revision = data.get("revision")
     if revision is not None and (isinstance(revision, bool) or not isinstance(revision, int)):
         raise ApiError(422, "The revision must be a whole number.", {"revision": "Must be an integer."})
-    try:
-        services.check_revision(page, revision)
-    except ConflictError as error:
-        raise ApiError(409, error.message) from None
+    history.check_revision(page, revision)  # a 409 before the tree is even read
     tree = _tree_of(data)
     services.save_tree(current_account(), page, tree, actor=current_actor(), summary="Replaced the page (API)",
-                       validated=True)
+                       revision=revision, validated=True)
     return jsonify(page_json(page))
 
 

@@ -18,18 +18,20 @@ from functools import wraps
 from flask import abort, make_response, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup, escape
-from sqlalchemy.orm import joinedload
 
 from app.assets.models import Asset
 from app.assets.services import app_url
-from app.builder import bp, publishing, services
-from app.builder.models import Page
+from app.builder import bp, services
 from app.core.errors import ConflictError, ServiceError, ValidationError
+from app.core.forms import discard_changes
 from app.core.roles import can, role_required
 from app.core.tenancy import current_account, scoped
 from app.core.web import json_error, redirect_to, render, wants_fragment
 from app.extensions import db
-from app.funnels.models import FunnelStep
+from app.funnels import publishing
+from app.funnels.models import Page
+from app.funnels.previews import preview_context
+from app.pages import history
 from app.pages import tree as trees
 from app.pages.elements import (
     CONTACT_FIELDS,
@@ -42,6 +44,7 @@ from app.pages.elements import (
     element_type,
     library,
 )
+from app.pages.render import render_element, render_tree, site_script_path
 
 DEVICE_WIDTHS = {"desktop": "100%", "tablet": "768px", "mobile": "390px"}
 STALE_MESSAGE = "This page changed elsewhere (another tab or person saved it): reload to get the latest version."
@@ -80,13 +83,9 @@ ICONS = {  # 24x24 line icons of the element library
 
 # ---- loading and answering ----------------------------------------------------------------------------
 
-def _page_or_404(page_id) -> Page:
-    """The account's page, unless its funnel is deleted (then it is gone for the builder too)."""
-    query = scoped(Page).where(Page.id == page_id).options(joinedload(Page.step).joinedload(FunnelStep.funnel))
-    page = db.session.execute(query).unique().scalar_one_or_none()
-    if page is None or page.step is None or page.step.funnel.deleted_at is not None:
-        abort(404)
-    return page
+def _page(page_id) -> Page:
+    """The account's page (NotFoundError, a 404, unless it is the account's and its funnel is live)."""
+    return services.get_page(current_account(), page_id)
 
 
 def _element_icon(name: str) -> Markup:
@@ -96,8 +95,6 @@ def _element_icon(name: str) -> Markup:
 
 
 def _render_element(page: Page, element_id: str, ctx) -> str:
-    from app.pages.render import render_element, render_tree
-
     if element_id == "root":
         return render_tree(page.tree, "edit", ctx)
     element, _ = trees.find(page.tree, element_id)
@@ -117,7 +114,7 @@ def _outermost(tree: dict, element_ids) -> list[str]:
 def _answer(page: Page, changed=(), select: str | None = None, panel: bool = False, status: int = 200):
     """The swaps for the canvas (and the panel of `select`), with the page's new state in headers."""
     swapped = _outermost(page.tree, changed)
-    ctx = publishing.preview_context(page) if swapped else None
+    ctx = preview_context(page) if swapped else None
     parts = [f'<template data-swap="{escape(element_id)}">{_render_element(page, element_id, ctx)}</template>'
              for element_id in swapped]
     if panel:
@@ -149,9 +146,9 @@ def edit(view):
     def wrapped(page_id):
         # What the answer needs is in memory after the commit: do not read the page back.
         db.session().expire_on_commit = False
-        page = _page_or_404(page_id)
+        page = _page(page_id)
         try:
-            services.check_revision(page, request.form.get("revision"))
+            history.check_revision(page, request.form.get("revision"))
         except ConflictError:
             return _error(409, "stale", STALE_MESSAGE, page=page)
         except ValidationError as error:
@@ -159,7 +156,7 @@ def edit(view):
         try:
             return view(page)
         except ServiceError as error:
-            db.session.rollback()
+            discard_changes()
             return _error(error.status, error.code, error.message, error.fields, page=page)
 
     return wrapped
@@ -186,7 +183,7 @@ def _label_of(element: dict) -> str:
 @bp.route("/builder/<uuid:page_id>")
 @role_required("viewer")
 def editor(page_id):
-    page = _page_or_404(page_id)
+    page = _page(page_id)
     if request.headers.get("HX-Request"):
         # The builder is a document of its own whose head loads the editor's scripts, which a boosted
         # swap would not run: the browser loads it whole instead (a link from any app page works).
@@ -194,13 +191,11 @@ def editor(page_id):
         response.headers["HX-Redirect"] = request.full_path.rstrip("?")
         return response
     funnel = page.step.funnel
-    from app.pages.render import render_tree
-
     labels = {name: spec.label for name, spec in TYPES.items()}
     labels["page"] = "Page"
     html = render_template(
         "builder/editor.html", page=page, funnel=funnel, step=page.step,
-        canvas=render_tree(page.tree, "edit", publishing.preview_context(page)), library=library(), element_icon=_element_icon,
+        canvas=render_tree(page.tree, "edit", preview_context(page)), library=library(), element_icon=_element_icon,
         editable=can("user"), funnel_url=url_for("funnels.detail", funnel_id=funnel.id), devices=DEVICE_WIDTHS, state=_publish_state(page),
         panel=_panel_html(page, None), labels_json=json.dumps(labels), content_types=" ".join(CONTENT + ("container", "form")))
     response = make_response(html)
@@ -213,7 +208,7 @@ def editor(page_id):
 @role_required("viewer")
 def canvas(page_id):
     """The whole canvas as saved (the builder reloads it after a refused edit)."""
-    page = _page_or_404(page_id)
+    page = _page(page_id)
     return _answer(page, changed=["root"])
 
 
@@ -221,7 +216,7 @@ def canvas(page_id):
 @role_required("viewer")
 def panel(page_id):
     """The side panel of one element (or the page's when none is chosen)."""
-    page = _page_or_404(page_id)
+    page = _page(page_id)
     response = make_response(_panel_html(page, request.args.get("element_id") or None))
     response.headers.update(_state_headers(page))
     return response
@@ -401,7 +396,7 @@ SETTINGS_FIELDS = ("title", "slug", "seo_title", "seo_description", "og_image_id
 @bp.route("/builder/<uuid:page_id>/settings", methods=["GET", "POST"])
 @role_required("viewer")
 def page_settings(page_id):
-    page = _page_or_404(page_id)
+    page = _page(page_id)
     values = _settings_values(page)
     errors, saved = {}, False
     if request.method == "POST":
@@ -412,7 +407,7 @@ def page_settings(page_id):
             services.update_settings(current_account(), page, values, actor=current_user)
             saved, values = True, _settings_values(page)
         except ServiceError as error:
-            db.session.rollback()
+            discard_changes()
             errors = error.fields or {"title": error.message}
     if saved and not wants_fragment():
         return redirect_to(url_for("builder.editor", page_id=page.id))
@@ -438,9 +433,9 @@ def _settings_values(page: Page) -> dict:
 @role_required("viewer")
 def preview(page_id):
     """The page as visitors will see it (publish mode, a whole document), from the saved tree."""
-    page = _page_or_404(page_id)
-    html = publishing.page_document(page, publishing.preview_context(page), asset_url=app_url,
-                                    script_src=url_for("static", filename="site/site.js"))
+    page = _page(page_id)
+    html = publishing.page_document(page, preview_context(page), asset_url=app_url,
+                                    script_src=url_for("static", filename=site_script_path()))
     response = make_response(html)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Robots-Tag"] = "noindex"
@@ -468,14 +463,11 @@ def _publish_answer(page: Page, problems=None, just_published=False, status=200)
 @role_required("user")
 def publish(page_id):
     """Checks first: with problems, the list (each links to its element) and nothing published."""
-    page = _page_or_404(page_id)
-    problems = services.problems(page)
-    if problems:
-        return _publish_answer(page, problems, status=422)
+    page = _page(page_id)
     try:
         publishing.publish_page(current_account(), page, actor=current_user)
     except publishing.PublishRefused as refused:
-        db.session.rollback()
+        discard_changes()
         return _publish_answer(page, refused.problems, status=422)
     return _publish_answer(page, just_published=True)
 
@@ -483,6 +475,6 @@ def publish(page_id):
 @bp.route("/builder/<uuid:page_id>/unpublish", methods=["POST"])
 @role_required("user")
 def unpublish(page_id):
-    page = _page_or_404(page_id)
+    page = _page(page_id)
     publishing.unpublish_page(current_account(), page, actor=current_user)
     return _publish_answer(page)

@@ -4,7 +4,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.funnels import services as funnels
+from app.funnels import slugs
 from app.funnels.models import Funnel
+from app.funnels.publishing import publish_funnel
 from app.funnels.system_templates import get as get_template
 
 DEMO_FUNNELS = [  # (template key, funnel name, preferred slug)
@@ -15,8 +17,6 @@ DEMO_FUNNELS = [  # (template key, funnel name, preferred slug)
 
 def seed_funnels(account, owner) -> list[Funnel]:
     """The demo funnels, created and published once; returns the ones made by this call."""
-    from app.builder.publishing import publish_funnel
-
     made = []
     for key, name, slug in DEMO_FUNNELS:
         exists = db.session.execute(select(Funnel.id).where(Funnel.account_id == account.id, Funnel.name == name)
@@ -25,7 +25,7 @@ def seed_funnels(account, owner) -> list[Funnel]:
             continue
         template = get_template(key)
         funnel = funnels.create_from_snapshot(account, template.snapshot(),
-                                              {"name": name, "slug": funnels.free_funnel_slug(slug)}, owner,
+                                              {"name": name, "slug": slugs.free_funnel_slug(slug)}, owner,
                                               summary=f"Created from template {template.name}")
         publish_funnel(account, funnel, owner)
         made.append(funnel)

@@ -1,12 +1,16 @@
-"""Funnels: a sequence of steps, each with its page; versions of a funnel and workspace templates."""
+"""Funnels: a sequence of steps, each with its page (the content of the step: an element tree of
+app.pages, its undo history and its published document); versions of a funnel and workspace templates."""
 import uuid
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.assets.models import Asset
+from app.auth.models import User
 from app.core.db import JSONType, TenantMixin, Timestamps, UTCDateTime, UUIDPrimaryKey, unique_where, utcnow
 from app.extensions import db
+from app.pages.history import TEXT_FIELDS
 
 FUNNEL_TYPES = {
     "lead_generation": "Lead generation",
@@ -72,11 +76,48 @@ class FunnelStep(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
     settings: Mapped[dict] = mapped_column(JSONType, nullable=False, default=dict)
 
     funnel: Mapped[Funnel] = relationship(back_populates="steps")
-    page = relationship("Page", back_populates="step", uselist=False, cascade="all, delete-orphan")
+    page: Mapped["Page | None"] = relationship(back_populates="step", cascade="all, delete-orphan")
 
     @property
     def type_label(self) -> str:
         return STEP_TYPES.get(self.step_type, self.step_type)
+
+
+class Page(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
+    """The content of a step. `tree` is the element tree (app/pages/elements.py). `history` holds the
+    ways back of up to 50 edits (undo) and `future` those of the undone ones (redo); both live with the
+    page, so they survive a reload (app/pages/history.py). `revision` grows at each edit; the builder
+    sends it back so that a stale tab cannot overwrite. `published_html` is the document visitors get
+    (app/funnels/publishing.py), None while the page is not published."""
+
+    __tablename__ = "pages"
+    __url_param__ = "page_id"
+
+    step_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("funnel_steps.id", ondelete="CASCADE"), unique=True, nullable=False)
+    funnel_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("funnels.id", ondelete="CASCADE"), index=True, nullable=False)
+    title: Mapped[str] = mapped_column(String(TEXT_FIELDS["title"]), nullable=False, default="")
+    seo_title: Mapped[str] = mapped_column(String(TEXT_FIELDS["seo_title"]), nullable=False, default="")
+    seo_description: Mapped[str] = mapped_column(String(TEXT_FIELDS["seo_description"]), nullable=False, default="")
+    og_image_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("assets.id", ondelete="SET NULL"))
+    favicon_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("assets.id", ondelete="SET NULL"))
+    tree: Mapped[dict] = mapped_column(JSONType, nullable=False, default=dict)
+    history: Mapped[list] = mapped_column(JSONType, nullable=False, default=list)
+    future: Mapped[list] = mapped_column(JSONType, nullable=False, default=list)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    published_html: Mapped[str | None] = mapped_column(Text)
+    published_etag: Mapped[str | None] = mapped_column(String(64))
+    published_revision: Mapped[int | None] = mapped_column(Integer)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    step: Mapped[FunnelStep] = relationship(back_populates="page")
+    og_image: Mapped[Asset | None] = relationship(foreign_keys=[og_image_id])
+    favicon: Mapped[Asset | None] = relationship(foreign_keys=[favicon_id])
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_html is not None
 
 
 class FunnelVersion(UUIDPrimaryKey, TenantMixin, db.Model):
@@ -97,8 +138,8 @@ class FunnelVersion(UUIDPrimaryKey, TenantMixin, db.Model):
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
-    created_by = relationship("User")
-    page = relationship("Page")
+    created_by: Mapped[User | None] = relationship()
+    page: Mapped[Page | None] = relationship()
 
 
 class FunnelTemplate(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):

@@ -6,20 +6,20 @@ a deleted funnel."""
 
 from flask import abort, current_app, flash, make_response, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func
+from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
-from app.builder import publishing
 from app.core.errors import ServiceError
-from app.core.forms import apply_error
+from app.core.forms import apply_error, discard_changes
 from app.core.pagination import paginate, parse_page_args
 from app.core.roles import role_required
-from app.core.tenancy import current_account, get_or_404
+from app.core.tenancy import current_account
 from app.core.web import redirect_to, render, wants_fragment
 from app.extensions import db
-from app.funnels import bp, services
+from app.funnels import bp, previews, publishing, services, versions
 from app.funnels.forms import FunnelForm, FunnelSettingsForm, StepForm
 from app.funnels.models import FUNNEL_STATUSES, FUNNEL_TYPES, STEP_TYPES, Funnel, FunnelStep, FunnelVersion
+from app.pages.render import site_stylesheet
 
 STATUS_BADGES = {"draft": "", "published": "success", "archived": "warning"}
 STATUS_LABELS = {"draft": "Draft", "published": "Published", "archived": "Archived"}
@@ -42,7 +42,7 @@ def _funnel_helpers():
     return {"builder_url": builder_url, "funnel_url": publishing.funnel_address,
             "step_url": publishing.public_url, "site_url": publishing.site_origin, "status_badges": STATUS_BADGES,
             "status_labels": STATUS_LABELS, "funnel_types": FUNNEL_TYPES, "step_types": STEP_TYPES,
-            "version_step_name": services.version_step_name}
+            "version_step_name": versions.version_step_name}
 
 
 def _funnel(funnel_id) -> Funnel:
@@ -50,10 +50,7 @@ def _funnel(funnel_id) -> Funnel:
 
 
 def _step(funnel: Funnel, step_id) -> FunnelStep:
-    step = get_or_404(FunnelStep, step_id)
-    if step.funnel_id != funnel.id:
-        abort(404)
-    return step
+    return services.get_step(current_account(), funnel, step_id)
 
 
 # ---- the list -----------------------------------------------------------------------------------------
@@ -90,7 +87,6 @@ def new():
         try:
             funnel = services.create_funnel(current_account(), form.service_data(), current_user)
         except ServiceError as error:
-            db.session.rollback()
             apply_error(form, error)
         else:
             flash(f"Funnel “{funnel.name}” created with an opt-in page and a thank-you page.", "success")
@@ -128,7 +124,6 @@ def settings(funnel_id):
             try:
                 services.update_funnel(current_account(), funnel, form.service_data(), current_user)
             except ServiceError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
                 flash("Funnel settings saved.", "success")
@@ -186,7 +181,7 @@ def publish(funnel_id):
     try:
         publishing.publish_funnel(current_account(), funnel, current_user)
     except ServiceError as error:
-        db.session.rollback()
+        discard_changes()
         funnel = _funnel(funnel_id)
         problems = getattr(error, "problems", None) or []
         notice = error.message if not problems else None
@@ -240,7 +235,6 @@ def step_add(funnel_id):
         try:
             step = services.add_step(current_account(), funnel, form.service_data(), current_user)
         except ServiceError as error:
-            db.session.rollback()
             apply_error(form, error)
         else:
             flash(f"Step “{step.name}” added at the end of the funnel.", "success")
@@ -260,7 +254,6 @@ def step_edit(funnel_id, step_id):
             try:
                 services.update_step(current_account(), funnel, step, form.service_data(), current_user)
             except ServiceError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
                 flash(f"Step “{step.name}” saved.", "success")
@@ -292,7 +285,7 @@ def step_delete(funnel_id, step_id):
     try:
         services.delete_step(current_account(), funnel, step, current_user)
     except ServiceError as error:
-        db.session.rollback()
+        discard_changes()
         return render("funnels/detail.html", status=422, **_detail_context(_funnel(funnel_id), notice=error.message))
     flash(f"Step “{name}” deleted.", "success")
     return redirect_to(url_for("funnels.detail", funnel_id=funnel.id) + "#steps")
@@ -306,7 +299,7 @@ def step_order(funnel_id):
     try:
         services.reorder_steps(current_account(), funnel, request.form.getlist("step_ids"), current_user)
     except ServiceError as error:
-        db.session.rollback()
+        discard_changes()
         context = _detail_context(_funnel(funnel_id), step_error=error.message)
         return render("funnels/detail.html", block="steps", status=422, **context)
     if wants_fragment():
@@ -316,24 +309,19 @@ def step_order(funnel_id):
 
 # ---- versions -----------------------------------------------------------------------------------------
 
-@bp.route("/funnels/<uuid:funnel_id>/versions")
+@bp.route("/funnels/<uuid:funnel_id>/versions", endpoint="versions")
 @role_required("viewer")
-def versions(funnel_id):
+def version_list(funnel_id):
     funnel = _funnel(funnel_id)
-    page = paginate(services.versions_query(funnel), *parse_page_args(request.args))
-    return render("funnels/versions.html", block="results", funnel=funnel, page=page, latest=_latest_number(funnel))
-
-
-def _latest_number(funnel: Funnel) -> int:
-    return db.session.execute(db.select(func.max(FunnelVersion.number))
-                              .where(FunnelVersion.funnel_id == funnel.id)).scalar() or 0
+    page = paginate(versions.versions_query(funnel), *parse_page_args(request.args))
+    return render("funnels/versions.html", block="results", funnel=funnel, page=page, latest=versions.latest_number(funnel))
 
 
 @bp.route("/funnels/<uuid:funnel_id>/versions/<uuid:version_id>")
 @role_required("viewer")
 def version(funnel_id, version_id):
     funnel = _funnel(funnel_id)
-    found = services.get_version(current_account(), funnel, version_id)
+    found = versions.get_version(current_account(), funnel, version_id)
     return render("funnels/version.html", **_version_context(funnel, found))
 
 
@@ -342,7 +330,7 @@ def _version_context(funnel: Funnel, found: FunnelVersion, **extra) -> dict:
     steps = [step for step in snapshot.get("steps") or [] if isinstance(step, dict)] if found.kind == "funnel" else []
     shown = _int_arg("step", 0, len(steps) - 1) if steps else 0
     context = {"funnel": funnel, "version": found, "snapshot": snapshot, "snapshot_steps": steps, "shown_step": shown,
-               "step_name": services.version_step_name(found), "latest": _latest_number(funnel), "notice": None}
+               "step_name": versions.version_step_name(found), "latest": versions.latest_number(funnel), "notice": None}
     context.update(extra)
     return context
 
@@ -361,7 +349,7 @@ def version_preview(funnel_id, version_id):
     """The page of a version as visitors saw it, read-only: a page version's tree, or one step of a funnel
     version (?step=index). Shown in a sandboxed, scaled frame of the version's page."""
     funnel = _funnel(funnel_id)
-    found = services.get_version(current_account(), funnel, version_id)
+    found = versions.get_version(current_account(), funnel, version_id)
     snapshot = found.snapshot or {}
     if found.kind == "page":
         page_snapshot = snapshot
@@ -382,14 +370,8 @@ def version_preview(funnel_id, version_id):
 
 def _render_snapshot(found: FunnelVersion, page_snapshot: dict):
     """(body HTML, site CSS) of a snapshot's tree in publish mode; a note instead when it cannot render."""
-    from markupsafe import Markup
-
-    from app.pages.render import render_tree, site_stylesheet
-
-    ctx = publishing.preview_context(found.page) if found.page is not None else None
     try:
-        return render_tree(page_snapshot.get("tree") or {"id": "root", "type": "page", "children": []},
-                           "publish", ctx), site_stylesheet()
+        return previews.version_body(found.page, page_snapshot), site_stylesheet()
     except Exception:
         current_app.logger.exception("version preview failed")
         return Markup("<p>This version cannot be shown (its content is from an older format).</p>"), ""
@@ -399,14 +381,14 @@ def _render_snapshot(found: FunnelVersion, page_snapshot: dict):
 @role_required("user")
 def version_restore(funnel_id, version_id):
     funnel = _funnel(funnel_id)
-    found = services.get_version(current_account(), funnel, version_id)
+    found = versions.get_version(current_account(), funnel, version_id)
     number = found.number
     try:
-        restored = services.restore_version(current_account(), funnel, found, current_user)
+        restored = versions.restore_version(current_account(), funnel, found, current_user)
     except ServiceError as error:
-        db.session.rollback()
+        discard_changes()
         funnel = _funnel(funnel_id)
-        found = services.get_version(current_account(), funnel, version_id)
+        found = versions.get_version(current_account(), funnel, version_id)
         return render("funnels/version.html", status=422, **_version_context(funnel, found, notice=error.message))
     flash(f"Version {number} restored (saved as version {restored.number}; you can restore the one before it "
           f"the same way).", "success")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from app.builder import publishing
+from app.funnels import publishing
 from app.core import jobs
 from app.core.db import utcnow
 from app.core.errors import ConflictError

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 from flask import current_app, render_template
 from sqlalchemy import select
 
-from app.builder.publishing import FORM_TOKEN_SLOT, etag_of, visible_document
-from app.funnels.services import DOMAIN_PATTERN
+from app.funnels.publishing import FORM_TOKEN_SLOT, etag_of, visible_document
+from app.funnels.slugs import DOMAIN_PATTERN
 from app.site.cache import Entry, SiteCache
 
 log = logging.getLogger(__name__)
@@ -193,9 +193,9 @@ def normal_path(path: str) -> str:
 # ---- the lookup (inside a Flask request: app context, database) ---------------------------------------
 
 def _page_query(kind: str, segments: list[str]):
-    from app.builder.models import Page
+    from app.funnels.models import Page
     from app.funnels.models import Funnel, FunnelStep
-    from app.funnels.services import SLUG_PATTERN
+    from app.funnels.slugs import SLUG_PATTERN
 
     if kind == "site":
         if not 1 <= len(segments) <= 2:

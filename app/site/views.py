@@ -15,12 +15,13 @@ from flask import abort, current_app, make_response, request, send_from_director
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.assets import services as assets
-from app.builder import publishing
-from app.builder.models import Page
 from app.core.errorpages import as_http_exception
 from app.core.errors import ServiceError, ValidationError
 from app.core.web import IMMUTABLE_CACHE, file_response
 from app.extensions import csrf, db, limiter
+from app.funnels import publishing
+from app.funnels.models import Page
+from app.funnels.services import next_step
 from app.pages import render
 from app.site import bp, forms, serving
 
@@ -145,8 +146,6 @@ def _find_form(tree: dict, form_id: str) -> dict | None:
 
 
 def _after_submit_url(page: Page, form: dict) -> str:
-    from app.funnels.services import next_step
-
     props = form.get("props") or {}
     action = props.get("action", "next_step")
     if action == "url" and props.get("url"):

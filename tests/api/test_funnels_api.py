@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.builder import services as builder
 from app.extensions import db
-from app.funnels import services
+from app.funnels import services, versions
 from app.funnels.models import Funnel, FunnelStep, FunnelVersion
 from app.pages import tree as trees
 from tests import factories
@@ -111,7 +111,7 @@ def test_another_workspaces_funnels_are_not_found(client, fx):
     account = factories.make_account(stranger, "Other")
     _, headers = make_key(account, stranger)
     funnel = fx["funnel"]
-    step, version = funnel.steps[0], db.session.execute(services.versions_query(funnel)).scalars().first()
+    step, version = funnel.steps[0], db.session.execute(versions.versions_query(funnel)).scalars().first()
     url = f"{API}/{funnel.id}"
     assert client.get(API, headers=headers).get_json()["total"] == 0
     for method, path in (("get", ""), ("patch", ""), ("delete", ""), ("post", "/clone"), ("post", "/steps"),
@@ -175,7 +175,7 @@ def test_versions_list_get_and_restore(client, fx):
     account, owner, funnel = fx["account"], fx["owner"], fx["funnel"]
     page = funnel.steps[0].page
     builder.save_tree(account, page, headline_page("Old headline"), owner)
-    old = db.session.execute(services.versions_query(funnel)).scalars().first()
+    old = db.session.execute(versions.versions_query(funnel)).scalars().first()
     builder.save_tree(account, page, headline_page("New headline"), owner)
     body = client.get(f"{API}/{funnel.id}/versions", headers=fx["viewer_headers"]).get_json()
     assert body["total"] == 3 and [item["number"] for item in body["items"]] == [3, 2, 1]

@@ -108,10 +108,11 @@ BODY_IDS = {"company_id": "company_id", "parent_id": "company_id", "contact_id":
 def _fresh_funnel() -> dict:
     """A new funnel, and the ids of its first step, page and latest version (they belong together)."""
     from app.funnels import services as funnels
+    from app.funnels import versions
 
     CRM["counter"] += 1
     funnel = funnels.create_funnel(CRM["account"], {"name": f"Fuzz funnel {CRM['counter']}"}, CRM["actor"])
-    version = db.session.execute(funnels.versions_query(funnel).limit(1)).scalar_one()
+    version = db.session.execute(versions.versions_query(funnel).limit(1)).scalar_one()
     return {"funnel_id": str(funnel.id), "step_id": str(funnel.steps[0].id), "page_id": str(funnel.steps[0].page.id),
             "version_id": str(version.id)}
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.assets.models import Asset
 from app.builder import services as builder
-from app.builder.models import Page
+from app.funnels.models import Page
 from app.extensions import db
 from app.funnels import services as funnels
 from app.pages import tree as trees

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from app.builder.models import Page
+from app.funnels.models import Page
 from app.extensions import db
 from app.funnels import services as funnels
 from app.pages import tree as trees

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from app.builder import services as builder
-from app.builder.models import Page
+from app.funnels.models import Page
 from app.extensions import db
 from app.funnels.models import Funnel
 from app.pages import tree as trees

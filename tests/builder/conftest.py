@@ -1,9 +1,9 @@
 """Fixtures of the builder tests: a funnel's first page, and the test client logged in as its owner."""
 import pytest
 
-from app.builder.models import Page
 from app.extensions import db
 from app.funnels import services as funnels
+from app.funnels.models import Page
 
 
 @pytest.fixture

@@ -5,10 +5,9 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from app.builder.models import Page
 from app.extensions import db
-from app.funnels import services
-from app.funnels.models import Funnel, FunnelStep, FunnelVersion
+from app.funnels import services, versions
+from app.funnels.models import Funnel, FunnelStep, FunnelVersion, Page
 from app.pages import tree as trees
 from tests import factories
 
@@ -230,7 +229,7 @@ def test_archive_and_unarchive(as_owner, funnel):
 
 def test_a_deleted_funnel_is_404_everywhere_and_frees_its_slug(as_owner, owner, funnel, published):
     step = funnel.steps[0]
-    version_id = db.session.execute(services.versions_query(funnel).limit(1)).scalar_one().id
+    version_id = db.session.execute(versions.versions_query(funnel).limit(1)).scalar_one().id
     response = as_owner.post(f"/funnels/{funnel.id}/delete")
     assert response.status_code == 303 and response.headers["Location"] == "/funnels"
     assert ("funnel.unpublished", {"account_id": str(owner[1].id), "funnel_id": str(funnel.id)}) in published
@@ -348,7 +347,7 @@ def test_duplicate_a_step_right_after_it(as_owner, owner, funnel):
     copy_ids = {node["id"] for node, _, _ in trees.walk(copy.page.tree)}
     assert original_ids & copy_ids == {"root"}  # every element of the copy is new
     assert copy.page.published_html is None
-    latest = db.session.execute(services.versions_query(funnel).limit(1)).scalar_one()
+    latest = db.session.execute(versions.versions_query(funnel).limit(1)).scalar_one()
     assert latest.summary == f"Duplicated step {first.name}"
     as_owner.post(f"/funnels/{funnel.id}/steps/{first.id}/duplicate")
     assert [step.slug for step in reload(funnel).steps][1:3] == [f"{first.slug}-copy-2", f"{first.slug}-copy"]
@@ -377,7 +376,7 @@ def test_a_viewer_reads_but_cannot_change(client, owner, funnel):
     assert "View page" in html and "Add a step" not in html and "Delete funnel" not in html and "Duplicate" not in html
     assert client.get(f"/funnels/{funnel.id}/versions").status_code == 200
     step = funnel.steps[0]
-    version_id = db.session.execute(services.versions_query(funnel).limit(1)).scalar_one().id
+    version_id = db.session.execute(versions.versions_query(funnel).limit(1)).scalar_one().id
     assert client.get("/funnels/new").status_code == 403
     base = f"/funnels/{funnel.id}"
     for path in ("/settings", "/clone", "/archive", "/delete", "/steps", "/steps/order", f"/steps/{step.id}/edit",

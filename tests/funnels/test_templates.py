@@ -6,11 +6,12 @@ from datetime import UTC
 import pytest
 from sqlalchemy import func, select
 
-from app.builder.services import problems
 from app.core.models import AuditEvent
 from app.extensions import db
 from app.funnels import services as funnels
+from app.funnels import versions
 from app.funnels.models import Funnel, FunnelTemplate
+from app.funnels.publishing import problems
 from app.funnels.system_templates import all_templates, get
 from app.funnels.system_templates.webinar import session_start
 from app.pages import tree as trees
@@ -163,9 +164,9 @@ ANSWERS = {"email": "ann@example.com", "tel": "+1 415 555 2671", "url": "https:/
                                        ("webinar", {"webinar", "masterclass-registrant"})])
 def test_a_published_template_form_makes_a_contact_and_goes_to_the_next_step(owner, client, key, tags):
     """Filled in as a visitor would, in a workspace whose "budget" custom field is a number."""
-    from app.builder.publishing import public_path, publish_funnel
     from app.crm.models import Contact
     from app.crm.services import custom_fields
+    from app.funnels.publishing import public_path, publish_funnel
 
     user, account = owner
     custom_fields.create(account, {"label": "Budget", "key": "budget", "field_type": "number"})
@@ -221,7 +222,7 @@ def test_workspace_templates_paginate(member, client):
     funnel = funnels.create_funnel(account, {"name": "Base", "slug": "base"}, user)
     for number in range(22):
         db.session.add(FunnelTemplate(account_id=account.id, name=f"Saved {number:02d}", funnel_type="sales",
-                                      snapshot=funnels.snapshot_of(funnel)))
+                                      snapshot=versions.snapshot_of(funnel)))
     db.session.commit()
     first = client.get("/funnels/templates").get_data(as_text=True)
     assert "1–20 of 22" in first and 'rel="next"' in first
@@ -267,7 +268,7 @@ def test_a_workspace_template_previews_like_a_system_one(member, client):
     user, account = member
     funnel = make_funnel_from(account, user, "webinar")
     template = FunnelTemplate(account_id=account.id, name="Our webinar", funnel_type="webinar",
-                              snapshot=funnels.snapshot_of(funnel))
+                              snapshot=versions.snapshot_of(funnel))
     db.session.add(template)
     db.session.commit()
     html = client.get(f"/funnels/templates/{template.id}/preview").get_data(as_text=True)
@@ -288,7 +289,7 @@ def test_use_a_system_template(member, client):
     assert response.headers["Location"].endswith(f"/funnels/{funnel.id}")
     assert funnel.name == "Spring guide" and funnel.slug == "spring-guide" and len(funnel.steps) == 2
     assert funnel.funnel_type == "lead_generation"
-    version = db.session.execute(funnels.versions_query(funnel)).scalars().first()
+    version = db.session.execute(versions.versions_query(funnel)).scalars().first()
     assert version.summary == "Created from template Lead magnet" and version.created_by_id == user.id
 
 
@@ -379,7 +380,7 @@ def test_an_admin_deletes_a_workspace_template(member, client):
     user, account = member
     funnel = make_funnel_from(account, user, "lead-magnet")
     template = FunnelTemplate(account_id=account.id, name="Old one", funnel_type="sales",
-                              snapshot=funnels.snapshot_of(funnel))
+                              snapshot=versions.snapshot_of(funnel))
     db.session.add(template)
     db.session.commit()
     assert "Delete template" in client.get("/funnels/templates").get_data(as_text=True)
@@ -394,7 +395,7 @@ def test_an_admin_deletes_a_workspace_template(member, client):
 def _template_of(account, user):
     funnel = funnels.create_funnel(account, {"name": "Theirs", "slug": f"theirs-{account.id.hex[:6]}"}, user)
     template = FunnelTemplate(account_id=account.id, name="Their template", funnel_type="sales",
-                              snapshot=funnels.snapshot_of(funnel))
+                              snapshot=versions.snapshot_of(funnel))
     db.session.add(template)
     db.session.commit()
     return funnel, template
@@ -462,7 +463,7 @@ def test_page_titles_are_escaped_in_the_frame(member, client):
     funnel = funnels.create_funnel(account, {"name": "X", "slug": "x-funnel"}, user)
     funnel.steps[0].page.title = "<script>alert(1)</script>"
     template = FunnelTemplate(account_id=account.id, name="<b>Bold</b>", funnel_type="other",
-                              snapshot=funnels.snapshot_of(funnel))
+                              snapshot=versions.snapshot_of(funnel))
     db.session.add(template)
     db.session.commit()
     body = client.get(f"/funnels/templates/{template.id}/frame").get_data(as_text=True)
@@ -474,12 +475,12 @@ def test_page_titles_are_escaped_in_the_frame(member, client):
 def test_a_stored_snapshot_is_sanitised_again_before_the_preview_shows_it(member, client):
     user, account = member
     funnel = funnels.create_funnel(account, {"name": "X", "slug": "x-funnel"}, user)
-    snapshot = funnels.snapshot_of(funnel)
+    snapshot = versions.snapshot_of(funnel)
     column = snapshot["steps"][0]["page"]["tree"]["children"][0]["children"][0]["children"][0]
     evil_html = '<p onclick="x()">Hi</p><script>bad()</script>'
     column["children"].append({"id": "evil01", "type": "text", "props": {"html": evil_html}, "style": {},
                                "hide_on": []})
-    broken = funnels.snapshot_of(funnel)
+    broken = versions.snapshot_of(funnel)
     broken["steps"][1]["page"]["tree"] = {"type": "nonsense"}
     for name, data in (("Evil", snapshot), ("Broken", broken)):
         db.session.add(FunnelTemplate(account_id=account.id, name=name, funnel_type="other", snapshot=data))

@@ -3,10 +3,9 @@ restored (a page's content, or the whole funnel), and restoring is itself a new 
 from sqlalchemy import func, select
 
 from app.builder import services as builder
-from app.builder.models import Page
 from app.extensions import db
-from app.funnels import services
-from app.funnels.models import Funnel, FunnelStep, FunnelVersion
+from app.funnels import services, versions
+from app.funnels.models import Funnel, FunnelStep, FunnelVersion, Page
 from app.pages import tree as trees
 from tests import factories
 
@@ -19,7 +18,7 @@ def headline_page(text: str) -> dict:
 
 def versions_of(funnel) -> list[FunnelVersion]:
     db.session.expire_all()
-    return list(db.session.execute(services.versions_query(funnel)).scalars())
+    return list(db.session.execute(versions.versions_query(funnel)).scalars())
 
 
 def latest(funnel) -> FunnelVersion:
@@ -157,7 +156,7 @@ def test_restoring_keeps_the_current_slug_when_the_old_one_was_taken_since(owner
     first = latest(funnel)
     services.update_funnel(account, funnel, {"slug": "new-guide"}, user)
     services.create_funnel(account, {"name": "Another", "slug": "free-guide"}, user)
-    services.restore_version(account, funnel, first, user)
+    versions.restore_version(account, funnel, first, user)
     assert fresh(Funnel, funnel.id).slug == "new-guide"
 
 

@@ -3,7 +3,7 @@
 Figures (server time, in-process through the WSGI app with the Flask test client, logged in):
 - an element edit round trip: the panel's form posted -> the re-rendered element, median and p95 over
   100 edits                                                                            target < 50 ms
-- publishing that page (app.builder.publishing.publish_page: render, sanitise, store)  target < 500 ms
+- publishing that page (app.funnels.publishing.publish_page: render, sanitise, store)  target < 500 ms
 Data lives in the database leadforge_bench_builder, re-created at each run and left in place afterwards.
 """
 import os
@@ -115,7 +115,7 @@ def _edits(app, client, page_id, headlines) -> tuple[list[float], list[float]]:
 
     samples, cpu, revision = [], [], None
     with app.app_context():
-        from app.builder.models import Page
+        from app.funnels.models import Page
         from app.extensions import db
 
         revision = db.session.get(Page, page_id).revision
@@ -140,11 +140,11 @@ def _edits(app, client, page_id, headlines) -> tuple[list[float], list[float]]:
 def _publish(app, account_id, page_id, count) -> dict:
     figure = f"publishing the {count}-element page"
     with app.app_context():
-        from app.builder.models import Page
+        from app.funnels.models import Page
         from app.extensions import db
 
         try:
-            from app.builder import publishing
+            from app.funnels import publishing
         except ImportError:
             return {"figure": figure, "value": "publishing not built yet", "target": f"< {TARGET_PUBLISH_MS} ms",
                     "passed": None}

@@ -57,7 +57,7 @@ def site_get(client, path, **kwargs):
 @pytest.fixture
 def live(owner):
     """The opt-in funnel of make_funnel, published."""
-    from app.builder import publishing
+    from app.funnels import publishing
 
     user, account = owner
     funnel = make_funnel(account, user)

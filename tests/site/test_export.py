@@ -7,10 +7,10 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 
 from app.assets import services as assets
-from app.builder import publishing
 from app.builder.services import save_tree, update_settings
 from app.core.models import Job
 from app.extensions import db
+from app.funnels import publishing
 from app.pages import tree as trees
 from tests.conftest import run_jobs
 from tests.factories import login as log_in

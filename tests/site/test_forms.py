@@ -4,9 +4,9 @@ import time
 
 from sqlalchemy import func, select
 
-from app.builder import publishing
 from app.crm.models import Contact, CustomField
 from app.extensions import db
+from app.funnels import publishing
 from app.site import forms
 from tests.site.conftest import SITE, site_get
 

@@ -2,10 +2,10 @@
 import pytest
 from sqlalchemy import select
 
-from app.builder import publishing
 from app.builder.services import save_tree
 from app.core.models import AuditEvent
 from app.extensions import db
+from app.funnels import publishing
 from app.pages import tree as trees
 from tests.site.conftest import make_funnel
 

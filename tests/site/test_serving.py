@@ -1,7 +1,7 @@
 """The published site: host dispatch, caching headers, CSP, 404s, going offline at once."""
 import pytest
 
-from app.builder import publishing
+from app.funnels import publishing
 from app.funnels import services as funnels
 from tests.factories import login as log_in
 from tests.site.conftest import SITE, make_funnel, site_get

@@ -1,4 +1,4 @@
-"""The system funnel templates: Python data, the same snapshot shape as `funnels.services.snapshot_of`.
+"""The system funnel templates: Python data, the same snapshot shape as `funnels.versions.snapshot_of`.
 
     all_templates() -> [SystemTemplate, ...]     get("lead-magnet") -> SystemTemplate (KeyError if none)
 

@@ -260,7 +260,7 @@ def step_id(template_key: str, slug: str) -> str:
 
 def step(template_key: str, slug: str, name: str, step_type: str, title: str, description: str,
          tree: dict) -> dict:
-    """One step of a snapshot, shaped like `app.funnels.services.snapshot_of`."""
+    """One step of a snapshot, shaped like `app.funnels.versions.snapshot_of`."""
     return {"id": step_id(template_key, slug), "name": name, "slug": slug, "step_type": step_type, "settings": {},
             "page": {"title": title, "seo_title": title, "seo_description": description, "og_image_id": None,
                      "favicon_id": None, "tree": tree}}

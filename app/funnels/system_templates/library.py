@@ -5,6 +5,7 @@ from app.core.tenancy import scoped
 from app.core.validation import FieldErrors, text_value
 from app.extensions import db
 from app.funnels import services as funnels
+from app.funnels import versions
 from app.funnels.models import FUNNEL_TYPES, Funnel, FunnelTemplate
 
 
@@ -27,7 +28,7 @@ def save_as_template(account, funnel: Funnel, data: dict, actor=None) -> FunnelT
     fields.add("description", lambda: text_value(data, "description", "description", 2000) or "")
     values = fields.values_or_raise()
     template = FunnelTemplate(account_id=account.id, funnel_type=funnel.funnel_type,
-                              snapshot=funnels.snapshot_of(funnel), created_by_id=getattr(actor, "id", None), **values)
+                              snapshot=versions.snapshot_of(funnel), created_by_id=getattr(actor, "id", None), **values)
     db.session.add(template)
     db.session.flush()
     audit.record("funnel_template.created", template, f"Funnel {funnel.name} saved as template {template.name}",

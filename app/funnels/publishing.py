@@ -1,11 +1,12 @@
-"""Publishing: a page's tree rendered once into a whole HTML document, stored with the page and served
-as it is to visitors on the site host (app/site). Unpublishing clears the stored document.
+"""Publishing: the checks a page must pass (`problems`), then its tree rendered once into a whole HTML
+document, stored with the page and served as it is to visitors on the site host (app/site); a page or a
+whole funnel. Unpublishing clears the stored document. Also the public addresses of funnels and steps.
 
 The stored document is what visitors get, except for two things, both about forms:
 - each form's anti-bot token, which must be fresh, is stored as a placeholder
   (``{{lf-form-token:<form id>}}``) that the site fills in when it caches the page (app/site/serving.py);
 - a page with a form ends with a comment holding the published source (tree and settings,
-  `funnels.page_snapshot`), cut off before serving: a visitor's submission is validated, and
+  `versions.page_snapshot`), cut off before serving: a visitor's submission is validated, and
   re-rendered with its errors, against the page as published, not against later draft edits.
 `published_etag` is the sha256 of the visible document; the site answers the sha256 of the bytes it
 actually sends (the same for a page without a form).
@@ -24,14 +25,18 @@ from flask import current_app
 from markupsafe import escape
 from sqlalchemy import select
 
+from app.assets import services as asset_services
 from app.assets.models import Asset
-from app.builder.models import Page
 from app.core import audit, events
 from app.core.db import utcnow
 from app.core.errors import ValidationError
 from app.extensions import db
+from app.funnels.models import Page
+from app.funnels.services import next_step
+from app.funnels.versions import page_snapshot
 from app.pages import tree as trees
-from app.pages.render import RenderContext, render_tree, site_stylesheet
+from app.pages.elements import CONTACT_FIELDS, element_type, video_embed
+from app.pages.render import RenderContext, render_tree, site_script_version, site_stylesheet
 
 FORM_TOKEN_SLOT = re.compile(r"\{\{lf-form-token:([A-Za-z0-9_-]+)\}\}")
 SITE_SCRIPT_URL = "/_site.js"  # served by the site host itself, so that CSP script-src 'self' allows it
@@ -82,6 +87,61 @@ def form_action(page: Page) -> str:
     return f"/_forms/{page.id}"
 
 
+# ---- checks before publishing -------------------------------------------------------------------------
+
+def problems(page: Page) -> list[dict]:
+    """What would be wrong on the published page: [{"element_id", "message"}], empty when fine."""
+    found = []
+    steps = {str(step.id): step for step in page.step.funnel.steps}
+    is_last = next_step(page.step) is None
+
+    def link_problem(element, label):
+        props = element["props"]
+        action = props.get("action")
+        if action == "url" and not props.get("url"):
+            return f"{label} has no link: enter a web address or choose a step."
+        if action == "step" and props.get("step_id") not in steps:
+            return f"{label} links to a step that no longer exists."
+        if action == "next_step" and is_last:
+            return f"{label} goes to the next step, but this is the last step of the funnel."
+        return None
+
+    for element, _, _ in trees.walk(page.tree):
+        kind, props, label = element["type"], element.get("props", {}), element_type(element["type"]).label
+        message = None
+        if kind == "button":
+            in_form = any(a["type"] == "form" for a in trees.ancestors(page.tree, element["id"]))
+            if props.get("action") == "submit" and not in_form:
+                message = "The button submits a form, but it is not in one."
+            elif props.get("action") != "submit":
+                message = link_problem(element, "The button")
+        elif kind == "form":
+            fields = [child for child in element.get("children", [])]
+            if not any(child["props"].get("maps_to") == "email" for child in fields):
+                message = "The form has no e-mail field: add an input field that saves to E-mail."
+            else:
+                message = link_problem(element, "The form")
+            names = [child["props"].get("maps_to") for child in fields]
+            duplicates = sorted({name for name in names if names.count(name) > 1})
+            if not message and duplicates:
+                message = f"Two fields of the form save to {duplicates[0]}."
+        elif kind in ("input_field", "textarea", "dropdown", "checkbox_group"):
+            target = props.get("maps_to", "")
+            if target not in CONTACT_FIELDS and not target.startswith("custom:"):
+                message = f"The {label.lower()} saves to {target!r}, which is not a contact field."
+        elif kind in ("image", "gif"):
+            if not props.get("alt"):
+                message = f"The {label.lower()} has no alt text: describe it for people who cannot see it."
+        elif kind == "image_gallery":
+            if any(not image.get("alt") for image in props.get("images", [])):
+                message = "An image of the gallery has no alt text."
+        elif kind == "video" and video_embed(props.get("url", "")) is None:
+            message = "The video address is not a YouTube, Vimeo or .mp4 link."
+        if message:
+            found.append({"element_id": element["id"], "type": kind, "message": message})
+    return found
+
+
 # ---- the document -------------------------------------------------------------------------------------
 
 def _asset_ids(page: Page) -> set:
@@ -110,22 +170,14 @@ def page_assets(page: Page) -> dict[str, Asset]:
     return {str(asset.id): asset for asset in rows.scalars()}
 
 
-def _public_asset_url(asset: Asset) -> str:
-    from app.assets.services import public_url as asset_public_url
-
-    return asset_public_url(asset)
-
-
 def publish_context(page: Page, assets: dict[str, Asset] | None = None) -> RenderContext:
     """The RenderContext of the published page: public step and asset addresses, forms posting to the site."""
-    from app.funnels.services import next_step
-
     assets = page_assets(page) if assets is None else assets
     following = next_step(page.step)
 
     def url_of_asset(asset_id: str) -> str:
         asset = assets.get(str(asset_id))
-        return _public_asset_url(asset) if asset is not None else ""
+        return asset_services.public_url(asset) if asset is not None else ""
 
     return RenderContext(
         step_urls={str(step.id): public_url(step) for step in page.step.funnel.steps},
@@ -135,36 +187,6 @@ def publish_context(page: Page, assets: dict[str, Asset] | None = None) -> Rende
         asset_url=url_of_asset,
         page_id=str(page.id),
     )
-
-
-def preview_context(page: Page) -> RenderContext:
-    """The RenderContext of renderings on the app host (the builder's canvas, its preview, version
-    previews): step links go to the builder previews of the other steps, images to the app's copies,
-    and nothing is submitted. One query for the funnel's steps and their pages; the account's assets are
-    read once, at the first image that needs one."""
-    from flask import url_for
-
-    from app.assets.services import app_url
-    from app.funnels.models import FunnelStep
-
-    steps = db.session.execute(
-        select(FunnelStep.id, Page.id).join(Page, Page.step_id == FunnelStep.id)
-        .where(FunnelStep.funnel_id == page.funnel_id).order_by(FunnelStep.position)).all()
-    previews = {str(step_id): url_for("builder.preview", page_id=step_page_id) for step_id, step_page_id in steps}
-    ids = list(previews)
-    here = ids.index(str(page.step_id)) if str(page.step_id) in ids else len(ids)
-    by_id: dict | None = None
-
-    def asset_url(asset_id: str) -> str:
-        nonlocal by_id
-        if by_id is None:
-            rows = db.session.execute(select(Asset).where(Asset.account_id == page.account_id)).scalars()
-            by_id = {str(asset.id): asset for asset in rows}
-        asset = by_id.get(str(asset_id))
-        return app_url(asset) if asset is not None else ""
-
-    return RenderContext(step_urls=previews, next_url=previews[ids[here + 1]] if here + 1 < len(ids) else "#",
-                         form_action="#", asset_url=asset_url, page_id=str(page.id))
 
 
 def needs_script(tree: dict) -> bool:
@@ -178,8 +200,6 @@ def has_form(tree: dict) -> bool:
 
 def script_url() -> str:
     """/_site.js?v=<hash of the file>: the site serves it with a long cache lifetime."""
-    from app.pages.render import site_script_version
-
     return f"{SITE_SCRIPT_URL}?v={site_script_version()}"
 
 
@@ -189,7 +209,7 @@ def page_document(page: Page, ctx: RenderContext, assets: dict[str, Asset] | Non
     tags, canonical link, favicon, the site CSS inlined: no render-blocking request), the body rendered
     by `render_tree` in publish mode, and site.js (deferred) only when the page needs it."""
     assets = page_assets(page) if assets is None else assets
-    asset_url = asset_url or _public_asset_url
+    asset_url = asset_url or asset_services.public_url
     title = page.seo_title or page.title or page.step.name
     description = page.seo_description
     canonical = public_url(page.step)
@@ -250,18 +270,10 @@ def etag_of(document: str | bytes) -> str:
 
 # ---- publish and unpublish ----------------------------------------------------------------------------
 
-def _refusals(page: Page) -> list[dict]:
-    from app.builder.services import problems
-
-    return problems(page)
-
-
 def with_source(document: str, page: Page) -> str:
     """The document plus, for a page with a form, its source in a trailing comment (never served)."""
     if not has_form(page.tree):
         return document
-    from app.funnels.services import page_snapshot
-
     encoded = base64.b64encode(json.dumps(page_snapshot(page), separators=(",", ":")).encode()).decode()
     return f"{document}{SOURCE_MARK}{encoded}-->\n"
 
@@ -305,7 +317,7 @@ def _after_change(name: str, account, pages: list[Page]) -> None:
 
 def publish_page(account, page: Page, actor=None) -> Page:
     """Render and store the page's document; PublishRefused (nothing stored) when it has problems."""
-    found = _refusals(page)
+    found = problems(page)
     if found:
         raise PublishRefused(found)
     _store_document(page)
@@ -333,7 +345,7 @@ def funnel_problems(funnel) -> list[dict]:
     """The problems of every step's page, each with the step's id and name."""
     found = []
     for step in funnel.steps:
-        for problem in _refusals(step.page):
+        for problem in problems(step.page):
             found.append({**problem, "step_id": str(step.id), "step_name": step.name, "page_id": str(step.page.id)})
     return found
 
@@ -343,8 +355,9 @@ def publish_funnel(account, funnel, actor=None):
     found = funnel_problems(funnel)
     if found:
         steps = len({problem["step_id"] for problem in found})
-        raise PublishRefused(found, f"Nothing was published: fix {len(found)} problem"
-                                    f"{'' if len(found) == 1 else 's'} on {steps} step{'' if steps == 1 else 's'} first.")
+        problems_count = f"{len(found)} problem{'' if len(found) == 1 else 's'}"
+        steps_count = f"{steps} step{'' if steps == 1 else 's'}"
+        raise PublishRefused(found, f"Nothing was published: fix {problems_count} on {steps_count} first.")
     pages = [step.page for step in funnel.steps]
     for page in pages:
         _store_document(page)
