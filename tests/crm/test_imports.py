@@ -298,7 +298,7 @@ def test_picking_an_encoding_changes_the_preview_and_the_imported_names(app, cli
     assert preview_cells(html) == [["jose@example.com", "José", "Müller"]]
     assert "1 row · 3 columns · Mac Roman · comma-separated" in html
     assert '<option selected value="mac_roman">Mac Roman</option>' in html
-    assert "You picked it; detected: Windows-1252 (Latin-1)" in html
+    assert "You picked it (detected: Windows-1252 (Latin-1))." in html
     assert encoding_warning(html) == ""
     start(client, row)
     run_jobs(app)
@@ -359,6 +359,32 @@ def test_a_file_mixing_encodings_is_warned_about(app, client, member):
     names = {c.email: c.first_name for c in live_contacts(account)}
     assert names == {"jose@example.com": "José", "zoe@example.com": "Zo\ufffd", "bea@example.com": "B\ufffda",
                      "ann@example.com": "Ann"}
+
+
+def test_a_line_mixing_encodings_is_seen(client, member):
+    content = (b"Email,First Name,City\r\n" + "jose@example.com,José,".encode() + "Zürich\r\n".encode("cp1252")
+               + "zoe@example.com,Zoë,Besançon\r\n".encode("cp1252"))
+    row = uploaded(client, content)
+    warning = encoding_warning(page_text(client.get(f"/contacts/import/{row.id}")))
+    assert ("This file mixes encodings: UTF-8 in 1 line (the first: line 2), another encoding in 2 lines (the first: "
+            "line 2).") in warning
+
+
+def test_bytes_that_iso_8859_1_reads_as_control_codes_are_shown_and_imported_as_undecodable(app, client, member):
+    """A Mac Roman file whose ç (0x8D) Windows-1252 lacks: read as ISO-8859-1, its é, ü and ç would be invisible
+    control characters; they are shown (and would be imported) as �, with a warning, until Mac Roman is picked."""
+    user, account = member
+    row = uploaded(client, "Email,First Name,City\r\njose@example.com,José,Besançon\r\n".encode("mac_roman"))
+    assert row.encoding == "latin-1"
+    html = page_text(client.get(f"/contacts/import/{row.id}"))
+    assert "1 line of this file cannot be read as ISO-8859-1 (the first: line 2)" in encoding_warning(html)
+    assert preview_cells(html) == [["jose@example.com", "Jos�", "Besan�on"]]
+    assert choose_encoding(client, row, "mac_roman").status_code == 303
+    html = page_text(client.get(f"/contacts/import/{row.id}"))
+    assert encoding_warning(html) == "" and preview_cells(html) == [["jose@example.com", "José", "Besançon"]]
+    start(client, row)
+    run_jobs(app)
+    assert [(c.first_name, c.city) for c in live_contacts(account)] == [("José", "Besançon")]
 
 
 def test_a_utf16_file_is_detected_surely_and_imports_any_alphabet(app, client, member):

@@ -138,21 +138,33 @@ class EncodingSniffer:
         return "latin-1"
 
 
+# An accented Latin letter (é, ü, ł, ő...) written in UTF-8: in a line that is not UTF-8 as a whole, a sign
+# that the line mixes encodings (read as Windows-1252 it would be "Ã©", which real text hardly holds).
+_UTF8_LATIN_LETTER = re.compile(rb"[\xc3-\xc5][\x80-\xbf]")
+
+
 def utf8_lines(binary_handle) -> dict:
-    """Of the lines holding non-ASCII bytes, those that are UTF-8 and those that are not, with the first
-    line of each: a file with both mixes encodings. (For a file that is not UTF-8 as a whole.)"""
+    """Of the lines holding non-ASCII bytes, those written in UTF-8 (in part or whole) and those written in
+    another encoding (in part or whole), with the first line of each: a file with both mixes encodings.
+    (For a file that is not UTF-8 as a whole.)"""
     found = {"utf8_lines": 0, "first_utf8_line": None, "other_lines": 0, "first_other_line": None}
+
+    def count(kind, number):
+        found[f"{kind}_lines"] += 1
+        if found[f"first_{kind}_line"] is None:
+            found[f"first_{kind}_line"] = number
+
     for number, line in enumerate(binary_handle, start=1):
         if line.isascii():
             continue
         try:
             line.decode("utf-8")
-            kind = "utf8"
         except UnicodeDecodeError:
-            kind = "other"
-        found[f"{kind}_lines"] += 1
-        if found[f"first_{kind}_line"] is None:
-            found[f"first_{kind}_line"] = number
+            count("other", number)
+            if _UTF8_LATIN_LETTER.search(line):
+                count("utf8", number)
+        else:
+            count("utf8", number)
     return found
 
 
@@ -191,9 +203,14 @@ def open_text(path, encoding: str):
     return open(path, encoding=encoding, errors="replace", newline="")
 
 
+# C1 control characters: what ISO-8859-1 makes of the bytes 0x80-0x9F, which no text means; read as
+# undecodable (they would otherwise be imported as invisible characters).
+_C1_CONTROLS = re.compile("[\x80-\x9f]")
+
+
 class Lines:
-    """The lines of an open text file for csv.reader (NUL characters dropped), counting those that hold
-    a character that could not be decoded."""
+    """The lines of an open text file for csv.reader (NUL characters dropped, C1 control characters read as
+    �), counting those that hold a character that could not be decoded."""
 
     def __init__(self, handle):
         self.handle = handle
@@ -204,11 +221,15 @@ class Lines:
     def __iter__(self):
         for line in self.handle:
             self.number += 1
-            if REPLACEMENT in line:
-                self.bad_lines += 1
-                if self.first_bad_line is None:
-                    self.first_bad_line = self.number
-            yield line.replace("\x00", "") if "\x00" in line else line
+            if "\x00" in line:
+                line = line.replace("\x00", "")
+            if not line.isascii():
+                line = _C1_CONTROLS.sub(REPLACEMENT, line)
+                if REPLACEMENT in line:
+                    self.bad_lines += 1
+                    if self.first_bad_line is None:
+                        self.first_bad_line = self.number
+            yield line
 
 
 def is_blank(row) -> bool:
