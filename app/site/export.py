@@ -5,24 +5,23 @@
     assets/<file>           the images, social image and favicon it uses
     site.js                 the published pages' script
 
-Made from the stored published documents (exactly what visitors get): links between steps become
-relative (../<slug>/index.html), assets are copied and referenced relatively, and forms keep posting
-to the live site (absolute URL) with long-lived export tokens, so leads still reach the CRM.
+Made by a background job (`start` enqueues app.site.tasks.run_export, which calls `write`) from the
+stored published documents (exactly what visitors get): links between steps become relative
+(../<slug>/index.html), assets are copied and referenced relatively, and forms keep posting to the
+live site (absolute URL) with long-lived export tokens, so leads still reach the CRM.
 """
 from __future__ import annotations
 
 import re
-import uuid
 import zipfile
 from pathlib import Path
 
 from flask import current_app
 
-from app.funnels import publishing
 from app.core import jobs
 from app.core.db import utcnow
 from app.core.errors import ConflictError
-from app.extensions import db
+from app.funnels import publishing
 from app.site.serving import fill_tokens
 
 ATTRIBUTE = re.compile(r'(?<!rel="canonical" )\b(src|href|action)="([^"]*)"')
@@ -34,20 +33,19 @@ def published_steps(funnel) -> list:
 
 
 def start(account, funnel, actor=None):
-    """The tracked job that writes the zip; ConflictError when nothing of the funnel is published."""
+    """The tracked job that writes the zip (`app.site.tasks.run_export`); ConflictError when nothing of
+    the funnel is published."""
+    from app.site import tasks  # the job this starts (tasks call this service, so it is imported here)
+
     if not published_steps(funnel):
         raise ConflictError("Nothing to export: publish the funnel first (the export copies the published pages).")
     job = jobs.create_job(account, "funnel_export", f"Static copy of {funnel.name}", user=actor)
-    jobs.enqueue(run_export, funnel.id, job=job)
+    jobs.enqueue(tasks.run_export, funnel.id, job=job)
     return job
 
 
-def run_export(job_id: str, funnel_id: str) -> dict:
-    from app.funnels.models import Funnel
-
-    funnel = db.session.get(Funnel, uuid.UUID(str(funnel_id)))
-    if funnel is None or funnel.deleted_at is not None:
-        raise ConflictError("This funnel was deleted.")
+def write(job_id: str, funnel) -> dict:
+    """Write the zip of the funnel's published pages (progress reported on the job); the job's result."""
     steps = published_steps(funnel)
     folder = Path(current_app.config["EXPORTS_DIR"]) / str(funnel.account_id)
     folder.mkdir(parents=True, exist_ok=True)

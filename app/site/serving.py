@@ -193,8 +193,7 @@ def normal_path(path: str) -> str:
 # ---- the lookup (inside a Flask request: app context, database) ---------------------------------------
 
 def _page_query(kind: str, segments: list[str]):
-    from app.funnels.models import Page
-    from app.funnels.models import Funnel, FunnelStep
+    from app.funnels.models import Funnel, FunnelStep, Page
     from app.funnels.slugs import SLUG_PATTERN
 
     if kind == "site":
@@ -232,7 +231,7 @@ def find_published(kind: str, path: str):
 
 def fill_tokens(document: str, page_id: str, export: bool = False) -> str:
     """The document with a fresh token in each form's slot (a static export's live a year)."""
-    from app.site.forms import mint_token
+    from app.site.submissions import mint_token
 
     return FORM_TOKEN_SLOT.sub(lambda match: mint_token(page_id, match[1], export=export), document)
 

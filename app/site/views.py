@@ -1,4 +1,4 @@
-"""Routes of the published site, and the funnel export (app host).
+"""Routes of the published site, and the static export of a funnel (app host).
 
 Site routes live under /_site: `SiteDispatcher` (app/site/serving.py) prefixes the path of every site-host
 request that it does not answer itself, so only these routes can match a site-host request, and a
@@ -11,19 +11,24 @@ from __future__ import annotations
 import types
 from functools import wraps
 
-from flask import abort, current_app, make_response, request, send_from_directory
+from flask import abort, current_app, make_response, request, send_from_directory, url_for
+from flask_login import current_user
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.assets import services as assets
 from app.core.errorpages import as_http_exception
 from app.core.errors import ServiceError, ValidationError
-from app.core.web import IMMUTABLE_CACHE, file_response
+from app.core.models import Job
+from app.core.roles import role_required
+from app.core.tenancy import current_account, get_or_404
+from app.core.web import IMMUTABLE_CACHE, file_response, redirect_to, render
 from app.extensions import csrf, db, limiter
 from app.funnels import publishing
+from app.funnels import services as funnels
 from app.funnels.models import Page
 from app.funnels.services import next_step
-from app.pages import render
-from app.site import bp, forms, serving
+from app.pages.render import site_script, site_script_version
+from app.site import bp, export, serving, submissions
 
 SITE_STATIC = ("site/", "img/")  # the only static folders a published page may use
 
@@ -74,7 +79,7 @@ def page(path):
 @site_only
 def script():
     """The published pages' script; its URL carries its hash (?v=...), so it is cached for a year."""
-    return file_response(render.site_script(), "text/javascript; charset=utf-8", render.site_script_version(),
+    return file_response(site_script(), "text/javascript; charset=utf-8", site_script_version(),
                          IMMUTABLE_CACHE)
 
 
@@ -184,27 +189,27 @@ def submit_form(page_id):
         return site_error(400, "This form is no longer on the page. Open the page again.",
                           publishing.public_url(page.step))
     token = request.form.get("form_token", "")
-    verdict = forms.check_token(token, page.id, form_id)
+    verdict = submissions.check_token(token, page.id, form_id)
     if verdict == "bad":
         return site_error(400, back_url=publishing.public_url(page.step))
-    submission = forms.read(form, request.form)
+    submission = submissions.read(form, request.form)
     if verdict == "expired":
         return _form_page(page, source, form_id, submission, {
             "": "This page was open for a long time, so the form expired. Check your answers and send it again."})
     next_url = _after_submit_url(page, form)
-    if forms.is_bot(request.form):
+    if submissions.is_bot(request.form):
         return _redirect(next_url)  # pretend it worked; save nothing
     if submission.errors:
         return _form_page(page, source, form_id, submission, submission.errors)
-    keys = forms.duplicate_keys(page.id, form_id, token, submission)
-    if not forms.first_time(keys):
+    keys = submissions.duplicate_keys(page.id, form_id, token, submission)
+    if not submissions.first_time(keys):
         return _redirect(next_url)  # the same submit again (double click, back and resend): done already
     context = {"account_id": page.account_id, "funnel_id": page.funnel_id, "step_id": page.step_id,
                "page_id": page.id, "form_id": form_id}
     try:
-        forms.save(_account_of(page), form, submission, context)
+        submissions.save(_account_of(page), form, submission, context)
     except ValidationError as error:
-        forms.forget(keys)
+        submissions.forget(keys)
         return _form_page(page, source, form_id, submission, error.fields)
     return _redirect(next_url)
 
@@ -255,4 +260,26 @@ def server_error(error):
     return site_error(500)
 
 
-from app.site import export_views  # noqa: E402,F401  (the app-host routes of this blueprint)
+
+# ---- the static export of a funnel (app host) ---------------------------------------------------------
+# The site host never reaches these: the dispatcher puts its requests under /_site.
+
+@bp.route("/funnels/<uuid:funnel_id>/export", methods=["POST"])
+@role_required("user")
+def export_funnel(funnel_id):
+    account = current_account()
+    funnel = funnels.get_funnel(account, funnel_id)
+    try:
+        job = export.start(account, funnel, current_user)
+    except ServiceError as error:
+        return render("site/export.html", status=error.status, funnel=funnel, job=None, error=error.message)
+    return redirect_to(url_for("site.export_progress", funnel_id=funnel.id, job_id=job.id))
+
+
+@bp.route("/funnels/<uuid:funnel_id>/export/<uuid:job_id>")
+@role_required("viewer")
+def export_progress(funnel_id, job_id):
+    account = current_account()
+    funnel = funnels.get_funnel(account, funnel_id)
+    job = get_or_404(Job, job_id)  # the account's job (the page shows its progress, whatever it is)
+    return render("site/export.html", funnel=funnel, job=job, error=None)

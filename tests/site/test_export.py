@@ -76,14 +76,14 @@ def test_export_job_writes_a_zip_of_pages_and_assets(client, owner, app):
 
 
 def test_export_token_is_accepted_by_the_live_site(client, owner, app):
-    from app.site import forms
+    from app.site import submissions
 
     user, account = owner
     funnel, _ = funnel_with_image(account, user)
     page = funnel.steps[0].page
     form_id = page.tree["children"][0]["children"][0]["children"][0]["children"][1]["id"]
-    assert forms.check_token(forms.mint_token(page.id, form_id, export=True), page.id, form_id) == "ok"
-    assert forms.check_token(forms.mint_token(page.id, form_id, now=0, export=True), page.id, form_id) == "expired"
+    assert submissions.check_token(submissions.mint_token(page.id, form_id, export=True), page.id, form_id) == "ok"
+    assert submissions.check_token(submissions.mint_token(page.id, form_id, now=0, export=True), page.id, form_id) == "expired"
 
 
 def test_export_of_an_unpublished_funnel_is_refused(client, owner):

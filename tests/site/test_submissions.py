@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from app.crm.models import Contact, CustomField
 from app.extensions import db
 from app.funnels import publishing
-from app.site import forms
+from app.site import submissions
 from tests.site.conftest import SITE, site_get
 
 
@@ -69,7 +69,7 @@ def test_an_existing_contact_is_updated_not_duplicated(client, live, published):
     html = site_get(client, "/free-guide/opt-in").text
     submit(client, live, GOOD, page_html=html)
     hidden = hidden_inputs(html)
-    later = forms.mint_token(hidden["page_id"], hidden["form_id"], now=time.time() + 60)  # another visit
+    later = submissions.mint_token(hidden["page_id"], hidden["form_id"], now=time.time() + 60)  # another visit
     submit(client, live, {**GOOD, "first_name": "Ada L."}, extra={"form_token": later})
     assert contacts_count() == 1
     assert db.session.execute(select(Contact)).scalar_one().first_name == "Ada L."
@@ -159,13 +159,13 @@ def test_bad_token_is_a_clear_error(client, live):
 
 def test_token_of_another_page_or_form_is_refused(client, live, app):
     hidden = hidden_inputs(site_get(client, "/free-guide/opt-in").text)
-    stolen = forms.mint_token(live.steps[1].page.id, hidden["form_id"])
+    stolen = submissions.mint_token(live.steps[1].page.id, hidden["form_id"])
     assert submit(client, live, GOOD, extra={"form_token": stolen}).status_code == 400
 
 
 def test_expired_token_asks_to_send_again_keeping_the_answers(client, live):
     hidden = hidden_inputs(site_get(client, "/free-guide/opt-in").text)
-    old = forms.mint_token(hidden["page_id"], hidden["form_id"], now=time.time() - 25 * 3600)
+    old = submissions.mint_token(hidden["page_id"], hidden["form_id"], now=time.time() - 25 * 3600)
     response = submit(client, live, GOOD, extra={"form_token": old})
     assert response.status_code == 422
     assert "the form expired" in response.text and 'value="Ada"' in response.text
@@ -203,3 +203,26 @@ def test_validated_against_the_published_version_not_the_draft(client, live, own
     save_tree(account, page, tree, user)
     response = submit(client, live, {**GOOD, "first_name": ""}, ids=ids)
     assert response.status_code == 422 and "First name is required." in response.text
+
+
+def test_a_date_field_takes_only_a_date_in_the_sane_range(client, owner):
+    """Visitors' dates are read like every date the app stores (core.dates.parse_date): 0001-01-01 is not one."""
+    from app.pages import tree as trees
+    from tests.site.conftest import make_funnel
+
+    user, account = owner
+    form = trees.new_element("form", props={"tags": [], "action": "next_step", "submit_label": "Book"}, children=[
+        trees.new_element("input_field", props={"label": "Your e-mail", "maps_to": "email", "input_type": "email",
+                                                "required": True}),
+        trees.new_element("input_field", props={"label": "Start date", "maps_to": "custom:start",
+                                                "input_type": "date", "required": True}),
+    ])
+    funnel = make_funnel(account, user, form=form)
+    publishing.publish_funnel(account, funnel, user)
+    for typed in ("0001-01-01", "9999-12-31", "05/04/2026", "2026-02-30"):
+        response = submit(client, funnel, {"email": "ada@example.com", "custom:start": typed})
+        assert response.status_code == 422, typed
+        assert "Start date: enter a date between 1900 and 2199 (YYYY-MM-DD)." in response.text
+    assert contacts_count() == 0
+    response = submit(client, funnel, {"email": "ada@example.com", "custom:start": "2026-05-04"})
+    assert response.status_code == 303 and contacts_count() == 1

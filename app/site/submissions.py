@@ -1,5 +1,6 @@
-"""Visitor forms on published pages: the anti-bot token, server-side validation from the page's tree,
-and the submission (contact upsert with the form's tags, `form.submitted`).
+"""What visitors send with the forms of published pages: the anti-bot token, server-side validation
+from the page's tree, duplicates, and the submission (contact upsert with the form's tags,
+`form.submitted`). (The app's own Flask-WTF forms are the domains' forms.py; this is a service.)
 
 Visitors have no session, so there is no CSRF token; a form carries instead a token minted by the site
 when it caches the page: "<timestamp>.<HMAC(page id, form id, timestamp)>", valid FORM_TOKEN_MAX_AGE
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
+from app.core.dates import EARLIEST, LATEST, parse_date
 from app.pages.elements import CONTACT_FIELDS
 from app.pages.render import HONEYPOT_FIELD, INPUT_MAX_LENGTH, TEXTAREA_MAX_LENGTH
 
@@ -130,12 +132,10 @@ def _check_text(element: dict, raw: str) -> tuple[str, object]:
         except ValueError:
             return f"{label}: enter a number.", None
     if kind == "date":
-        from datetime import date
-
         try:
-            date.fromisoformat(value)
+            value = parse_date(value).isoformat()
         except ValueError:
-            return f"{label}: enter a date (YYYY-MM-DD).", None
+            return f"{label}: enter a date between {EARLIEST.year} and {LATEST.year} (YYYY-MM-DD).", None
     if kind == "url" and not value.lower().startswith(("http://", "https://")):
         return f"{label}: enter a web address starting with https://.", None
     return "", value
