@@ -52,7 +52,8 @@ def run() -> list[dict]:
     app = create_app({"SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1),
                       "REDIS_URL": None, "JOBS_MODE": "sync", "RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False,
                       "RATELIMIT_STORAGE_URI": "memory://", "MAIL_SERVER": None, "SESSION_COOKIE_SECURE": False,
-                      "EXPORTS_DIR": tempfile.mkdtemp(), "LOG_LEVEL": "WARNING"})
+                      "EXPORTS_DIR": tempfile.mkdtemp(), "LOG_LEVEL": "WARNING",
+                      "SECRET_KEY": "leadforge-bench-secret-key-not-for-production"})
     rows = []
     with app.app_context():
         from flask_migrate import upgrade
