@@ -5,7 +5,7 @@
 
 Thumbnails (static/img/templates/<key>.png, 640×400) show the top of each template's first page; they
 are committed, so run this again after changing a template's design. Pages are rendered exactly as the
-preview renders them (`gallery.frame_document`) and served to the browser from memory: no server needed.
+preview renders them (`previews.frame_document`) and served to the browser from memory: no server needed.
 """
 import argparse
 import io
@@ -28,7 +28,7 @@ VIDEO_STILL = ("<body style='margin:0;height:100vh;display:grid;place-items:cent
 
 def documents(app) -> dict[str, str]:
     """{"/<key>/<index>": the page's HTML} for every step of every system template."""
-    from app.funnels.gallery import frame_document
+    from app.funnels.previews import frame_document
     from app.funnels.system_templates import all_templates
 
     pages = {}

@@ -1,5 +1,6 @@
-"""The template library: the system templates and a workspace's own (FunnelTemplate rows), and the
-three things done with them: save a funnel as a template, use a template, delete one."""
+"""Funnel templates: the system templates (app/funnels/system_templates/) and a workspace's own
+(FunnelTemplate rows), and the three things done with them: save a funnel as a template, use a
+template, delete one. The gallery's pages are app/funnels/views/templates.py."""
 from app.core import audit
 from app.core.tenancy import scoped
 from app.core.validation import FieldErrors, text_value

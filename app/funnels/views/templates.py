@@ -1,19 +1,15 @@
 """The template gallery: system templates and the workspace's own, their previews, "use template",
-"save as template" and deleting a workspace template.
+"save as template" and deleting a workspace template (the operations are app/funnels/templates.py's).
 
 A preview shows each step's page in an iframe (`*_frame` routes): a real document with the published
 pages' stylesheet, so the phone width behaves like a phone (the site's breakpoints are container queries).
-The frame is served from the app, same origin only, with its own Content-Security-Policy.
+The frame is served from the app, same origin only, with its own Content-Security-Policy; its document is
+`previews.frame_document`.
 """
-import uuid
 from datetime import date
 from functools import lru_cache
 
 from flask import abort, flash, request, url_for
-from flask_wtf import FlaskForm
-from markupsafe import Markup, escape
-from wtforms import StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
 
 from app.core.errors import ServiceError
 from app.core.forms import apply_error
@@ -22,36 +18,18 @@ from app.core.roles import role_required
 from app.core.tenancy import current_account, current_actor, get_or_404, scoped
 from app.core.web import redirect_to, render
 from app.extensions import csrf, db
-from app.funnels import bp
+from app.funnels import bp, previews, templates
 from app.funnels import services as funnels
+from app.funnels.forms import SaveTemplateForm, UseTemplateForm
 from app.funnels.models import FUNNEL_TYPES, STEP_TYPES, FunnelTemplate
-from app.funnels.system_templates import all_templates, library
+from app.funnels.system_templates import all_templates
 from app.funnels.system_templates import get as get_system_template
 
-REQUIRED = DataRequired(message="This field is required.")
 SYSTEM_KEYS = ", ".join(repr(template.key) for template in all_templates())  # any(...) converter args
 DEVICES = {"desktop": "Desktop", "mobile": "Phone"}
 FRAME_CSP = ("default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
              "frame-src https://www.youtube-nocookie.com https://player.vimeo.com; media-src 'self' https:; "
              "frame-ancestors 'self'; base-uri 'none'; form-action 'self'")
-
-
-class UseTemplateForm(FlaskForm):
-    name = StringField("Funnel name", validators=[REQUIRED, Length(max=120, message="At most 120 characters.")],
-                       render_kw={"maxlength": 120, "autocomplete": "off"})
-    slug = StringField("Address (slug)", validators=[Length(max=120, message="At most 120 characters.")],
-                       description="The funnel's address: letters a–z, digits and dashes. Leave empty to make it "
-                                   "from the name.",
-                       render_kw={"maxlength": 120, "autocomplete": "off", "spellcheck": "false",
-                                  "placeholder": "e.g. free-guide"})
-
-
-class SaveTemplateForm(FlaskForm):
-    name = StringField("Template name", validators=[REQUIRED, Length(max=120, message="At most 120 characters.")],
-                       render_kw={"maxlength": 120, "autocomplete": "off"})
-    description = TextAreaField("Description", validators=[Length(max=2000, message="At most 2,000 characters.")],
-                                description="What the template is for, so your team picks the right one.",
-                                render_kw={"rows": 3, "maxlength": 2000})
 
 
 # ---- what the pages show about a template -------------------------------------------------------------
@@ -112,9 +90,9 @@ def _system_or_404(key: str):
 @role_required("viewer")
 def gallery():
     account = current_account()
-    funnel_type = library.clean_type_filter(request.args.get("type"))
+    funnel_type = templates.clean_type_filter(request.args.get("type"))
     system = [_system_view(t) for t in all_templates() if not funnel_type or t.funnel_type == funnel_type]
-    own_page = paginate(library.workspace_templates_query(account, funnel_type), *parse_page_args(request.args))
+    own_page = paginate(templates.workspace_templates_query(account, funnel_type), *parse_page_args(request.args))
     own = [_workspace_view(row) for row in own_page.items]
     has_any_own = own_page.total > 0 or db.session.execute(
         scoped(FunnelTemplate, account).with_only_columns(FunnelTemplate.id).limit(1)).first() is not None
@@ -177,7 +155,7 @@ def gallery_workspace_frame(template_id):
     row = get_or_404(FunnelTemplate, template_id)
     return _frame(row.snapshot or {}, lambda index: url_for("funnels.gallery_workspace_frame",
                                                               template_id=row.id, step=index),
-                  asset_url=_asset_urls(row.snapshot or {}))
+                  asset_url=previews.snapshot_asset_urls(current_account(), row.snapshot or {}))
 
 
 def _frame(snapshot: dict, url_of, asset_url=None):
@@ -186,65 +164,9 @@ def _frame(snapshot: dict, url_of, asset_url=None):
         abort(404)
     index = _step_index(len(steps))
     step = steps[index]
-    html = frame_document(step, steps, index, url_of, asset_url)
+    html = previews.frame_document(step, steps, index, url_of, asset_url)
     return html, 200, {"Content-Security-Policy": FRAME_CSP, "X-Frame-Options": "SAMEORIGIN",
                        "Cache-Control": "private, no-store"}
-
-
-def frame_document(step: dict, steps: list[dict], index: int, url_of, asset_url=None) -> str:
-    """A whole HTML document with one step's page rendered as visitors would see it; its buttons and
-    form go to the other steps' frames (`url_of(index)`)."""
-    from app.pages.render import RenderContext, render_tree, site_stylesheet
-
-    step_urls = {str(other.get("id")): url_of(position) for position, other in enumerate(steps)}
-    next_url = url_of(index + 1) if index + 1 < len(steps) else "#"
-    ctx = RenderContext(step_urls=step_urls, next_url=next_url, form_action=next_url if next_url != "#" else "",
-                        asset_url=asset_url, page_id="preview")
-    page = step.get("page") or {}
-    body = render_tree(_clean_tree(page.get("tree")), "publish", ctx)
-    title = escape(page.get("title") or step.get("name") or "Preview")
-    script = escape(url_for("static", filename="site/site.js"))
-    return Markup(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<title>{title}</title><style>{site_stylesheet()}</style>"
-        f"<script src=\"{script}\" defer></script></head><body>{body}</body></html>")
-
-
-def _clean_tree(tree) -> dict:
-    """The tree validated again (rich text sanitised) before it is shown on the app's origin: a stored
-    snapshot is trusted no more than a posted one."""
-    from app.core.errors import ValidationError
-    from app.pages import tree as trees
-
-    try:
-        return trees.validate(tree)
-    except ValidationError:
-        return trees.empty_page()
-
-
-def _asset_urls(snapshot: dict):
-    """The app URLs of the workspace's own images the template uses (one query for them all)."""
-    from app.assets import services as assets
-    from app.assets.models import Asset
-    from app.pages.tree import walk
-
-    ids = set()
-    for step in snapshot.get("steps") or []:
-        for element, _, _ in walk((step.get("page") or {}).get("tree") or {}):
-            props = element.get("props") or {}
-            ids.update(item.get("asset_id") for item in [props, *(props.get("images") or [])] if item.get("asset_id"))
-    valid = set()
-    for value in ids:
-        try:
-            valid.add(uuid.UUID(str(value)))
-        except ValueError:
-            continue
-    if not valid:
-        return None
-    rows = db.session.execute(scoped(Asset).where(Asset.id.in_(valid))).scalars()
-    urls = {str(asset.id): assets.app_url(asset) for asset in rows}
-    return lambda asset_id: urls.get(str(asset_id), "")
 
 
 # ---- use a template -----------------------------------------------------------------------------------
@@ -256,10 +178,9 @@ def _use(view: TemplateView, action_url: str):
         form = UseTemplateForm()
         if form.validate_on_submit():
             try:
-                funnel = library.use_template(current_account(), view.snapshot(), view.name,
+                funnel = templates.use_template(current_account(), view.snapshot(), view.name,
                                               {"name": form.name.data, "slug": form.slug.data}, current_actor())
             except ServiceError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
                 flash(f"Funnel “{funnel.name}” created from the {view.name} template, with its "
@@ -296,11 +217,10 @@ def save_as_template(funnel_id):
         form = SaveTemplateForm()
         if form.validate_on_submit():
             try:
-                template = library.save_as_template(account, funnel, {"name": form.name.data,
+                template = templates.save_as_template(account, funnel, {"name": form.name.data,
                                                                       "description": form.description.data},
                                                     current_actor())
             except ServiceError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
                 flash(f"Saved as the template “{template.name}”: your team finds it under Your templates.",
@@ -316,7 +236,7 @@ def save_as_template(funnel_id):
 def gallery_workspace_delete(template_id):
     row = get_or_404(FunnelTemplate, template_id)
     name = row.name
-    library.delete_template(current_account(), row, current_actor())
+    templates.delete_template(current_account(), row, current_actor())
     flash(f"Template “{name}” deleted. Funnels made from it are not affected.", "success")
     return redirect_to(url_for("funnels.gallery") + "#your-templates")
 

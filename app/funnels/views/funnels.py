@@ -1,12 +1,11 @@
 """Funnel pages: the list, create, a funnel's page (steps: add, configure, reorder, delete; publish,
-clone, archive, delete), settings, and versions (list, view, restore).
+clone, archive, delete) and its settings. Versions are views/versions.py's, templates views/templates.py's.
 
 Viewers read everything; users change. Another account's funnel, step or version is a 404, and so is
 a deleted funnel."""
 
-from flask import abort, current_app, flash, make_response, render_template, request, url_for
+from flask import flash, request, url_for
 from flask_login import current_user
-from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
 from app.core.errors import ServiceError
@@ -16,10 +15,9 @@ from app.core.roles import role_required
 from app.core.tenancy import current_account
 from app.core.web import redirect_to, render, wants_fragment
 from app.extensions import db
-from app.funnels import bp, previews, publishing, services, versions
+from app.funnels import bp, publishing, services, versions
 from app.funnels.forms import FunnelForm, FunnelSettingsForm, StepForm
-from app.funnels.models import FUNNEL_STATUSES, FUNNEL_TYPES, STEP_TYPES, Funnel, FunnelStep, FunnelVersion
-from app.pages.render import site_stylesheet
+from app.funnels.models import FUNNEL_STATUSES, FUNNEL_TYPES, STEP_TYPES, Funnel, FunnelStep
 
 STATUS_BADGES = {"draft": "", "published": "success", "archived": "warning"}
 STATUS_LABELS = {"draft": "Draft", "published": "Published", "archived": "Archived"}
@@ -198,8 +196,8 @@ def _problems_by_step(funnel: Funnel, problems: list) -> list[dict]:
     for step in funnel.steps:
         page = step.page
         ids = {str(step.id), str(page.id) if page is not None else None}
-        items = [problem for problem in problems
-                 if isinstance(problem, dict) and (str(problem.get("page_id")) in ids or str(problem.get("step_id")) in ids)]
+        items = [problem for problem in problems if isinstance(problem, dict)
+                 and (str(problem.get("page_id")) in ids or str(problem.get("step_id")) in ids)]
         if items:
             base = builder_url(page)
             groups.append({"step": step, "builder": base, "sources": items, "items": [
@@ -305,91 +303,3 @@ def step_order(funnel_id):
     if wants_fragment():
         return render("funnels/detail.html", block="steps", **_detail_context(_funnel(funnel_id)))
     return redirect_to(url_for("funnels.detail", funnel_id=funnel.id) + "#steps")
-
-
-# ---- versions -----------------------------------------------------------------------------------------
-
-@bp.route("/funnels/<uuid:funnel_id>/versions", endpoint="versions")
-@role_required("viewer")
-def version_list(funnel_id):
-    funnel = _funnel(funnel_id)
-    page = paginate(versions.versions_query(funnel), *parse_page_args(request.args))
-    return render("funnels/versions.html", block="results", funnel=funnel, page=page, latest=versions.latest_number(funnel))
-
-
-@bp.route("/funnels/<uuid:funnel_id>/versions/<uuid:version_id>")
-@role_required("viewer")
-def version(funnel_id, version_id):
-    funnel = _funnel(funnel_id)
-    found = versions.get_version(current_account(), funnel, version_id)
-    return render("funnels/version.html", **_version_context(funnel, found))
-
-
-def _version_context(funnel: Funnel, found: FunnelVersion, **extra) -> dict:
-    snapshot = found.snapshot or {}
-    steps = [step for step in snapshot.get("steps") or [] if isinstance(step, dict)] if found.kind == "funnel" else []
-    shown = _int_arg("step", 0, len(steps) - 1) if steps else 0
-    context = {"funnel": funnel, "version": found, "snapshot": snapshot, "snapshot_steps": steps, "shown_step": shown,
-               "step_name": versions.version_step_name(found), "latest": versions.latest_number(funnel), "notice": None}
-    context.update(extra)
-    return context
-
-
-def _int_arg(name: str, low: int, high: int) -> int:
-    try:
-        value = int(request.args.get(name, low))
-    except ValueError:
-        return low
-    return min(max(value, low), max(high, low))
-
-
-@bp.route("/funnels/<uuid:funnel_id>/versions/<uuid:version_id>/preview")
-@role_required("viewer")
-def version_preview(funnel_id, version_id):
-    """The page of a version as visitors saw it, read-only: a page version's tree, or one step of a funnel
-    version (?step=index). Shown in a sandboxed, scaled frame of the version's page."""
-    funnel = _funnel(funnel_id)
-    found = versions.get_version(current_account(), funnel, version_id)
-    snapshot = found.snapshot or {}
-    if found.kind == "page":
-        page_snapshot = snapshot
-    else:
-        steps = [step for step in snapshot.get("steps") or [] if isinstance(step, dict)]
-        if not steps:
-            abort(404)
-        page_snapshot = steps[_int_arg("step", 0, len(steps) - 1)].get("page") or {}
-    body, css = _render_snapshot(found, page_snapshot)
-    response = make_response(render_template("funnels/version_preview.html", body=body, css=css,
-                                             title=page_snapshot.get("title") or funnel.name))
-    response.headers["Content-Security-Policy"] = PREVIEW_CSP
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
-
-
-def _render_snapshot(found: FunnelVersion, page_snapshot: dict):
-    """(body HTML, site CSS) of a snapshot's tree in publish mode; a note instead when it cannot render."""
-    try:
-        return previews.version_body(found.page, page_snapshot), site_stylesheet()
-    except Exception:
-        current_app.logger.exception("version preview failed")
-        return Markup("<p>This version cannot be shown (its content is from an older format).</p>"), ""
-
-
-@bp.route("/funnels/<uuid:funnel_id>/versions/<uuid:version_id>/restore", methods=["POST"])
-@role_required("user")
-def version_restore(funnel_id, version_id):
-    funnel = _funnel(funnel_id)
-    found = versions.get_version(current_account(), funnel, version_id)
-    number = found.number
-    try:
-        restored = versions.restore_version(current_account(), funnel, found, current_user)
-    except ServiceError as error:
-        discard_changes()
-        funnel = _funnel(funnel_id)
-        found = versions.get_version(current_account(), funnel, version_id)
-        return render("funnels/version.html", status=422, **_version_context(funnel, found, notice=error.message))
-    flash(f"Version {number} restored (saved as version {restored.number}; you can restore the one before it "
-          f"the same way).", "success")
-    return redirect_to(url_for("funnels.versions", funnel_id=funnel.id))
