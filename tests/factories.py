@@ -1,4 +1,6 @@
 """Factories that build test data through the same services the app uses."""
+from sqlalchemy import select
+
 from app.auth import services as auth_services
 from app.auth.models import Account, Membership, User
 from app.core.security import hash_password
@@ -97,8 +99,8 @@ def populate_funnels(account: Account, owner: User) -> dict:
 
 
 def populate_crm(account: Account, owner: User) -> dict:
-    """One of each CRM record in `account` (a tag, custom field, segment, company, contact, pipeline with
-    stages, deal, activity, note, timeline entry, import and remembered mapping)."""
+    """One of each CRM record in `account` (a tag, custom field, segment, company, contact, deal in the
+    workspace's pipeline, activity, note, timeline entry, import and remembered mapping)."""
     from app.crm.models import ContactImport, ImportMapping
     from app.crm.services import activities, companies, contacts, custom_fields, deals, notes, tags
 
@@ -110,7 +112,7 @@ def populate_crm(account: Account, owner: User) -> dict:
                                         "email": f"pat-{suffix}@example.com", "company_id": str(company.id),
                                         "tags": [tag.name]}, owner)
     segment = contacts.save_segment(account, "VIPs", {"tag": str(tag.id)}, owner)
-    pipeline = deals.create_pipeline(account, "Sales", actor=owner)
+    pipeline = default_pipeline(account)
     deal = deals.create(account, {"title": "Big deal", "value": "1000", "pipeline_id": str(pipeline.id),
                                   "contact_id": str(contact.id)}, owner)
     activity = activities.create(account, {"subject": "Call Pat", "activity_type": "call",
@@ -124,3 +126,57 @@ def populate_crm(account: Account, owner: User) -> dict:
     return {"tag_id": tag.id, "custom_field_id": field.id, "company_id": company.id, "contact_id": contact.id,
             "segment_id": segment.id, "pipeline_id": pipeline.id, "stage_id": pipeline.stages[0].id,
             "deal_id": deal.id, "activity_id": activity.id, "note_id": note.id, "import_id": upload.id}
+
+
+# ---- CRM records, made by the CRM's services ----------------------------------------------------------
+
+def make_contact(account: Account, user: User | None = None, **data):
+    """A contact ("Ann Archer" unless the data names it otherwise), with any fields of the contact form or
+    the API (`tags` as names, `custom_fields` by key)."""
+    from app.crm.services import contacts
+
+    data.setdefault("first_name", "Ann")
+    data.setdefault("last_name", "Archer")
+    return contacts.create(account, data, user)
+
+
+def make_company(account: Account, name: str = "Acme", user: User | None = None, **data):
+    from app.crm.services import companies
+
+    return companies.create(account, {"name": name, **data}, user)
+
+
+def default_pipeline(account: Account, name: str | None = None):
+    """The pipeline every workspace starts with (five stages, Lead to Closing), renamed when `name` is given."""
+    from app.crm.services import deals
+
+    pipeline = deals.pipelines_of(account)[0]
+    if name is not None and pipeline.name != name:
+        deals.rename_pipeline(account, pipeline, name)
+    return pipeline
+
+
+def make_pipeline(account: Account, name: str, stages=None, user: User | None = None):
+    """Another pipeline: `stages` as (name, probability) pairs, the five usual ones when omitted."""
+    from app.crm.services import deals
+
+    return deals.create_pipeline(account, name, stages=stages, actor=user)
+
+
+def remove_pipelines(account: Account) -> None:
+    """A workspace without a pipeline (every workspace gets one when it is made)."""
+    from app.crm.models import Pipeline
+
+    for pipeline in db.session.execute(select(Pipeline).where(Pipeline.account_id == account.id)).scalars():
+        db.session.delete(pipeline)
+    db.session.commit()
+
+
+def make_deal(account: Account, pipeline=None, title: str = "Deal", value: str = "100", stage: int = 0,
+              user: User | None = None, **data):
+    """A deal in the `stage`-th stage of `pipeline` (the workspace's first pipeline when omitted)."""
+    from app.crm.services import deals
+
+    pipeline = pipeline or deals.pipelines_of(account)[0]
+    return deals.create(account, {"title": title, "value": value, "stage_id": str(pipeline.stages[stage].id),
+                                  **data}, user)

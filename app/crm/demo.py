@@ -6,7 +6,7 @@ from datetime import timedelta
 from sqlalchemy import func, insert, select
 
 from app.core.db import utcnow
-from app.crm.models import Contact, Deal, Pipeline, TimelineEntry
+from app.crm.models import Contact, Deal, TimelineEntry
 from app.crm.services import activities, companies, contacts, custom_fields, deals, notes, tags
 from app.extensions import db
 
@@ -14,16 +14,22 @@ FIRST = ["Ava", "Liam", "Mia", "Noah", "Emma", "Lucas", "Olivia", "Ethan", "Sofi
          "Chloe", "Omar", "Priya", "Mateo", "Hana", "Jonas", "Zoe", "Kai", "Nora", "Ivan", "Lea", "Sam", "Aria"]
 LAST = ["Smith", "Garcia", "Chen", "Müller", "Rossi", "Kim", "Nguyen", "Patel", "Silva", "Dubois", "Kowalski",
         "Johnson", "Brown", "Tanaka", "Hansen", "Novak", "Costa", "Ali", "Martin", "Lopez"]
-COMPANIES = [("Northwind Traders", "northwind.example.com", "Retail"), ("Globex", "globex.example.com", "Manufacturing"),
+COMPANIES = [("Northwind Traders", "northwind.example.com", "Retail"),
+             ("Globex", "globex.example.com", "Manufacturing"),
              ("Initech", "initech.example.com", "Software"), ("Umbrella Health", "umbrella.example.com", "Healthcare"),
-             ("Stark Fitness", "starkfit.example.com", "Fitness"), ("Wayne Realty", "waynerealty.example.com", "Real estate"),
+             ("Stark Fitness", "starkfit.example.com", "Fitness"),
+             ("Wayne Realty", "waynerealty.example.com", "Real estate"),
              ("Hooli", "hooli.example.com", "Software"), ("Vandelay Imports", "vandelay.example.com", "Retail"),
              ("Pied Piper", "piedpiper.example.com", "Software"), ("Soylent Foods", "soylent.example.com", "Food"),
-             ("Cyberdyne", "cyberdyne.example.com", "Manufacturing"), ("Acme Coaching", "acmecoach.example.com", "Education"),
-             ("Blue Sky Dental", "bluesky.example.com", "Healthcare"), ("Green Leaf Cafe", "greenleaf.example.com", "Food"),
+             ("Cyberdyne", "cyberdyne.example.com", "Manufacturing"),
+             ("Acme Coaching", "acmecoach.example.com", "Education"),
+             ("Blue Sky Dental", "bluesky.example.com", "Healthcare"),
+             ("Green Leaf Cafe", "greenleaf.example.com", "Food"),
              ("Summit Legal", "summitlegal.example.com", "Legal"), ("Bright Yoga", "brightyoga.example.com", "Fitness"),
-             ("Metro Roofing", "metroroof.example.com", "Construction"), ("Nimbus Travel", "nimbus.example.com", "Travel"),
-             ("Quantum Tutors", "quantum.example.com", "Education"), ("Harbor Insurance", "harbor.example.com", "Finance")]
+             ("Metro Roofing", "metroroof.example.com", "Construction"),
+             ("Nimbus Travel", "nimbus.example.com", "Travel"),
+             ("Quantum Tutors", "quantum.example.com", "Education"),
+             ("Harbor Insurance", "harbor.example.com", "Finance")]
 TAGS = [("lead", "blue"), ("customer", "green"), ("vip", "purple"), ("webinar", "amber"), ("newsletter", "teal"),
         ("cold", "gray")]
 SOURCES = ["form", "import", "manual", "referral", "api", "checkout"]
@@ -59,24 +65,26 @@ def seed_crm(account, owner) -> None:
         people.append(contacts.create(account, data, owner, commit=False))
     db.session.commit()
     _spread_in_time(account, people, rng)
-    pipeline = deals.pipelines_of(account)[0] if deals.pipelines_of(account) else deals.create_pipeline(
-        account, "Sales pipeline", actor=owner)
+    deals.create_default_pipeline(account, actor=owner)  # a workspace made before every workspace had one
+    pipeline = deals.pipelines_of(account)[0]
     for index, stage in enumerate(pipeline.stages):
         for n in range(4 + index):
             person = rng.choice(people)
+            offer = rng.choice(["Coaching", "Funnel build", "Retainer", "Ads setup"])
             deal = deals.create(account, {
-                "title": f"{person.company.name if person.company else person.name} – {rng.choice(['Coaching', 'Funnel build', 'Retainer', 'Ads setup'])}",
+                "title": f"{person.company.name if person.company else person.name} – {offer}",
                 "value": str(rng.choice([900, 1500, 2500, 4800, 12000])), "stage_id": str(stage.id),
                 "contact_id": str(person.id), "owner_id": str(rng.choice(members).id),
                 "expected_close_date": (utcnow() + timedelta(days=rng.randint(-10, 90))).date().isoformat()}, owner)
             if index == len(pipeline.stages) - 1 and n < 3:
                 deals.set_status(account, deal, ["won", "lost", "won"][n], "Budget went elsewhere", owner)
     for person in rng.sample(people, 30):
+        due = utcnow() + timedelta(days=rng.randint(-3, 10))
         activities.create(account, {"activity_type": rng.choice(["call", "email", "meeting", "task"]),
                                     "subject": rng.choice(["Follow up on proposal", "Discovery call", "Send case study",
                                                            "Check onboarding"]),
-                                    "due_at": (utcnow() + timedelta(days=rng.randint(-3, 10))).strftime("%Y-%m-%dT%H:00"),
-                                    "assignee_id": str(owner.id), "contact_id": str(person.id)}, owner, account.timezone)
+                                    "due_at": due.strftime("%Y-%m-%dT%H:00"), "assignee_id": str(owner.id),
+                                    "contact_id": str(person.id)}, owner, account.timezone)
         notes.create(account, {"body": rng.choice(["Interested in the Growth plan.", "Asked for a demo next week.",
                                                    "Prefers e-mail over calls."]), "contact_id": str(person.id)}, owner)
 
@@ -109,13 +117,12 @@ def generate(account, owner, contact_count: int = 0, deal_count: int = 0, batch:
         db.session.execute(insert(Contact), rows)
         db.session.commit()
     if deal_count:
-        pipeline = db.session.execute(select(Pipeline).where(Pipeline.account_id == account.id)
-                                      .order_by(Pipeline.position)).scalars().first()
-        if pipeline is None:
-            pipeline = deals.create_pipeline(account, "Sales pipeline", actor=owner)
+        deals.create_default_pipeline(account, actor=owner)
+        pipeline = deals.pipelines_of(account)[0]
         stages = list(pipeline.stages)
         rows = [{"id": uuid.uuid4(), "account_id": account.id, "pipeline_id": pipeline.id,
-                 "stage_id": stages[i % len(stages)].id, "title": f"Bulk deal {i}", "value_cents": rng.randint(1, 500) * 1000,
+                 "stage_id": stages[i % len(stages)].id, "title": f"Bulk deal {i}",
+                 "value_cents": rng.randint(1, 500) * 1000,
                  "currency": account.currency, "status": "open", "position": i, "created_at": now, "updated_at": now}
                 for i in range(deal_count)]
         for start in range(0, len(rows), batch):

@@ -21,14 +21,15 @@ CONTACT_KEYS = {"id", "first_name", "last_name", "email", "phone", "company_id",
 
 @pytest.fixture
 def crm(workspace, key_for):
-    """The workspace with a company, two contacts, a tag, a pipeline and a deal; keys of each role."""
+    """The workspace with a company, two contacts, a tag, its pipeline (named Sales) and a deal; keys of each
+    role."""
     account, owner = workspace["account"], workspace["owner"]
     acme = companies.create(account, {"name": "Acme", "domain": "acme.com", "industry": "Software"}, owner)
     ann = contacts.create(account, {"first_name": "Ann", "last_name": "Archer", "email": "ann@example.com",
                                     "phone": "+1 415 555 2671", "company_id": str(acme.id), "source": "form",
                                     "owner_id": str(workspace["user"].id), "tags": ["vip"]}, owner)
     bob = contacts.create(account, {"first_name": "Bob", "last_name": "Baker", "email": "bob@example.com"}, owner)
-    pipeline = deals.create_pipeline(account, "Sales", actor=owner)
+    pipeline = factories.default_pipeline(account, "Sales")
     deal = deals.create(account, {"title": "Acme renewal", "value": "1200", "pipeline_id": str(pipeline.id),
                                   "contact_id": str(ann.id), "company_id": str(acme.id)}, owner)
     return {**workspace, "acme": acme, "ann": ann, "bob": bob, "pipeline": pipeline, "deal": deal,
@@ -176,7 +177,8 @@ def test_create_contact_with_every_field(client, crm, published):
 def test_invalid_contacts_are_422_naming_the_field(client, crm, body, field):
     custom_fields.create(crm["account"], {"label": "Seats", "field_type": "number"})
     before = contact_total()
-    assert_json_error(client.post("/api/v1/contacts", json=body, headers=crm["headers"]), 422, "validation_failed", field)
+    assert_json_error(client.post("/api/v1/contacts", json=body, headers=crm["headers"]), 422, "validation_failed",
+                      field)
     assert contact_total() == before
 
 
@@ -254,7 +256,8 @@ def test_patch_tags_replaces_them(client, crm, published):
 def test_bad_patches_change_nothing(client, crm, body, status, field):
     ann = crm["ann"]
     before = client.get(f"/api/v1/contacts/{ann.id}", headers=crm["headers"]).get_json()
-    assert_json_error(client.patch(f"/api/v1/contacts/{ann.id}", json=body, headers=crm["headers"]), status, field=field)
+    response = client.patch(f"/api/v1/contacts/{ann.id}", json=body, headers=crm["headers"])
+    assert_json_error(response, status, field=field)
     after = client.get(f"/api/v1/contacts/{ann.id}", headers=crm["headers"]).get_json()
     assert after == before
 
@@ -436,7 +439,9 @@ def test_deals_list_get_create_and_patch(client, crm, published):
     ({"title": "X", "expected_close_date": "next week"}, "expected_close_date"),
     ({"title": "X", "contact_id": "6f1c3f44-3b2f-4a39-8d3c-2a4a4b1e9a10"}, "contact_id"),
     ({"title": "X", "pipeline_id": "nope"}, "pipeline_id"),
-    ({"title": "X", "value": 500}, "value"), ({"title": "X", "expected_close_date": "0999-05-05"}, "expected_close_date"),
+    ({"title": "X", "value": 500}, "value"),
+    ({"title": "X", "expected_close_date": "0999-05-05"}, "expected_close_date"),
+    ({"title": "X", "status": "won"}, "status"),  # a new deal is open: its status is not taken (nor ignored)
 ])
 def test_bad_deals_are_422(client, crm, body, field):
     assert_json_error(client.post("/api/v1/deals", json=body, headers=crm["headers"]), 422, field=field)
@@ -485,6 +490,7 @@ def test_bad_moves_are_refused(client, crm, stranger):
 
 
 def test_a_workspace_without_pipeline_cannot_create_deals(client, workspace, key_for):
+    factories.remove_pipelines(workspace["account"])
     assert_json_error(client.post("/api/v1/deals", json={"title": "X"}, headers=key_for("user")), 422,
                       field="pipeline_id")
 
@@ -493,7 +499,8 @@ def test_a_workspace_without_pipeline_cannot_create_deals(client, workspace, key
 
 READS = ["/api/v1/contacts", "/api/v1/contacts/{contact}", "/api/v1/companies", "/api/v1/companies/{company}",
          "/api/v1/deals", "/api/v1/deals/{deal}"]
-WRITES = [("POST", "/api/v1/contacts", {"first_name": "V"}), ("POST", "/api/v1/contacts/upsert", {"email": "v@example.com"}),
+WRITES = [("POST", "/api/v1/contacts", {"first_name": "V"}),
+          ("POST", "/api/v1/contacts/upsert", {"email": "v@example.com"}),
           ("PATCH", "/api/v1/contacts/{contact}", {"city": "V"}), ("DELETE", "/api/v1/contacts/{contact}", None),
           ("POST", "/api/v1/contacts/{contact}/tags", {"name": "v"}),
           ("DELETE", "/api/v1/contacts/{contact}/tags/{tag}", None),
@@ -567,3 +574,35 @@ def test_contact_fields_are_documented_with_the_forms_names(client):
     upsert = paths["/api/v1/contacts/upsert"]["post"]["responses"]
     assert {"200", "201"} <= set(upsert)
 
+
+def test_every_body_schema_lists_the_fields_its_operation_reads():
+    """json_body() refuses any field the schema of the body lacks: so each operation's schema must list
+    exactly the fields its view reads (or a field it reads would always be refused)."""
+    from app.api.base import BODIES, body_fields
+    from app.api.crm import BODY_TYPES
+    from app.api.openapi import ref
+
+    for name, types in BODY_TYPES.items():
+        assert body_fields(ref(name)) == set(types), name
+    crm_endpoints = {"create_contact", "upsert_contact", "update_contact", "add_contact_tag", "create_company",
+                     "update_company", "create_deal", "update_deal", "move_deal"}
+    declared = {endpoint.partition(".")[2]: schema["$ref"].rsplit("/", 1)[-1] for endpoint, schema in BODIES.items()
+                if endpoint.partition(".")[2] in crm_endpoints}
+    assert set(declared) == crm_endpoints and set(declared.values()) <= set(BODY_TYPES)
+
+
+def test_every_field_of_a_deal_body_is_taken(client, crm):
+    headers, pipeline = crm["headers"], crm["pipeline"]
+    everything = {"title": "All fields", "value_cents": 5000, "contact_id": str(crm["ann"].id),
+                  "company_id": str(crm["acme"].id), "owner_id": str(crm["user"].id),
+                  "expected_close_date": "2030-01-31", "pipeline_id": str(pipeline.id),
+                  "stage_id": str(pipeline.stages[1].id)}
+    created = client.post("/api/v1/deals", json=everything, headers=headers)
+    assert created.status_code == 201, created.get_json()
+    deal = created.get_json()
+    assert {key: deal[key] for key in everything} == everything
+    patch = {"title": "Renamed", "value_cents": 7000, "contact_id": None, "company_id": None, "owner_id": None,
+             "expected_close_date": "2199-12-31", "status": "lost", "lost_reason": "Budget"}
+    patched = client.patch(f"/api/v1/deals/{deal['id']}", json=patch, headers=headers)
+    assert patched.status_code == 200, patched.get_json()
+    assert {key: patched.get_json()[key] for key in patch} == patch

@@ -10,16 +10,8 @@ from app.crm.models import Contact, Note, Tag, TimelineEntry
 from app.crm.services import companies, contacts, custom_fields, notes, tags, timeline
 from app.extensions import db
 from tests import factories
-
-HTMX = {"HX-Request": "true"}
-
-
-
-
-def make_contact(account, user=None, **data):
-    data.setdefault("first_name", "Ann")
-    data.setdefault("last_name", "Archer")
-    return contacts.create(account, data, user)
+from tests.crm.conftest import HTMX
+from tests.factories import make_contact
 
 
 def define_fields(account):
@@ -38,7 +30,8 @@ def form_data(**overrides):
 
 
 def contact_count(account) -> int:
-    return db.session.execute(select(func.count()).select_from(Contact).where(Contact.account_id == account.id)).scalar_one()
+    return db.session.execute(
+        select(func.count()).select_from(Contact).where(Contact.account_id == account.id)).scalar_one()
 
 
 # ---- create and edit -----------------------------------------------------------------------------
@@ -333,7 +326,8 @@ def test_timeline_is_newest_first_and_loads_in_pages(client, owner, login):
     start = utcnow() - timedelta(days=10)
     db.session.execute(update(TimelineEntry).values(created_at=start - timedelta(days=1)))  # "Contact created"
     for i in range(45):
-        timeline.add(account, contact.id, "note.created", f"Event number {i:02d}", user, when=start + timedelta(hours=i))
+        timeline.add(account, contact.id, "note.created", f"Event number {i:02d}", user,
+                     when=start + timedelta(hours=i))
     db.session.commit()
 
     page = client.get(f"/contacts/{contact.id}").text

@@ -12,13 +12,10 @@ from app.crm.models import Contact, Segment, Tag, TimelineEntry
 from app.crm.services import companies, contacts, custom_fields, tags
 from app.extensions import db
 from tests import factories
+from tests.crm.conftest import HTMX
+from tests.factories import make_contact
 
-HTMX = {"HX-Request": "true"}
-SEARCH = {"HX-Request": "true", "HX-Target": "contact-results"}  # what the search box and filters send
-
-
-def make(account, user=None, **data):
-    return contacts.create(account, data, user)
+RESULTS = "/contacts/results"  # what the search box and the filters ask for (with htmx)
 
 
 @pytest.fixture
@@ -31,17 +28,17 @@ def crowd(owner):
     custom_fields.create(account, {"label": "Plan", "field_type": "dropdown", "options": "Free\nPro"})
     custom_fields.create(account, {"label": "Newsletter", "field_type": "checkbox"})
     people = {
-        "ada": make(account, user, first_name="Ada", last_name="Lovelace", email="ada@analytical.org",
+        "ada": make_contact(account, user, first_name="Ada", last_name="Lovelace", email="ada@analytical.org",
                     phone="+44 20 7946 0958", company_id=str(globex.id), owner_id=str(sam.id), source="referral",
                     tags=["vip", "customer"], custom_fields={"plan": "Pro", "newsletter": "yes"}),
-        "grace": make(account, user, first_name="Grace", last_name="Hopper", email="grace@navy.mil",
+        "grace": make_contact(account, user, first_name="Grace", last_name="Hopper", email="grace@navy.mil",
                       phone="(415) 555-0199", company_id=str(initech.id), owner_id=str(user.id), source="form",
                       tags=["customer"], custom_fields={"plan": "Free", "newsletter": "no"}),
-        "alan": make(account, user, first_name="Alan", last_name="Turing", email="alan@bletchley.uk",
+        "alan": make_contact(account, user, first_name="Alan", last_name="Turing", email="alan@bletchley.uk",
                      source="import", tags=["lead"]),
-        "katherine": make(account, user, first_name="Katherine", last_name="Johnson", email="kj@nasa.gov",
+        "katherine": make_contact(account, user, first_name="Katherine", last_name="Johnson", email="kj@nasa.gov",
                           company_id=str(globex.id), owner_id=str(sam.id), source="form"),
-        "linus": make(account, user, first_name="Linus", last_name="Torvalds", email="linus@kernel.org",
+        "linus": make_contact(account, user, first_name="Linus", last_name="Torvalds", email="linus@kernel.org",
                       phone="+1 212 555 0147", source="api"),
     }
     return dict(people, user=user, account=account, sam=sam, globex=globex, initech=initech,
@@ -72,7 +69,7 @@ def names_in(html: str, crowd) -> list[str]:
 ])
 def test_search_finds_contacts_by_part_of_name_email_phone_or_company(client, login, crowd, q, expected):
     login(crowd["user"], crowd["account"])
-    response = client.get("/contacts", query_string={"q": q, "sort": "name"}, headers=SEARCH)
+    response = client.get(RESULTS, query_string={"q": q, "sort": "name"}, headers=HTMX)
     assert response.status_code == 200
     assert "<html" not in response.text  # only the results block is swapped
     assert sorted(names_in(response.text, crowd)) == sorted(expected)
@@ -84,12 +81,19 @@ def test_the_search_box_searches_as_you_type(client, login, crowd):
     login(crowd["user"], crowd["account"])
     page = client.get("/contacts?q=ada").text
     assert 'hx-trigger="keyup changed delay:300ms, search"' in page
-    assert 'hx-target="#contact-results"' in page and 'hx-push-url="true"' in page
+    assert 'hx-get="/contacts/results"' in page and 'hx-target="#contact-results"' in page
     assert 'value="ada"' in page  # a pushed URL opened again shows the same search
-    fragment = client.get("/contacts?q=ada", headers=SEARCH).text
-    assert 'hx-swap-oob="true"' in fragment  # the segment bar follows the search
-    # Any other htmx request, e.g. the HX-Location that follows saving a segment, gets the whole page.
+    fragment = client.get(f"{RESULTS}?q=ada&tag=&sort=-created", headers=HTMX)
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    assert 'hx-swap-oob="true"' in fragment.text  # the segment bar follows the search
+    assert fragment.headers["HX-Push-Url"] == "/contacts?q=ada"  # the list's address goes into the history
+    assert "HX-Request" in fragment.headers["Vary"]
+    # The list's page is always whole, for any htmx request too (e.g. the HX-Location after saving a segment);
+    # the results' own address, opened without htmx (or boosted), is sent to the list it shows.
     assert "<html" in client.get("/contacts?q=ada", headers=HTMX).text
+    for headers in ({}, {**HTMX, "HX-Boosted": "true"}):
+        plain = client.get(f"{RESULTS}?q=ada", headers=headers)
+        assert plain.status_code == 302 and plain.headers["Location"].endswith("/contacts?q=ada")
 
 
 def test_filters(client, login, crowd):
@@ -97,7 +101,7 @@ def test_filters(client, login, crowd):
     user, sam, tag = crowd["user"], crowd["sam"], crowd["tag"]
 
     def shown(**args):
-        response = client.get("/contacts", query_string=dict(args, sort="name"), headers=SEARCH)
+        response = client.get(RESULTS, query_string=dict(args, sort="name"), headers=HTMX)
         assert response.status_code == 200, response.text
         return sorted(names_in(response.text, crowd))
 
@@ -124,14 +128,14 @@ def test_filters(client, login, crowd):
 
 def test_bad_filter_values_are_explained_not_crashed(client, login, crowd):
     login(crowd["user"], crowd["account"])
-    bad_date = client.get("/contacts?created_from=31/12/2025", headers=SEARCH)
+    bad_date = client.get(f"{RESULTS}?created_from=31/12/2025", headers=HTMX)
     assert bad_date.status_code == 422 and "Use a date like 2026-01-31." in bad_date.text
     bad_tag = client.get("/contacts?tag=not-a-uuid")
     assert bad_tag.status_code == 422 and "Choose a tag from the list." in bad_tag.text
     stranger = factories.make_user("stranger@example.com")
     other = factories.make_account(stranger, "Other")
     foreign = tags.create(other, {"name": "customer"})
-    response = client.get(f"/contacts?tag={foreign.id}", headers=SEARCH)
+    response = client.get(f"{RESULTS}?tag={foreign.id}", headers=HTMX)
     assert response.status_code == 200 and names_in(response.text, crowd) == []
 
 
@@ -139,7 +143,7 @@ def test_sort_and_pages(client, owner, login):
     user, account = owner
     login(user, account)
     for i in range(25):
-        make(account, user, first_name=f"Person{i:02d}", email=f"p{i}@example.com")
+        make_contact(account, user, first_name=f"Person{i:02d}", email=f"p{i}@example.com")
     first = client.get("/contacts?sort=name").text
     assert "Person00" in first and "Person19" in first and "Person20" not in first
     assert first.index("Person00") < first.index("Person19")
@@ -158,7 +162,7 @@ def test_empty_and_no_match_states(client, owner, login):
     login(user, account)
     empty = client.get("/contacts").text
     assert "No contacts yet" in empty and "Add a contact" in empty
-    make(account, user, first_name="Someone")
+    make_contact(account, user, first_name="Someone")
     no_match = client.get("/contacts?q=nobody").text
     assert "No contacts match" in no_match and "No contacts yet" not in no_match
 
@@ -172,16 +176,16 @@ def test_list_queries_do_not_grow_with_rows(client, owner, login, count_queries)
 
     def add(n, start):
         for i in range(start, start + n):
-            make(account, user, first_name=f"P{i}", email=f"p{i}@example.com", company_id=str(company.id),
+            make_contact(account, user, first_name=f"P{i}", email=f"p{i}@example.com", company_id=str(company.id),
                  owner_id=str(member.id if i % 2 else user.id), tags=[f"t{i % 3}", "all"],
                  custom_fields={"plan": "x"})
 
     add(2, 0)
     few = count_queries(lambda: client.get("/contacts"))
-    few_search = count_queries(lambda: client.get("/contacts?q=p", headers=SEARCH))
+    few_search = count_queries(lambda: client.get(f"{RESULTS}?q=p", headers=HTMX))
     add(18, 2)
     assert count_queries(lambda: client.get("/contacts")) == few
-    assert count_queries(lambda: client.get("/contacts?q=p", headers=SEARCH)) == few_search
+    assert count_queries(lambda: client.get(f"{RESULTS}?q=p", headers=HTMX)) == few_search
     assert few <= 14
 
 
@@ -249,10 +253,12 @@ def test_bulk_add_and_remove_a_tag_on_the_selection(client, login, crowd):
     page = client.get("/contacts").text
     assert 'name="ids"' in page and "Add a tag" in page
 
-    added = bulk(client, crowd, ("ada", "alan", "linus"), action="add_tag", tag_name="Webinar 2026", next="/contacts?q=a")
+    added = bulk(client, crowd, ("ada", "alan", "linus"), action="add_tag", tag_name="Webinar 2026",
+                 next="/contacts?q=a")
     assert added.status_code == 303 and added.headers["Location"].endswith("/contacts?q=a")
     webinar = db.session.execute(select(Tag).where(Tag.name == "Webinar 2026")).scalar_one()
-    holders = {c.first_name for c in db.session.execute(select(Contact).where(Contact.tags.contains(webinar))).scalars()}
+    holders = {c.first_name
+               for c in db.session.execute(select(Contact).where(Contact.tags.contains(webinar))).scalars()}
     assert holders == {"Ada", "Alan", "Linus"}
 
     again = bulk(client, crowd, ("ada", "grace"), action="add_tag", tag_name="webinar 2026")
@@ -303,8 +309,8 @@ def test_bulk_on_everything_matching_the_filter(client, owner, login):
     user, account = owner
     login(user, account)
     for i in range(30):
-        make(account, user, first_name=f"Lead{i:02d}", email=f"lead{i}@example.com", source="form")
-    make(account, user, first_name="Other", email="other@example.com", source="api")
+        make_contact(account, user, first_name=f"Lead{i:02d}", email=f"lead{i}@example.com", source="form")
+    make_contact(account, user, first_name="Other", email="other@example.com", source="api")
     page = client.get("/contacts?source=form").text
     assert "All 30 matching the filter" in page
 
@@ -317,7 +323,8 @@ def test_bulk_on_everything_matching_the_filter(client, owner, login):
     ask = client.post("/contacts/bulk", data={"scope": "all", "source": "form", "action": "delete"})
     assert "Delete 30 contacts?" in ask.text
     client.post("/contacts/bulk", data={"scope": "all", "source": "form", "action": "delete", "confirmed": "1"})
-    assert db.session.execute(select(Contact.first_name).where(Contact.deleted_at.is_(None))).scalars().all() == ["Other"]
+    live = db.session.execute(select(Contact.first_name).where(Contact.deleted_at.is_(None))).scalars().all()
+    assert live == ["Other"]
 
 
 @pytest.mark.parametrize("data, message", [
@@ -348,7 +355,7 @@ def test_bad_bulk_requests_are_explained(client, login, crowd, data, message):
 def test_bulk_ignores_another_accounts_contacts(client, login, crowd):
     stranger = factories.make_user("stranger@example.com")
     other = factories.make_account(stranger, "Other")
-    theirs = make(other, stranger, first_name="Theirs")
+    theirs = make_contact(other, stranger, first_name="Theirs")
     login(crowd["user"], crowd["account"])
     response = client.post("/contacts/bulk", data={"ids": [str(theirs.id)], "action": "delete", "confirmed": "1"})
     assert response.status_code == 422
@@ -397,7 +404,7 @@ def test_export_the_selection(client, login, crowd):
 def test_export_cells_cannot_run_as_spreadsheet_formulas(client, owner, login):
     user, account = owner
     login(user, account)
-    make(account, user, first_name="=HYPERLINK(\"http://evil\")", last_name="@SUM(A1)", phone="+1 415 555 0100")
+    make_contact(account, user, first_name="=HYPERLINK(\"http://evil\")", last_name="@SUM(A1)", phone="+1 415 555 0100")
     row = read_csv(client.get("/contacts/export"))[0]
     assert row["first_name"].startswith("'=") and row["last_name"].startswith("'@")
     assert row["phone"] == "+14155550100"  # a phone number stays as it is

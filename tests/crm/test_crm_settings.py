@@ -8,18 +8,14 @@ from app.crm.models import Contact, CustomField, Tag, contact_tags
 from app.crm.services import contacts, tags
 from app.extensions import db
 from tests import factories
+from tests.crm.conftest import HTMX
+from tests.factories import make_contact
 
 
 @pytest.fixture
-def admin_client(owner, client, login):
-    user, account = owner
-    login(user, account)
+def admin_client(signed_in, client):
+    """The workspace's owner (an admin and more), logged in."""
     return client
-
-
-def make_contact(account, user, email, tag_names=()):
-    return contacts.create(account, {"first_name": email.split("@")[0].title(), "email": email,
-                                     "tags": list(tag_names)}, user)
 
 
 def tag_named(name):
@@ -45,9 +41,9 @@ def row_of(html, element_id):
 
 def test_tags_list_with_colours_and_counts(owner, admin_client):
     user, account = owner
-    make_contact(account, user, "a@example.com", ["VIP", "Newsletter"])
-    make_contact(account, user, "b@example.com", ["VIP"])
-    gone = make_contact(account, user, "c@example.com", ["VIP"])
+    make_contact(account, user, email="a@example.com", tags=["VIP", "Newsletter"])
+    make_contact(account, user, email="b@example.com", tags=["VIP"])
+    gone = make_contact(account, user, email="c@example.com", tags=["VIP"])
     contacts.soft_delete(account, gone, user)  # deleted contacts do not count
     tags.create(account, {"name": "Unused", "color": "teal"})
 
@@ -68,10 +64,10 @@ def test_create_a_tag_and_bad_names(owner, admin_client):
     assert "Tag “Hot lead” created." in flashes(admin_client)
 
     for data, message in (({"name": "hot LEAD", "color": "blue"}, "A tag with this name exists already."),
-                          ({"name": "", "color": "blue"}, "This field is required."),
-                          ({"name": "x" * 51, "color": "blue"}, "At most 50 characters."),
+                          ({"name": "", "color": "blue"}, "Enter a tag name."),
+                          ({"name": "x" * 51, "color": "blue"}, "A tag name has at most 50 characters."),
                           ({"name": "Fine", "color": "chartreuse"}, "Choose a colour from")):
-        response = admin_client.post("/settings/crm/tags", data=data, headers={"HX-Request": "true"})
+        response = admin_client.post("/settings/crm/tags", data=data, headers=HTMX)
         html = response.get_data(as_text=True)
         assert response.status_code == 422, data
         assert html.lstrip().startswith('<form method="post" action="/settings/crm/tags"')
@@ -81,7 +77,7 @@ def test_create_a_tag_and_bad_names(owner, admin_client):
 
 def test_rename_and_recolour_a_tag(owner, admin_client):
     user, account = owner
-    contact = make_contact(account, user, "a@example.com", ["Hot"])
+    contact = make_contact(account, user, email="a@example.com", tags=["Hot"])
     tag = tag_named("Hot")
     page = admin_client.get(f"/settings/crm/tags/{tag.id}/edit").get_data(as_text=True)
     assert "merges the two" in page and "1 contact carry this tag." in page
@@ -97,15 +93,15 @@ def test_rename_and_recolour_a_tag(owner, admin_client):
     assert db.session.get(Tag, tag.id).color == "pink"
 
     response = admin_client.post(f"/settings/crm/tags/{tag.id}/edit", data={"name": " ", "color": "pink"})
-    assert response.status_code == 422 and "This field is required." in response.get_data(as_text=True)
+    assert response.status_code == 422 and "Enter a tag name." in response.get_data(as_text=True)
 
 
 def test_renaming_to_an_existing_name_merges_the_tags(owner, admin_client):
     user, account = owner
-    only_old = make_contact(account, user, "a@example.com", ["Customer"])
-    both = make_contact(account, user, "b@example.com", ["Customer", "Client"])
-    only_target = make_contact(account, user, "c@example.com", ["Client"])
-    neither = make_contact(account, user, "d@example.com", ["Other"])
+    only_old = make_contact(account, user, email="a@example.com", tags=["Customer"])
+    both = make_contact(account, user, email="b@example.com", tags=["Customer", "Client"])
+    only_target = make_contact(account, user, email="c@example.com", tags=["Client"])
+    neither = make_contact(account, user, email="d@example.com", tags=["Other"])
     source, target = tag_named("Customer"), tag_named("Client")
     source_id, target_id = source.id, target.id
 
@@ -127,8 +123,8 @@ def test_renaming_to_an_existing_name_merges_the_tags(owner, admin_client):
 
 def test_delete_a_tag_keeps_its_contacts(owner, admin_client):
     user, account = owner
-    contact = make_contact(account, user, "a@example.com", ["Old", "Keep"])
-    make_contact(account, user, "b@example.com", ["Old"])
+    contact = make_contact(account, user, email="a@example.com", tags=["Old", "Keep"])
+    make_contact(account, user, email="b@example.com", tags=["Old"])
     tag = tag_named("Old")
     tag_id = tag.id
     html = admin_client.get("/settings/crm").get_data(as_text=True)
@@ -180,7 +176,7 @@ def test_create_custom_fields(owner, admin_client):
 def test_bad_custom_fields_are_refused_next_to_the_field(owner, admin_client, data, field, message):
     admin_client.post("/settings/crm/fields", data={"label": "Plan", "field_type": "text"})
     response = admin_client.post("/settings/crm/fields", data={"field_type": "text", **data},
-                                 headers={"HX-Request": "true"})
+                                 headers=HTMX)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert re.search(rf'id="{field}-error">{re.escape(message)}', html), html
@@ -189,7 +185,8 @@ def test_bad_custom_fields_are_refused_next_to_the_field(owner, admin_client, da
 
 def test_edit_and_delete_a_custom_field(owner, admin_client):
     user, account = owner
-    admin_client.post("/settings/crm/fields", data={"label": "Tier", "field_type": "dropdown", "options": "Gold\nSilver"})
+    admin_client.post("/settings/crm/fields",
+                      data={"label": "Tier", "field_type": "dropdown", "options": "Gold\nSilver"})
     field = db.session.execute(select(CustomField)).scalar_one()
     field_id = field.id
     contact = contacts.create(account, {"first_name": "Pat", "custom_fields": {"tier": "Gold"}}, user)

@@ -35,7 +35,8 @@ def test_generator_adds_searchable_contacts_and_open_deals():
     generate(account, owner, contact_count=1200, deal_count=50, batch=500)
     assert count(Contact) == 1400
     assert count(Deal, Deal.status == "open") >= 50 + 27
-    found = db.session.execute(select(Contact).where(Contact.search_text.like("%bulk.example.com%")).limit(1)).scalar_one()
+    found = db.session.execute(
+        select(Contact).where(Contact.search_text.like("%bulk.example.com%")).limit(1)).scalar_one()
     assert found.email in found.search_text
 
 

@@ -2,36 +2,45 @@
 import pytest
 
 from app.crm.models import Note
-from app.crm.services import companies, deals
 from app.extensions import db
 from tests import factories
+from tests.crm.conftest import HTMX
+from tests.factories import make_company, make_contact, make_deal
 
 
-@pytest.fixture(params=["company", "deal"])
+@pytest.fixture(params=["contact", "company", "deal"])
 def record(request, owner):
+    """(page, where its notes are edited, the record) of each kind of record with notes."""
     user, account = owner
+    if request.param == "contact":
+        contact = make_contact(account, user)
+        return f"/contacts/{contact.id}", f"/contacts/{contact.id}/notes", contact
     if request.param == "company":
-        company = companies.create(account, {"name": "Noted Co"}, user)
+        company = make_company(account, "Noted Co", user)
         return f"/companies/{company.id}", "/companies/notes", company
-    pipeline = deals.create_pipeline(account, "Sales", actor=user)
-    deal = deals.create(account, {"title": "Noted deal", "value": "10", "pipeline_id": str(pipeline.id)}, user)
+    deal = make_deal(account, title="Noted deal", value="10", user=user)
     return f"/deals/{deal.id}", "/deals/notes", deal
+
+
+def edit_url(notes_path: str, note) -> str:
+    """Contacts' notes are edited at …/notes/<id>; companies' and deals' at …/notes/<id>/edit."""
+    return f"{notes_path}/{note.id}" if notes_path.startswith("/contacts/") else f"{notes_path}/{note.id}/edit"
 
 
 def test_add_edit_and_delete_a_note(client, owner, login, record):
     user, account = owner
     page, notes_path, _ = record
     login(user, account)
-    added = client.post(f"{page}/notes", data={"body": "First call went well."}, headers={"HX-Request": "true"})
+    added = client.post(f"{page}/notes", data={"body": "First call went well."}, headers=HTMX)
     assert added.status_code == 200 and "First call went well." in added.text
     note_id = db.session.query(Note.id).scalar()
     note = db.session.get(Note, note_id)
-    edited = client.post(f"{notes_path}/{note.id}/edit", data={"body": "Second call <script>x()</script>went well."},
-                         headers={"HX-Request": "true"})
+    edited = client.post(edit_url(notes_path, note), data={"body": "Second call <script>x()</script>went well."},
+                         headers=HTMX)
     assert edited.status_code == 200 and "Second call" in edited.text
     body = db.session.get(Note, note.id).body_html
     assert "Second call" in body and "<script" not in body
-    too_long = client.post(f"{notes_path}/{note.id}/edit", data={"body": "x" * 10_001}, headers={"HX-Request": "true"})
+    too_long = client.post(edit_url(notes_path, note), data={"body": "x" * 10_001}, headers=HTMX)
     assert too_long.status_code == 422 and "10,000" in too_long.text and "xxxxxxxxxx" in too_long.text  # draft kept
     assert "Second call" in db.session.get(Note, note.id).body_html
     assert client.post(f"{notes_path}/{note_id}/delete").status_code in (302, 303)
@@ -46,10 +55,10 @@ def test_only_the_author_or_an_admin_edits(client, owner, login, record):
     note = db.session.query(Note).one()
     colleague = factories.add_member(account, "user", email="colleague@example.com")
     login(colleague, account)
-    assert client.post(f"{notes_path}/{note.id}/edit", data={"body": "Hijacked"}).status_code == 403
+    assert client.post(edit_url(notes_path, note), data={"body": "Hijacked"}).status_code == 403
     assert client.post(f"{notes_path}/{note.id}/delete").status_code == 403
     assert "Owner" in db.session.get(Note, note.id).body_html
     admin = factories.add_member(account, "admin", email="admin@example.com")
     login(admin, account)
-    assert client.post(f"{notes_path}/{note.id}/edit", data={"body": "Tidied by an admin"}).status_code in (302, 303)
+    assert client.post(edit_url(notes_path, note), data={"body": "Tidied by an admin"}).status_code in (302, 303)
     assert "Tidied" in db.session.get(Note, note.id).body_html

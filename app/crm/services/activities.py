@@ -1,11 +1,11 @@
 """Activities and tasks: types, a status state machine, due dates in the user's time zone."""
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import time, timedelta
 
 from sqlalchemy import or_
 
 from app.auth.services import member_user_id
 from app.core import audit, events
+from app.core.dates import read_datetime, start_of_day, zone
 from app.core.db import utcnow
 from app.core.errors import ConflictError, ValidationError
 from app.core.tenancy import scoped
@@ -19,21 +19,9 @@ STATUS_LABELS = {"pending": "pending", "in_progress": "in progress", "completed"
 
 
 def parse_due(raw, zone_name: str):
-    """A due time typed in the user's zone ('2026-12-01T14:30' or '2026-12-01') as UTC."""
-    if raw in (None, ""):
-        return None
-    if isinstance(raw, datetime):
-        value = raw
-    else:
-        text = str(raw).strip()
-        try:
-            value = datetime.fromisoformat(text) if "T" in text or " " in text else datetime.combine(
-                datetime.fromisoformat(text).date(), time(9, 0))
-        except ValueError as exc:
-            raise ValidationError("Use a date and time like 2026-12-01 14:30.", field="due_at") from exc
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(zone_name or "UTC"))
-    return value.astimezone(UTC)
+    """A due time typed in the user's zone ('2026-12-01T14:30', or '2026-12-01' at 9:00) as UTC; a date
+    outside core.dates' range (e.g. 9999-12-31, which would overflow in UTC) is refused naming due_at."""
+    return read_datetime(raw, zone_name, "due_at", default_time=time(9, 0))
 
 
 def _clean(account, data: dict, zone_name: str, partial: bool) -> dict:
@@ -102,9 +90,8 @@ def delete(account, activity: Activity, actor=None) -> None:
 
 def my_tasks(account, user, zone_name: str) -> dict:
     """Open activities assigned to the user, grouped overdue / today / upcoming / no date."""
-    zone = ZoneInfo(zone_name or "UTC")
     now = utcnow()
-    end_today = datetime.combine(now.astimezone(zone).date() + timedelta(days=1), time.min, zone).astimezone(UTC)
+    end_today = start_of_day(now.astimezone(zone(zone_name)).date() + timedelta(days=1), zone_name)
     rows = db.session.execute(
         scoped(Activity, account).where(Activity.assignee_id == user.id,
                                         Activity.status.in_(("pending", "in_progress")))

@@ -5,7 +5,7 @@ from sqlalchemy import func, or_
 
 from app.auth.services import member_user_id
 from app.core import audit
-from app.core.db import utcnow
+from app.core.db import like_pattern, utcnow
 from app.core.errors import ConflictError, ValidationError
 from app.core.tenancy import scoped
 from app.core.validation import FieldErrors, choice_value, row_of_account, text_value
@@ -95,26 +95,13 @@ def filtered(account, filters: dict):
     query = scoped(Company, account).where(Company.deleted_at.is_(None))
     q = (filters.get("q") or "").strip().lower()
     if q:
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = like_pattern(q)
         query = query.where(or_(func.lower(Company.name).like(like, escape="\\"),
                                 Company.domain.like(like, escape="\\")))
     for key, column in (("industry", Company.industry), ("size", Company.size)):
         if filters.get(key):
             query = query.where(column == filters[key])
     return query.order_by(func.lower(Company.name), Company.id)
-
-
-def find_or_create_by_name(account, name: str) -> Company:
-    """For imports and quick entry: the live company with this name, else a new one."""
-    name = text_value({"name": name}, "company", "company name", 160, required=True)
-    existing = db.session.execute(scoped(Company, account).where(
-        func.lower(Company.name) == name.lower(), Company.deleted_at.is_(None)).limit(1)).scalar_one_or_none()
-    if existing is not None:
-        return existing
-    company = Company(account_id=account.id, name=name)
-    db.session.add(company)
-    db.session.flush()
-    return company
 
 
 def add_tag(account, company: Company, name: str, actor=None):

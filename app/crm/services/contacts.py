@@ -1,15 +1,18 @@
 """Contacts: create, update, soft delete and restore, search and filters, segments, bulk actions."""
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Select, String, cast, func, select
 
-from app.auth.services import member_user_id
+from app.auth.models import User
+from app.auth.services import member_user_id, normalize_email
 from app.core import audit, events
-from app.core.db import utcnow
+from app.core.dates import zone
+from app.core.db import like_pattern, utcnow
 from app.core.errors import ConflictError, ValidationError
 from app.core.tenancy import scoped
-from app.core.validation import FieldErrors, as_uuid, choice_value, row_of_account, text_value
+from app.core.validation import FieldErrors, as_uuid, choice_value, row_of_account, text_value, uuid_or_none
 from app.crm.models import CONTACT_SOURCES, Company, Contact, Segment, Tag, contact_tags
 from app.crm.services import custom_fields, tags, timeline
 from app.crm.services.phones import normalize_phone
@@ -60,8 +63,6 @@ def find_by_email(account, email: str, exclude_id=None) -> Contact | None:
 
 def _clean(account, data: dict, contact: Contact | None, partial: bool) -> dict:
     """Validated values for the fields present in `data` (all fields when not partial)."""
-    from app.auth.services import normalize_email
-
     fields = FieldErrors(data, partial)
     attempt = fields.add
     attempt("first_name", lambda: text_value(data, "first_name", "first name", 80) or "")
@@ -80,7 +81,8 @@ def _clean(account, data: dict, contact: Contact | None, partial: bool) -> dict:
     attempt("custom_fields", lambda: custom_fields.clean_values(
         account, data.get("custom_fields") or {}, contact.custom_fields if contact else {}, partial))
     values = fields.values_or_raise()
-    merged = {name: values.get(name, getattr(contact, name, None)) for name in ("first_name", "last_name", "email", "phone")}
+    merged = {name: values.get(name, getattr(contact, name, None))
+              for name in ("first_name", "last_name", "email", "phone")}
     if not any(merged.values()):
         raise ValidationError("Enter at least a name, an e-mail or a phone number.", field="first_name")
     if values.get("email"):
@@ -140,8 +142,6 @@ def update(account, contact: Contact, data: dict, actor=None, partial: bool = Fa
 
 def upsert(account, data: dict, actor=None, source: str = "api") -> tuple[Contact, bool]:
     """Match by e-mail: update the contact found (True = created)."""
-    from app.auth.services import normalize_email
-
     email = normalize_email(data.get("email") or "")
     existing = find_by_email(account, email)
     if existing is None:
@@ -209,8 +209,7 @@ def filtered(account, filters: dict, deleted: bool = False) -> Select:
     q = (filters.get("q") or "").strip().lower()
     if q:
         # Trigram-indexed on PostgreSQL (ix_crm_contacts_search_trgm); digits also match phone numbers.
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(Contact.search_text.like(like, escape="\\"))
+        query = query.where(Contact.search_text.like(like_pattern(q), escape="\\"))
     if filters.get("tag"):
         tag_id = as_uuid(filters["tag"], "tag", "tag")
         query = query.where(Contact.id.in_(select(contact_tags.c.contact_id).where(contact_tags.c.tag_id == tag_id)))
@@ -222,13 +221,13 @@ def filtered(account, filters: dict, deleted: bool = False) -> Select:
         query = query.where(Contact.company_id == as_uuid(filters["company"], "company", "company"))
     if filters.get("source"):
         query = query.where(Contact.source == filters["source"])
-    zone = _zone(account)
+    workspace_zone = zone(account.timezone)
     if filters.get("created_from"):
-        start = _midnight_utc(_day(filters["created_from"], "created_from"), zone)
+        start = _midnight_utc(_day(filters["created_from"], "created_from"), workspace_zone)
         if start is not None:
             query = query.where(Contact.created_at >= start)
     if filters.get("created_to"):
-        end = _midnight_utc(_day(filters["created_to"], "created_to"), zone, next_day=True)
+        end = _midnight_utc(_day(filters["created_to"], "created_to"), workspace_zone, next_day=True)
         if end is not None:
             query = query.where(Contact.created_at < end)
     if filters.get("cf"):
@@ -236,11 +235,11 @@ def filtered(account, filters: dict, deleted: bool = False) -> Select:
     return query
 
 
-def _midnight_utc(day: date, zone, next_day: bool = False):
+def _midnight_utc(day: date, day_zone, next_day: bool = False):
     """Midnight (of the next day) in the workspace's zone, in UTC; None at the ends of the calendar (year 1 or
     9999 bound nothing, and the arithmetic would overflow)."""
     try:
-        return datetime.combine(day + timedelta(days=1) if next_day else day, time.min, zone).astimezone(UTC)
+        return datetime.combine(day + timedelta(days=1) if next_day else day, time.min, day_zone).astimezone(UTC)
     except OverflowError:
         return None
 
@@ -252,18 +251,8 @@ def _custom_field_matches(key: str, value: str):
     return func.lower(cast(element.as_string(), String)) == value.strip().lower()
 
 
-def _zone(account):
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(account.timezone or "UTC")
-
-
 def sorted_query(query: Select, sort: str | None) -> Select:
     return query.order_by(*SORTS.get(sort or "-created", SORTS["-created"]), Contact.id)
-
-
-def ids_matching(account, filters: dict) -> list[uuid.UUID]:
-    return list(db.session.execute(filtered(account, filters).with_only_columns(Contact.id)).scalars())
 
 
 def save_segment(account, name: str, filters: dict, actor=None) -> Segment:
@@ -296,45 +285,86 @@ def segment_contacts(account, segment: Segment) -> Select:
 # ---- bulk actions --------------------------------------------------------------------------------
 
 BULK_ACTIONS = ("add_tag", "remove_tag", "assign_owner", "delete")
+NOTHING_SELECTED = "Select at least one contact (tick its box), or all the contacts matching the filter."
 
 
-def bulk(account, ids: list, action: str, value=None, actor=None) -> int:
-    """Apply one action to the account's live contacts with these ids; returns how many changed."""
+@dataclass
+class BulkResult:
+    """What a bulk action did: `changed` of the `selected` contacts changed (a tag they had already, an owner
+    they had already: not changed); the tag added or removed, or the new owner (None: nobody)."""
+
+    action: str
+    selected: int
+    changed: int
+    tag: Tag | None = None
+    owner: User | None = None
+
+
+def selection(account, filters: dict, ids: list, everything: bool = False) -> Select:
+    """The contacts a bulk action or an export applies to: every contact matching `filters` (everything),
+    else the live contacts among `ids` (values that are not ids, and other workspaces' ids, match nothing).
+    ValidationError when nothing is chosen, or for a bad filter value."""
+    chosen = [found for found in (uuid_or_none(value) for value in ids) if found is not None]
+    if not everything and not chosen:
+        raise ValidationError(NOTHING_SELECTED, field="ids")
+    query = filtered(account, filters if everything else {})
+    return query if everything else query.where(Contact.id.in_(chosen))
+
+
+def bulk_targets(query: Select, action: str) -> list[uuid.UUID]:
+    """The ids a bulk action will change (ask before deleting them): ValidationError for an unknown action
+    or when the selection holds no contact."""
     if action not in BULK_ACTIONS:
-        raise ValidationError("Choose an action.", field="action")
+        raise ValidationError("Choose what to do with the selected contacts.", field="action")
+    ids = list(db.session.execute(query.with_only_columns(Contact.id)).scalars())
+    if not ids:
+        raise ValidationError(NOTHING_SELECTED, field="ids")
+    return ids
+
+
+def bulk(account, ids: list, action: str, value=None, actor=None) -> BulkResult:
+    """Apply one action to the account's live contacts with these ids: add_tag (value: a tag name, created if
+    new), remove_tag (value: a tag id), assign_owner (value: a member's user id, or empty for nobody), delete
+    (to the trash)."""
+    if action not in BULK_ACTIONS:
+        raise ValidationError("Choose what to do with the selected contacts.", field="action")
     contacts = db.session.execute(
         scoped(Contact, account).where(Contact.id.in_(ids), Contact.deleted_at.is_(None))).scalars().all()
-    changed, published = 0, []
+    result = BulkResult(action=action, selected=len(ids), changed=0)
+    published = []
     if action in ("add_tag", "remove_tag"):
         tag = (tags.get_or_create(account, value) if action == "add_tag"
                else db.session.execute(scoped(Tag, account).where(
                    Tag.id == as_uuid(value, "value", "tag"))).scalar_one_or_none())
         if tag is None:
             raise ValidationError("Choose a tag.", field="value")
+        result.tag = tag
         for contact in contacts:
             done = (tags.tag_contact if action == "add_tag" else tags.untag_contact)(account, contact, tag, actor)
             if done:
-                changed += 1
+                result.changed += 1
                 published.append((contact.id, tag))
     elif action == "assign_owner":
         owner_id = member_user_id(account, value, "value")
+        result.owner = db.session.get(User, owner_id) if owner_id else None
         for contact in contacts:
             if contact.owner_id != owner_id:
                 contact.owner_id = owner_id
-                changed += 1
+                result.changed += 1
     else:
         for contact in contacts:
             soft_delete(account, contact, actor, commit=False)
-            changed += 1
-    audit.record(f"contact.bulk_{action}", None, f"{action.replace('_', ' ').capitalize()} on {changed} contacts",
-                 account=account, user=actor, details={"value": str(value) if value else None, "count": changed})
+            result.changed += 1
+    audit.record(f"contact.bulk_{action}", None,
+                 f"{action.replace('_', ' ').capitalize()} on {result.changed} contacts", account=account,
+                 user=actor, details={"value": str(value) if value else None, "count": result.changed})
     db.session.commit()
     for contact_id, tag in published:
         tags.publish_tag_change(account, contact_id, tag, added=action == "add_tag")
     if action == "delete":
         for contact in contacts:
             events.publish("contact.deleted", account_id=account.id, contact_id=contact.id)
-    return changed
+    return result
 
 
 def add_tag(account, contact: Contact, name: str, actor=None) -> Tag:

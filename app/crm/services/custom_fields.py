@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from app.core import audit
+from app.core.dates import RANGE_TEXT, in_range
 from app.core.errors import ValidationError
 from app.core.tenancy import scoped
 from app.core.validation import choice_value, text_value
@@ -106,9 +107,12 @@ def clean_value(field: CustomField, raw):
         raise ValidationError(f"{field.label} has at most 500 characters.", field=name)
     if field.field_type == "date":
         try:
-            return date.fromisoformat(text).isoformat()
-        except ValueError as exc:
-            raise ValidationError(f"{field.label} must be a date (YYYY-MM-DD).", field=name) from exc
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise ValidationError(f"{field.label} must be a date (YYYY-MM-DD).", field=name) from None
+        if not in_range(day):  # the range of every date the app stores (core.dates)
+            raise ValidationError(f"{field.label} must be a date {RANGE_TEXT}.", field=name)
+        return day.isoformat()
     if field.field_type == "url":
         parts = urlsplit(text if "://" in text else "https://" + text)
         if parts.scheme not in ("http", "https") or "." not in (parts.hostname or ""):

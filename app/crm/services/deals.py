@@ -1,19 +1,27 @@
-"""Pipelines with ordered stages, deals on the board, won/lost/abandoned, and the forecast."""
+"""Pipelines with ordered stages, deals on the board, won/lost/abandoned, and the forecast.
+
+Every workspace starts with a pipeline: `create_default_pipeline` runs when auth publishes
+`workspace.created` (and migration 3c1e8a5d9f20 gave existing workspaces theirs)."""
+import uuid
 from collections import defaultdict
+from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, false, func, select
+from sqlalchemy.orm import aliased, joinedload
 
+from app.auth.models import Account, User
 from app.auth.services import member_user_id
 from app.core import audit, events
 from app.core.dates import read_date
-from app.core.db import utcnow
+from app.core.db import like_pattern, utcnow
 from app.core.errors import ConflictError, ValidationError
 from app.core.tenancy import scoped
-from app.core.validation import FieldErrors, row_of_account, text_value
+from app.core.validation import FieldErrors, as_uuid, row_of_account, text_value, uuid_or_none
 from app.crm.models import DEAL_STATUSES, Company, Contact, Deal, Pipeline, Stage
 from app.crm.services import timeline
 from app.extensions import db
 
+DEFAULT_PIPELINE = "Sales pipeline"
 DEFAULT_STAGES = [("Lead", 10), ("Qualified", 25), ("Proposal", 50), ("Negotiation", 75), ("Closing", 90)]
 
 
@@ -45,6 +53,27 @@ def create_pipeline(account, name: str, stages=None, actor=None) -> Pipeline:
     audit.record("pipeline.created", pipeline, f"Pipeline “{name}” created", account=account, user=actor)
     db.session.commit()
     return pipeline
+
+
+def create_default_pipeline(account, actor=None) -> Pipeline | None:
+    """The pipeline a workspace starts with (DEFAULT_PIPELINE with DEFAULT_STAGES); nothing when it has one."""
+    if pipelines_of(account):
+        return None
+    return create_pipeline(account, DEFAULT_PIPELINE, actor=actor)
+
+
+@events.subscribe("workspace.created")
+def default_pipeline_for_new_workspace(name: str, payload: dict) -> None:
+    """A new workspace gets its default pipeline, so that the deal pages have stages from the first visit."""
+    account = db.session.get(Account, uuid.UUID(payload["account_id"]))
+    if account is None:
+        return
+    actor = db.session.get(User, uuid.UUID(payload["user_id"])) if payload.get("user_id") else None
+    try:
+        create_default_pipeline(account, actor=actor)
+    except Exception:
+        db.session.rollback()  # the publisher's session stays usable; core.events logs the failure
+        raise
 
 
 def rename_pipeline(account, pipeline: Pipeline, name: str, actor=None) -> Pipeline:
@@ -156,9 +185,15 @@ def _clean(account, data: dict, deal: Deal | None, partial: bool, cents_in_api: 
 
 
 def _stage_for(account, pipeline_id, stage_id) -> Stage:
+    """The stage asked for, else the first stage of the pipeline asked for, else of the first pipeline."""
     stage = row_of_account(Stage, account, stage_id, "stage_id", "stage") if stage_id else None
     if stage is None:
-        pipeline = row_of_account(Pipeline, account, pipeline_id, "pipeline_id", "pipeline")
+        if pipeline_id:
+            pipeline = row_of_account(Pipeline, account, pipeline_id, "pipeline_id", "pipeline")
+        else:
+            pipeline = next(iter(pipelines_of(account)), None)
+            if pipeline is None:
+                raise ValidationError("The workspace has no pipeline: create one first.", field="pipeline_id")
         if pipeline is None:
             raise ValidationError("Choose a pipeline.", field="pipeline_id")
         stage = pipeline.stages[0]
@@ -253,6 +288,61 @@ def delete(account, deal: Deal, actor=None) -> None:
     db.session.commit()
 
 
+# ---- the list and a new deal's values ----------------------------------------------------------------
+
+FILTER_KEYS = ("q", "pipeline_id", "stage_id", "status", "owner", "contact_id", "company_id")
+
+
+def filtered(account, filters: dict) -> Select:
+    """SELECT of the account's deals matching the filters, newest first (the deal list and the API): `q` (part
+    of the title, any case), `pipeline_id`, `stage_id`, `contact_id`, `company_id`, `owner` (a user id, or
+    "none" for deals without one) and `status` (one of DEAL_STATUSES). A value that is not an id matches no
+    deal; an unknown status is ignored."""
+    query = scoped(Deal, account)
+    q = (filters.get("q") or "").strip()
+    if q:
+        query = query.where(func.lower(Deal.title).like(like_pattern(q), escape="\\"))
+    for key, column in (("pipeline_id", Deal.pipeline_id), ("stage_id", Deal.stage_id),
+                        ("contact_id", Deal.contact_id), ("company_id", Deal.company_id)):
+        if filters.get(key):
+            wanted = uuid_or_none(filters[key])
+            query = query.where(column == wanted if wanted else false())
+    if filters.get("status") in DEAL_STATUSES:
+        query = query.where(Deal.status == filters["status"])
+    if filters.get("owner") == "none":
+        query = query.where(Deal.owner_id.is_(None))
+    elif filters.get("owner"):
+        wanted = uuid_or_none(filters["owner"])
+        query = query.where(Deal.owner_id == wanted if wanted else false())
+    return query.order_by(Deal.created_at.desc(), Deal.id)
+
+
+def draft(account, contact_id=None, company_id=None, pipeline_id=None, stage_id=None) -> tuple[dict, Contact | None]:
+    """The values a new deal's form starts with, and the contact it is for: the contact's company and a title
+    naming them, the company asked for, the stage asked for (of any pipeline) else the first stage of the
+    pipeline asked for, else of the first pipeline. Ids that are not the account's are left out."""
+    values = {}
+    wanted = uuid_or_none(contact_id)
+    contact = db.session.execute(scoped(Contact, account).where(
+        Contact.id == wanted, Contact.deleted_at.is_(None))).scalar_one_or_none() if wanted else None
+    if contact is not None:
+        values["contact_id"] = str(contact.id)
+        if contact.company_id:
+            values["company_id"] = str(contact.company_id)
+        values["title"] = f"{contact.company.name if contact.company else contact.name} – new deal"
+    if uuid_or_none(company_id):
+        values["company_id"] = str(uuid_or_none(company_id))
+    pipelines = pipelines_of(account)
+    stages = [stage for pipeline in pipelines for stage in pipeline.stages]
+    stage = next((s for s in stages if s.id == uuid_or_none(stage_id)), None)
+    if stage is None and pipelines:
+        pipeline = next((p for p in pipelines if p.id == uuid_or_none(pipeline_id)), pipelines[0])
+        stage = pipeline.stages[0] if pipeline.stages else None
+    if stage is not None:
+        values["stage_id"] = str(stage.id)
+    return values, contact
+
+
 # ---- board and forecast ----------------------------------------------------------------------------
 
 COLUMN_PAGE = 25
@@ -266,8 +356,6 @@ def board(account, pipeline: Pipeline, filters: dict | None = None, per_column: 
         .group_by(Deal.stage_id)))
     ranked = base.add_columns(func.row_number().over(
         partition_by=Deal.stage_id, order_by=(Deal.position, Deal.created_at.desc(), Deal.id)).label("rank")).subquery()
-    from sqlalchemy.orm import aliased, joinedload
-
     deal_alias = aliased(Deal, ranked)
     cards = defaultdict(list)
     for deal in db.session.execute(
@@ -281,8 +369,6 @@ def board(account, pipeline: Pipeline, filters: dict | None = None, per_column: 
 
 def column_page(account, pipeline: Pipeline, stage: Stage, offset: int, filters: dict | None = None,
                 limit: int = COLUMN_PAGE) -> list[Deal]:
-    from sqlalchemy.orm import joinedload
-
     query = (_board_query(account, pipeline, filters or {}).where(Deal.stage_id == stage.id)
              .options(joinedload(Deal.contact), joinedload(Deal.owner))  # the cards show both
              .order_by(Deal.position, Deal.created_at.desc(), Deal.id).offset(offset).limit(limit))
@@ -292,14 +378,21 @@ def column_page(account, pipeline: Pipeline, stage: Stage, offset: int, filters:
 def _board_query(account, pipeline: Pipeline, filters: dict):
     query = scoped(Deal, account).where(Deal.pipeline_id == pipeline.id, Deal.status == "open")
     if filters.get("owner"):
-        from app.core.validation import as_uuid
-
         query = query.where(Deal.owner_id == as_uuid(filters["owner"], "owner", "owner"))
     if filters.get("close_from"):
-        query = query.where(Deal.expected_close_date >= _close_date(filters["close_from"]))
+        query = query.where(Deal.expected_close_date >= bound_date(filters["close_from"], "close_from"))
     if filters.get("close_to"):
-        query = query.where(Deal.expected_close_date <= _close_date(filters["close_to"]))
+        query = query.where(Deal.expected_close_date <= bound_date(filters["close_to"], "close_to"))
     return query
+
+
+def bound_date(raw, field: str) -> date:
+    """A filter's bound: any calendar date (0001-01-01 and 9999-12-31 simply bound nothing), unlike the dates
+    a deal stores (core.dates' range)."""
+    try:
+        return date.fromisoformat(str(raw).strip())
+    except ValueError:
+        raise ValidationError("Use a date like 2026-12-31.", field=field) from None
 
 
 def forecast(account, pipeline: Pipeline | None = None) -> dict:
@@ -311,7 +404,8 @@ def forecast(account, pipeline: Pipeline | None = None) -> dict:
     empty = {"open": 0, "weighted": 0, "won": 0, "lost": 0, "count": 0}
     totals, months = dict(empty), defaultdict(lambda: dict(empty))
     for status, cents, chance, close in db.session.execute(query):
-        month = close.strftime("%Y-%m") if close else "no date"
+        # A zero-padded key ("0001-01"), whatever year a row was stored with before dates were checked.
+        month = f"{close.year:04d}-{close.month:02d}" if close else "no date"
         for bucket in (totals, months[month]):
             bucket["count"] += 1
             if status == "open":

@@ -1,4 +1,6 @@
 """Tags: create, rename (merging into an existing tag of that name), colour, delete; counts."""
+from dataclasses import dataclass
+
 from sqlalchemy import delete, func, insert, literal, select
 
 from app.core import audit, events
@@ -37,23 +39,41 @@ def create(account, data: dict) -> Tag:
     return tag
 
 
-def update(account, tag: Tag, data: dict) -> Tag:
-    """Rename and recolour. Renaming to the name of another tag merges this one into it."""
+@dataclass
+class TagChange:
+    """What `update` did. `tag` is the tag that remains: the other one when this one was merged into it (its
+    `moved` contacts now carry it, `total` in all); `old_name` was the name before."""
+
+    tag: Tag
+    old_name: str
+    merged: bool = False
+    moved: int = 0
+    total: int = 0
+
+    @property
+    def renamed(self) -> bool:
+        return self.tag.name != self.old_name
+
+
+def update(account, tag: Tag, data: dict) -> TagChange:
+    """Rename and recolour. Renaming to the name of another tag merges this one into it: its contacts and
+    companies get the other tag, and this one is deleted."""
     name = text_value(data, "name", "tag name", 50, required=True)
     color = choice_value(data, "color", "colour", TAG_COLORS, default=tag.color)
+    old = tag.name
     other = find_by_name(account, name)
     if other is not None and other.id != tag.id:
+        moved = contact_count(tag)
         merge(tag, other)
         audit.record("tag.merged", other, f"Tag “{tag.name}” merged into “{other.name}”", account=account)
         db.session.delete(tag)
         db.session.commit()
-        return other
-    old = tag.name
+        return TagChange(tag=other, old_name=old, merged=True, moved=moved, total=contact_count(other))
     tag.name, tag.color = name, color
     if old != name:
         audit.record("tag.renamed", tag, f"Tag “{old}” renamed to “{name}”", account=account)
     db.session.commit()
-    return tag
+    return TagChange(tag=tag, old_name=old)
 
 
 def merge(source: Tag, target: Tag) -> None:
@@ -78,11 +98,6 @@ def with_counts_query(account):
               .where(Contact.deleted_at.is_(None)).group_by(contact_tags.c.tag_id).subquery())
     return (select(Tag, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.tag_id == Tag.id)
             .where(Tag.account_id == account.id).order_by(func.lower(Tag.name), Tag.id))
-
-
-def with_counts(account) -> list[tuple[Tag, int]]:
-    """Every tag of the account with how many live contacts carry it."""
-    return [(tag, count) for tag, count in db.session.execute(with_counts_query(account))]
 
 
 def contact_count(tag: Tag) -> int:

@@ -8,30 +8,26 @@ GET /activities/for?contact_id=..., the target of its htmx swaps.
 import math
 import uuid
 
-from flask import abort, flash, g, request, url_for
+from flask import abort, flash, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from sqlalchemy import func, select
-from wtforms import SelectField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from sqlalchemy import select
 
-from app.auth.models import Membership, User
+from app.auth.models import User
 from app.core.db import utcnow
-from app.core.errors import ServiceError
+from app.core.errors import NotFoundError, ServiceError
 from app.core.formatting import display_zone
-from app.core.forms import apply_error
+from app.core.forms import apply_error, discard_changes
 from app.core.pagination import Page, paginate, parse_page_args
 from app.core.roles import can, role_required
 from app.core.tenancy import current_account, get_or_404
 from app.core.web import redirect_to, render, safe_next_url, wants_fragment
 from app.crm import bp
-from app.crm.models import ACTIVITY_TRANSITIONS, ACTIVITY_TYPES, Activity, Company, Contact, Deal
+from app.crm.forms import ACTIVITY_TYPE_LABELS as TYPE_LABELS
+from app.crm.forms import ActivityForm, assignee_choices
+from app.crm.models import ACTIVITY_TRANSITIONS, Activity, Company, Contact, Deal
 from app.crm.services import activities
 from app.extensions import db
 
-TYPE_LABELS = {"call": "Call", "email": "E-mail", "meeting": "Meeting", "task": "Task", "note": "Note",
-               "sms": "SMS", "other": "Other"}
 STATUS_BADGES = {"pending": ("pending", ""), "in_progress": ("in progress", "accent"),
                  "completed": ("completed", "success"), "cancelled": ("cancelled", "")}
 # The buttons for status changes, in the order shown; only those ACTIVITY_TRANSITIONS allows appear.
@@ -44,37 +40,9 @@ GROUPS = (("overdue", "Overdue"), ("today", "Today"), ("upcoming", "Upcoming"), 
 PANEL_PAGE_SIZE = 10
 GROUP_PAGE_SIZE = 20
 
-REQUIRED = DataRequired(message="This field is required.")
-
-
-class ActivityForm(FlaskForm):
-    """Used with prefix="activity" so its ids do not clash with the page that includes the panel."""
-
-    activity_type = SelectField("Type", choices=[SelectChoice(t, TYPE_LABELS[t]) for t in ACTIVITY_TYPES], default="task")
-    subject = StringField("Subject", validators=[REQUIRED, Length(max=200)],
-                          render_kw={"placeholder": "e.g. Call about the proposal", "maxlength": 200})
-    due_at = StringField("Due", render_kw={"type": "datetime-local", "class": "input"})
-    assignee_id = SelectField("Assignee", validate_choice=False)
-    description = TextAreaField("Description", validators=[Length(max=5000)], render_kw={"rows": 3})
-
-    def values(self) -> dict:
-        return {"activity_type": self.activity_type.data, "subject": self.subject.data,
-                "description": self.description.data or "", "due_at": (self.due_at.data or "").strip(),
-                "assignee_id": self.assignee_id.data or None}
-
 
 def _zone_name() -> str:
     return display_zone().key
-
-
-def _member_choices() -> list[SelectChoice]:
-    if "crm_member_choices" not in g:
-        users = db.session.execute(
-            select(User).join(Membership, Membership.user_id == User.id)
-            .where(Membership.account_id == current_account().id)
-            .order_by(func.lower(User.name), User.email)).scalars()
-        g.crm_member_choices = [SelectChoice("", "Nobody")] + [SelectChoice(str(u.id), u.display_name) for u in users]
-    return g.crm_member_choices
 
 
 def _form(formdata=True, activity: Activity | None = None) -> ActivityForm:
@@ -91,7 +59,7 @@ def _form(formdata=True, activity: Activity | None = None) -> ActivityForm:
             form.assignee_id.data = str(activity.assignee_id) if activity.assignee_id else ""
             form.due_at.data = (activity.due_at.astimezone(display_zone()).strftime("%Y-%m-%dT%H:%M")
                                 if activity.due_at else "")
-    form.assignee_id.choices = _member_choices()
+    form.assignee_id.choices = assignee_choices(current_account())
     form.due_at.description = f"In your time zone, {_zone_name()}."
     return form
 
@@ -109,7 +77,7 @@ def _context_ids(source, strict: bool = False) -> dict:
             value = raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw))
         except ValueError:
             if strict:
-                abort(404)
+                raise NotFoundError("Not found.") from None
             continue
         if strict:
             get_or_404(model, value)
@@ -297,7 +265,7 @@ def task_status(activity_id):
     try:
         activities.transition(current_account(), activity, status, actor=current_user)
     except ServiceError as refused:
-        db.session.rollback()
+        discard_changes()
         # htmx swaps only 2xx and 422 (static/js/app.js): a refused change comes back as 422 there so
         # the panel is re-drawn with the message next to the activity; a plain form post gets the 409.
         code = 422 if wants_fragment() else refused.status
@@ -326,7 +294,6 @@ def task_edit(activity_id):
                 activities.update(current_account(), activity, form.values(), actor=current_user,
                                   zone_name=_zone_name(), partial=True)
             except ServiceError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
                 flash(f"“{activity.subject}” saved.", "success")

@@ -1,59 +1,26 @@
 """Companies: list with search and filters, detail with contacts and children, edit."""
-import uuid
-
-from flask import abort, flash, request, url_for
+from flask import flash, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.orm import joinedload
-from wtforms import SelectField, StringField, TelField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length
 
-from app.auth.models import Membership, User
 from app.core.errors import ServiceError
 from app.core.forms import apply_error
 from app.core.pagination import paginate, parse_page_args
 from app.core.roles import role_required
 from app.core.tenancy import current_account, get_or_404, scoped
+from app.core.validation import get_live, uuid_or_none
 from app.core.web import redirect_to, render, wants_fragment
 from app.crm import bp
-from app.crm.forms import NoteForm, TagForm
-from app.crm.models import COMPANY_SIZES, Company, Contact, Deal, Note, Tag
+from app.crm.forms import TagForm, chosen_company, company_form
+from app.crm.models import COMPANY_SIZES, Company, Contact, Deal, Tag
 from app.crm.services import companies as service
-from app.crm.services.notes import editable_text as note_text
 from app.crm.services.phones import format_phone
-from app.crm.views.record_notes import add_note, delete_note, edit_note, note_on
+from app.crm.views.notes import add_note, delete_note, edit_note, note_on, notes_panel
 from app.extensions import db
 
 PICKER_LIMIT = 20
-
-
-class CompanyForm(FlaskForm):
-    name = StringField("Name", validators=[Length(max=160)],
-                       render_kw={"autocomplete": "off"})
-    domain = StringField("Domain", validators=[Length(max=253)], description="e.g. example.com — one company per domain.",
-                         render_kw={"autocomplete": "off", "placeholder": "example.com"})
-    industry = StringField("Industry", validators=[Length(max=80)],
-                           render_kw={"autocomplete": "off", "list": "industry-suggestions"})
-    size = SelectField("Size", validate_choice=False,
-                       choices=[SelectChoice("", "—")] + [SelectChoice(s, f"{s} employees") for s in COMPANY_SIZES])
-    phone = TelField("Phone", validators=[Length(max=40)], render_kw={"autocomplete": "off"})
-    owner_id = SelectField("Owner", validate_choice=False)
-    parent_id = SelectField("Parent company", validate_choice=False)
-
-    FIELDS = ("name", "domain", "industry", "size", "phone", "owner_id", "parent_id")
-
-    def service_data(self) -> dict:
-        return {name: self[name].data or "" for name in self.FIELDS}
-
-
-def member_choices(account) -> list[tuple[str, str]]:
-    """(user id, name) of the account's members, for owner selects."""
-    rows = db.session.execute(
-        select(User.id, User.name, User.email).join(Membership, Membership.user_id == User.id)
-        .where(Membership.account_id == account.id).order_by(func.lower(User.name), User.email)).all()
-    return [(str(user_id), name or email.split("@")[0]) for user_id, name, email in rows]
 
 
 def _industries(account) -> list[str]:
@@ -63,43 +30,8 @@ def _industries(account) -> list[str]:
 
 
 def _live_company(company_id) -> Company:
-    company = get_or_404(Company, company_id)
-    if company.deleted_at is not None:
-        abort(404)
-    return company
-
-
-def as_uuid_or_none(value):
-    """A UUID from a query or form value, or None for anything else."""
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
-
-
-def _selected_company_choice(value, exclude=None) -> list[SelectChoice]:
-    """The chosen company as the one choice of a picker (its name looked up), when there is one."""
-    company_id = as_uuid_or_none(value)
-    company = db.session.execute(scoped(Company).where(
-        Company.id == company_id, Company.deleted_at.is_(None))).scalar_one_or_none() if company_id else None
-    if company is None or (exclude is not None and company.id == exclude):
-        return []
-    return [SelectChoice(str(company.id), company.name)]
-
-
-def company_form(account, company=None, formdata=None, **defaults) -> CompanyForm:
-    if company is not None:
-        for name in CompanyForm.FIELDS:
-            value = getattr(company, name)
-            defaults.setdefault(name, "" if value is None else str(value))
-        defaults["phone"] = format_phone(company.phone)
-    form = CompanyForm(formdata=formdata, **defaults) if formdata is not None else CompanyForm(**defaults)
-    form.owner_id.choices = [SelectChoice("", "— Nobody —")] + [SelectChoice(i, n) for i, n in member_choices(account)]
-    form.parent_id.choices = [SelectChoice("", "— No parent —")] + _selected_company_choice(
-        form.parent_id.data, exclude=company.id if company else None)
-    return form
+    """The account's company, not deleted (404 otherwise)."""
+    return get_live(Company, current_account(), company_id)
 
 
 def _filters() -> dict:
@@ -120,8 +52,9 @@ def companies():
             .where(Contact.company_id.in_([c.id for c in results.items]), Contact.deleted_at.is_(None))
             .group_by(Contact.company_id)).all())
     return render("crm/companies/list.html", block="results", results=results, filters=filters,
-                  filtered=any(filters.values()), counts=counts, industries=_industries(account),
-                  sizes=COMPANY_SIZES)
+                  filtered=any(filters.values()), counts=counts,
+                  industries=[(industry, industry) for industry in _industries(account)],
+                  sizes=[(size, f"{size} employees") for size in COMPANY_SIZES])
 
 
 @bp.route("/companies/options")
@@ -131,17 +64,17 @@ def company_options():
     account = current_account()
     q = (request.args.get("q") or "").strip()[:100]
     selected = request.args.get("parent_id") or request.args.get("company_id") or ""
-    excluded_id = as_uuid_or_none(request.args.get("exclude"))
+    excluded_id = uuid_or_none(request.args.get("exclude"))
     query = service.filtered(account, {"q": q}).limit(PICKER_LIMIT)
     if excluded_id:
         query = query.where(Company.id != excluded_id)
     matches = list(db.session.execute(query).scalars())
-    current = _selected_company_choice(selected, exclude=excluded_id)
+    current = chosen_company(selected, exclude=excluded_id)
     options = list(current)
     options += [SelectChoice(str(c.id), c.name) for c in matches if not current or str(c.id) != current[0].value]
     chosen = (str(matches[0].id) if q and matches else (current[0].value if current else ""))
-    return render("crm/deals/_options.html", options=options, chosen=chosen, empty_label=request.args.get("empty") or "— None —",
-                  q=q, found=len(matches))
+    return render("crm/deals/_options.html", options=options, chosen=chosen,
+                  empty_label=request.args.get("empty") or "— None —", q=q, found=len(matches))
 
 
 @bp.route("/companies/new", methods=["GET", "POST"])
@@ -172,7 +105,6 @@ def company_edit(company_id):
         try:
             service.update(account, company, form.service_data(), actor=current_user)
         except ServiceError as error:
-            db.session.rollback()
             apply_error(form, error)
         else:
             flash("Company saved.", "success")
@@ -186,22 +118,13 @@ def company_edit(company_id):
 @role_required("user")
 def company_delete(company_id):
     company = _live_company(company_id)
-    if not FlaskForm().validate_on_submit():
-        abort(400, description="The form expired. Reload the page and try again.")
     name = company.name
     service.delete(current_account(), company, actor=current_user)
     flash(f"Company {name} deleted. Its contacts and child companies were unlinked.", "success")
     return redirect_to(url_for("crm.companies"))
 
 
-def _notes_of(account, **target):
-    (column, value), = target.items()
-    return list(db.session.execute(scoped(Note, account).where(getattr(Note, column) == value)
-                                   .options(joinedload(Note.author)).order_by(Note.created_at.desc(), Note.id)
-                                   .limit(100)).scalars())
-
-
-def _detail_context(company, note_form=None, tag_form=None):
+def _detail_context(company, notes=None, tag_form=None):
     account = current_account()
     contacts = paginate(scoped(Contact, account).where(Contact.company_id == company.id, Contact.deleted_at.is_(None))
                         .options(joinedload(Contact.owner))
@@ -216,12 +139,16 @@ def _detail_context(company, note_form=None, tag_form=None):
                      *parse_page_args(request.args, page_field="deals_page"))
     parent = company.parent if company.parent_id and company.parent and company.parent.deleted_at is None else None
     return dict(company=company, parent=parent, contacts=contacts, children=children, deals=deals,
-                notes=_notes_of(account, company_id=company.id), note_form=note_form or NoteForm(),
-                note_add_url=url_for("crm.company_note_add", company_id=company.id),
-                note_delete_endpoint="crm.company_note_delete", note_edit_endpoint="crm.company_note_edit",
-                note_text=note_text, note_errors={}, note_drafts={}, activity_context={"company_id": company.id},
+                notes=notes or notes_panel(company), activity_context={"company_id": company.id},
                 phone=format_phone(company.phone), tag_form=tag_form or TagForm(formdata=None),
                 tag_names=_tag_names(account))
+
+
+def _page(company):
+    """The company's page drawn again with a status (a refusal on it)."""
+    def page(status, **extra):
+        return render("crm/companies/detail.html", status=status, **_detail_context(company, **extra))
+    return page
 
 
 def _tag_names(account) -> list[str]:
@@ -233,7 +160,7 @@ def _tags_response(company, form=None, status=200):
     if not wants_fragment():
         if status == 200:
             return redirect_to(url_for("crm.company_detail", company_id=company.id))
-        return render("crm/companies/detail.html", status=status, **_detail_context(company, tag_form=form))
+        return _page(company)(status, tag_form=form)
     return render("crm/companies/detail.html", block="tags", status=status, company=company,
                   tag_form=form or TagForm(formdata=None), tag_names=_tag_names(current_account()))
 
@@ -247,7 +174,6 @@ def company_tag_add(company_id):
         try:
             service.add_tag(current_account(), company, form.name.data or "", actor=current_user)
         except ServiceError as error:
-            db.session.rollback()
             apply_error(form, error)
         else:
             return _tags_response(company)
@@ -269,28 +195,25 @@ def company_detail(company_id):
     return render("crm/companies/detail.html", **_detail_context(company))
 
 
+# ---- notes (app/crm/views/notes.py) --------------------------------------------------------------
+
 @bp.route("/companies/<uuid:company_id>/notes", methods=["POST"])
 @role_required("user")
 def company_note_add(company_id):
     company = _live_company(company_id)
-    return add_note(company, "company_id", _detail_context, "crm/companies/detail.html",
-                    url_for("crm.company_detail", company_id=company.id))
+    return add_note(company, _page(company))
 
 
 @bp.route("/companies/notes/<uuid:note_id>/edit", methods=["POST"])
 @role_required("user")
 def company_note_edit(note_id):
-    note = note_on(note_id, "company_id")
+    note = note_on(note_id, Company)
     company = _live_company(note.company_id)
-    return edit_note(company, note, _detail_context, "crm/companies/detail.html",
-                     url_for("crm.company_detail", company_id=company.id))
+    return edit_note(company, note, _page(company))
 
 
 @bp.route("/companies/notes/<uuid:note_id>/delete", methods=["POST"])
 @role_required("user")
 def company_note_delete(note_id):
-    note = note_on(note_id, "company_id")
-    company = _live_company(note.company_id)
-    return delete_note(note, url_for("crm.company_detail", company_id=company.id))
-
-
+    note = note_on(note_id, Company)
+    return delete_note(_live_company(note.company_id), note)

@@ -1,61 +1,45 @@
 """Contacts: list with search, filters and segments, detail with timeline, edit, trash, bulk, export."""
 import csv
 import io
-import uuid
 from datetime import timedelta
 
-from flask import Response, abort, flash, request, stream_with_context, url_for
+from flask import Response, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
-from werkzeug.routing import BuildError
 
-from app.auth.models import Membership, User
+from app.auth.models import User
 from app.core.db import utcnow
 from app.core.errors import ServiceError, ValidationError
-from app.core.forms import apply_error
+from app.core.forms import apply_error, discard_changes
 from app.core.pagination import Page, paginate, parse_page_args
 from app.core.roles import role_required
-from app.core.tenancy import current_account, current_membership, get_or_404, scoped
+from app.core.tenancy import current_account, get_or_404, scoped
+from app.core.validation import get_live
 from app.core.web import redirect_to, render, safe_next_url, wants_fragment
 from app.crm import bp
-from app.crm.forms import SOURCE_LABELS, NoteForm, SegmentForm, TagForm, contact_form
-from app.crm.models import CONTACT_SOURCES, Company, Contact, Deal, Note, Segment, Tag
-from app.crm.services import contacts, custom_fields, notes, tags, timeline
+from app.crm.forms import SOURCE_LABELS, SegmentForm, TagForm, company_choices, contact_form, member_choices
+from app.crm.models import CONTACT_SOURCES, Contact, Deal, Segment, Tag
+from app.crm.services import contacts, custom_fields, timeline
 from app.crm.services.contacts import DuplicateContact
-from app.crm.services.notes import editable_text as note_text
 from app.crm.services.phones import format_phone
+from app.crm.views.notes import CONTACT_CHANGED, add_note, delete_note, edit_note, note_of, notes_panel
 from app.extensions import db
 
 SORT_CHOICES = (("-created", "Newest first"), ("created", "Oldest first"), ("name", "Name A–Z"),
                 ("-name", "Name Z–A"), ("-updated", "Recently updated"), ("updated", "Least recently updated"))
 SORT_KEYS = {key for key, _ in SORT_CHOICES}
 MORE_FILTERS = ("company", "source", "created_from", "created_to", "cf", "cf_value")  # folded by default
-NOTES_PAGE_SIZE = 10
 TIMELINE_PAGE_SIZE = 20
 DEALS_SHOWN = 25
 EXPORT_CHUNK = 500
-CHOICE_LIMIT = 1000  # companies and tags offered in selects
-CHANGED = "contactChanged"  # htmx event: the timeline reloads its first page
+CHOICE_LIMIT = 1000  # tags offered in selects
 
 
 # ---- helpers -------------------------------------------------------------------------------------
 
 def _plural(count: int, word: str = "contact") -> str:
     return f"{count:,} {word}{'' if count == 1 else 's'}"
-
-
-def _members(account) -> list[tuple[uuid.UUID, str]]:
-    rows = db.session.execute(
-        select(User.id, User.name, User.email).join(Membership, Membership.user_id == User.id)
-        .where(Membership.account_id == account.id).order_by(func.lower(User.name), User.email))
-    return [(user_id, name or email.split("@")[0]) for user_id, name, email in rows]
-
-
-def _companies(account) -> list[tuple[uuid.UUID, str]]:
-    return list(db.session.execute(
-        select(Company.id, Company.name).where(Company.account_id == account.id, Company.deleted_at.is_(None))
-        .order_by(func.lower(Company.name)).limit(CHOICE_LIMIT)))
 
 
 def _tags(account) -> list[Tag]:
@@ -113,25 +97,22 @@ def _list_context(source, full: bool = True, **extra) -> dict:
         page = Page(items=[], page=1, page_size=page_size, total=0)
     context = dict(
         filters=filters, sort=sort, page=page, filter_error=filter_error, definitions=definitions,
-        segments=_segments(account), tags=_tags(account), members=_members(account),
-        companies=_companies(account) if full else [], sources=[(s, SOURCE_LABELS.get(s, s)) for s in CONTACT_SOURCES],
+        segments=_segments(account), tags=_tags(account), members=member_choices(account),
+        companies=company_choices(account) if full else [],
+        sources=[(s, SOURCE_LABELS.get(s, s)) for s in CONTACT_SOURCES],
         sort_choices=SORT_CHOICES, more_filters_open=any(k in filters for k in MORE_FILTERS),
         list_url=_list_url(filters, sort), segment_form=SegmentForm(formdata=None), fmt_phone=format_phone,
-        bulk_error=None, selected=set(), bulk_all=False,
-        import_url=_link("crm.contact_import", "/contacts/import"))
+        bulk_error=None, selected=set(), bulk_all=False)
     context.update(extra)
     return context
 
 
 def _live_contact(contact_id) -> Contact:
     """The account's contact for a change: 404 for another account's and for one in the trash."""
-    contact = get_or_404(Contact, contact_id)
-    if contact.deleted_at is not None:
-        abort(404)
-    return contact
+    return get_live(Contact, current_account(), contact_id)
 
 
-def _with_trigger(response, event: str = CHANGED):
+def _with_trigger(response, event: str = CONTACT_CHANGED):
     body, status, headers = response
     headers = dict(headers)
     headers["HX-Trigger"] = event
@@ -143,13 +124,23 @@ def _with_trigger(response, event: str = CHANGED):
 @bp.route("/contacts", endpoint="contacts")
 @role_required("viewer")
 def contacts_index():
-    # Only the search and the filters swap the results; any other htmx request (e.g. the HX-Location of
-    # redirect_to, which targets <body>) gets the whole page.
-    swap = request.headers.get("HX-Target") == "contact-results" and wants_fragment()
-    context = _list_context(request.args, full=not swap)
-    status = 422 if context["filter_error"] else 200
-    return render("crm/contacts/list.html", block="results" if swap else None, status=status, oob_segments=swap,
+    """The list page, always whole: the search box and the filters ask for /contacts/results instead."""
+    context = _list_context(request.args)
+    return render("crm/contacts/list.html", status=422 if context["filter_error"] else 200, oob_segments=False,
                   **context)
+
+
+@bp.route("/contacts/results")
+@role_required("viewer")
+def contact_results():
+    """The results of a search or a filter, swapped in by htmx, with the segment bar (out of band) and the
+    address of the list it shows pushed into the browser's history; any other request is sent to that list."""
+    if not wants_fragment():
+        return redirect(url_for("crm.contacts", **request.args.to_dict()))
+    context = _list_context(request.args, full=False)
+    body, status, headers = render("crm/contacts/list.html", block="results",
+                                   status=422 if context["filter_error"] else 200, oob_segments=True, **context)
+    return body, status, {**headers, "HX-Push-Url": context["list_url"]}
 
 
 @bp.route("/contacts/segments", methods=["POST"])
@@ -183,16 +174,6 @@ def contact_segment_delete(segment_id):
 
 # ---- bulk actions and export ---------------------------------------------------------------------
 
-def _uuid_list(values) -> list[uuid.UUID]:
-    found = []
-    for value in values:
-        try:
-            found.append(uuid.UUID(str(value)))
-        except ValueError:
-            continue
-    return found
-
-
 @bp.route("/contacts/bulk", methods=["POST"])
 @role_required("user")
 def contacts_bulk():
@@ -201,58 +182,40 @@ def contacts_bulk():
     action = form.get("action") or ""
     definitions = custom_fields.fields_of(account)
     filters, sort = _filters(form, definitions), _sort(form)
-    selected = _uuid_list(form.getlist("ids"))
     everything = form.get("scope") == "all"
     back = safe_next_url(form.get("next"), _list_url(filters, sort))
-
-    def refuse(message):
-        context = _list_context(form, bulk_error=message, selected={str(i) for i in selected}, bulk_all=everything)
-        return render("crm/contacts/list.html", status=422, oob_segments=False, **context)
-
-    nothing_selected = "Select at least one contact (tick its box), or all the contacts matching the filter."
-    if not everything and not selected:
-        return refuse(nothing_selected)
     try:
-        query = contacts.filtered(account, filters if everything else {})
-    except ValidationError as error:
-        return refuse(error.message)
-    if not everything:
-        query = query.where(Contact.id.in_(selected))
-    if action == "export":
-        return _csv_response(account, contacts.sorted_query(query, sort), definitions)
-    if action not in contacts.BULK_ACTIONS:
-        return refuse("Choose what to do with the selected contacts.")
-    ids = list(db.session.execute(query.with_only_columns(Contact.id)).scalars())
-    if not ids:
-        return refuse(nothing_selected)
-    value = {"add_tag": form.get("tag_name"), "remove_tag": form.get("tag_id"),
-             "assign_owner": form.get("owner_id"), "delete": None}[action]
-    if action == "delete" and form.get("confirmed") != "1":
-        hidden = [(key, item) for key in form for item in form.getlist(key) if key not in ("csrf_token", "confirmed")]
-        return render("crm/contacts/bulk_confirm.html", count=len(ids), hidden=hidden, back=back,
-                      restore_days=contacts.RESTORE_DAYS)
-    try:
-        changed = contacts.bulk(account, ids, action, value, actor=current_user)
+        chosen = contacts.selection(account, filters, form.getlist("ids"), everything)
+        if action == "export":
+            return _csv_response(account, contacts.sorted_query(chosen, sort), definitions)
+        ids = contacts.bulk_targets(chosen, action)
+        if action == "delete" and form.get("confirmed") != "1":
+            hidden = [(key, item) for key in form for item in form.getlist(key)
+                      if key not in ("csrf_token", "confirmed")]
+            return render("crm/contacts/bulk_confirm.html", count=len(ids), hidden=hidden, back=back,
+                          restore_days=contacts.RESTORE_DAYS)
+        value = {"add_tag": form.get("tag_name"), "remove_tag": form.get("tag_id"),
+                 "assign_owner": form.get("owner_id")}.get(action)
+        result = contacts.bulk(account, ids, action, value, actor=current_user)
     except ServiceError as error:
-        db.session.rollback()
-        return refuse(error.message)
-    flash(_bulk_message(account, action, value, changed, len(ids)), "success")
+        discard_changes()
+        context = _list_context(form, bulk_error=error.message, selected=set(form.getlist("ids")),
+                                bulk_all=everything)
+        return render("crm/contacts/list.html", status=422, oob_segments=False, **context)
+    flash(_bulk_message(result), "success")
     return redirect_to(back)
 
 
-def _bulk_message(account, action, value, changed, total) -> str:
-    unchanged = total - changed
-    if action == "add_tag":
-        tag = tags.find_by_name(account, value or "")
+def _bulk_message(result: contacts.BulkResult) -> str:
+    changed, unchanged = result.changed, result.selected - result.changed
+    if result.action == "add_tag":
         extra = f" ({_plural(unchanged)} had it already)" if unchanged else ""
-        return f"Tag “{tag.name if tag else value}” added to {_plural(changed)}{extra}."
-    if action == "remove_tag":
-        tag = db.session.execute(scoped(Tag, account).where(Tag.id == uuid.UUID(str(value)))).scalar_one_or_none()
-        return f"Tag “{tag.name if tag else ''}” removed from {_plural(changed)}."
-    if action == "assign_owner":
-        name = dict(_members(account)).get(uuid.UUID(value)) if value else None
-        if name:
-            return f"{_plural(changed)} assigned to {name}."
+        return f"Tag “{result.tag.name}” added to {_plural(changed)}{extra}."
+    if result.action == "remove_tag":
+        return f"Tag “{result.tag.name}” removed from {_plural(changed)}."
+    if result.action == "assign_owner":
+        if result.owner is not None:
+            return f"{_plural(changed)} assigned to {result.owner.display_name}."
         return f"{_plural(changed)} now {'has' if changed == 1 else 'have'} no owner."
     return (f"{_plural(changed)} moved to the trash. You can restore {'it' if changed == 1 else 'them'} there for "
             f"{contacts.RESTORE_DAYS} days.")
@@ -264,10 +227,7 @@ def contacts_export():
     """Every contact matching the list's filters, as CSV (streamed: any size)."""
     account = current_account()
     definitions = custom_fields.fields_of(account)
-    try:
-        query = contacts.filtered(account, _filters(request.args, definitions))
-    except ValidationError as error:
-        abort(422, description=error.message)
+    query = contacts.filtered(account, _filters(request.args, definitions))  # a bad filter: 422
     return _csv_response(account, contacts.sorted_query(query, _sort(request.args)), definitions)
 
 
@@ -378,8 +338,7 @@ def contact_delete(contact_id):
 # ---- create and edit -----------------------------------------------------------------------------
 
 def _contact_form(account, contact=None, **kwargs):
-    return contact_form(custom_fields.fields_of(account), _companies(account), _members(account), contact,
-                        **kwargs)
+    return contact_form(account, custom_fields.fields_of(account), contact, **kwargs)
 
 
 def _save(form, contact=None):
@@ -428,8 +387,6 @@ def contact_edit(contact_id):
             if saved is not None:
                 flash(f"Contact {saved.name} saved.", "success")
                 return redirect_to(url_for("crm.contact_detail", contact_id=saved.id))
-        db.session.rollback()  # nothing half-changed stays on the contact shown again
-        contact = _live_contact(contact_id)
         return render("crm/contacts/form.html", block="form", status=422, form=form, contact=contact,
                       duplicate=duplicate, country=contacts.default_country(account))
     return render("crm/contacts/form.html", form=form, contact=contact, duplicate=None,
@@ -446,44 +403,28 @@ def _timeline(account, contact, page_number: int):
     return page
 
 
-def _notes(contact, page_number: int = 1):
-    query = (scoped(Note).where(Note.contact_id == contact.id).options(selectinload(Note.author))
-             .order_by(Note.created_at.desc(), Note.id))
-    return paginate(query, page_number, NOTES_PAGE_SIZE)
-
-
-def _link(endpoint: str, fallback: str, **values) -> str:
-    """A link to a page another part of the CRM builds; a plain path until its endpoint exists."""
-    try:
-        return url_for(endpoint, **values)
-    except BuildError:
-        return fallback
-
-
-def deal_url(deal_id) -> str:
-    return _link("crm.deal_detail", f"/deals/{deal_id}", deal_id=deal_id)
-
-
-def company_url(company_id) -> str:
-    return _link("crm.company_detail", f"/companies/{company_id}", company_id=company_id)
-
-
 def _detail_context(contact, **extra) -> dict:
     account = current_account()
-    notes_page_number, _ = parse_page_args(request.args, page_field="notes_page")
     deals = list(db.session.execute(
         scoped(Deal).where(Deal.contact_id == contact.id).options(selectinload(Deal.stage))
         .order_by(Deal.created_at.desc(), Deal.id).limit(DEALS_SHOWN + 1)).scalars())
     context = dict(
         contact=contact, definitions=custom_fields.fields_of(account), deals=deals[:DEALS_SHOWN],
         more_deals=len(deals) > DEALS_SHOWN, timeline_page=_timeline(account, contact, 1),
-        notes_page=_notes(contact, notes_page_number), note_form=NoteForm(formdata=None),
         tag_form=TagForm(formdata=None), tag_names=[t.name for t in _tags(account)], fmt_phone=format_phone,
-        role=current_membership().role, note_errors={}, source_labels=SOURCE_LABELS,
-        activity_context={"contact_id": contact.id}, restore_days=contacts.RESTORE_DAYS, deal_url=deal_url,
-        company_url=company_url, note_drafts={}, note_text=note_text)
+        source_labels=SOURCE_LABELS, activity_context={"contact_id": contact.id},
+        restore_days=contacts.RESTORE_DAYS)
     context.update(extra)
+    if "notes" not in context:
+        context["notes"] = notes_panel(contact)
     return context
+
+
+def _page(contact):
+    """The contact's page drawn again with a status (a refusal on it)."""
+    def page(status, **extra):
+        return render("crm/contacts/detail.html", status=status, **_detail_context(contact, **extra))
+    return page
 
 
 @bp.route("/contacts/<uuid:contact_id>")
@@ -498,7 +439,7 @@ def contact_detail(contact_id):
 def contact_timeline(contact_id):
     contact = get_or_404(Contact, contact_id)
     page_number, _ = parse_page_args(request.args)
-    return render("crm/contacts/timeline.html", block="entries", contact=contact, deal_url=deal_url,
+    return render("crm/contacts/timeline.html", block="entries", contact=contact,
                   timeline_page=_timeline(current_account(), contact, page_number))
 
 
@@ -506,7 +447,7 @@ def _tags_response(contact, form=None, status=200):
     if not wants_fragment():
         if status == 200:
             return redirect_to(url_for("crm.contact_detail", contact_id=contact.id))
-        return render("crm/contacts/detail.html", status=status, **_detail_context(contact, tag_form=form))
+        return _page(contact)(status, tag_form=form)
     response = render("crm/contacts/detail.html", block="tags", status=status, contact=contact,
                       tag_form=form or TagForm(formdata=None), tag_names=[t.name for t in _tags(current_account())])
     return _with_trigger(response) if status == 200 else response
@@ -521,7 +462,6 @@ def contact_tag_add(contact_id):
         try:
             contacts.add_tag(current_account(), contact, form.name.data or "", actor=current_user)
         except ServiceError as error:
-            db.session.rollback()
             apply_error(form, error)
         else:
             return _tags_response(contact)
@@ -537,66 +477,24 @@ def contact_tag_remove(contact_id, tag_id):
     return _tags_response(contact)
 
 
-def _notes_response(contact, status=200, form=None, note_errors=None, drafts=None):
-    if not wants_fragment():
-        if status == 200:
-            return redirect_to(url_for("crm.contact_detail", contact_id=contact.id) + "#notes")
-        return render("crm/contacts/detail.html", status=status,
-                      **_detail_context(contact, note_form=form or NoteForm(formdata=None),
-                                        note_errors=note_errors or {}, note_drafts=drafts or {}))
-    response = render("crm/contacts/detail.html", block="notes", status=status, contact=contact,
-                      notes_page=_notes(contact), note_form=form or NoteForm(formdata=None),
-                      note_errors=note_errors or {}, note_drafts=drafts or {}, role=current_membership().role,
-                      note_text=note_text)
-    return _with_trigger(response) if status == 200 else response
-
+# ---- notes (app/crm/views/notes.py) --------------------------------------------------------------
 
 @bp.route("/contacts/<uuid:contact_id>/notes", methods=["POST"])
 @role_required("user")
 def contact_note_create(contact_id):
     contact = _live_contact(contact_id)
-    form = NoteForm()
-    if form.validate_on_submit():
-        try:
-            notes.create(current_account(), {"body": form.body.data, "contact_id": str(contact.id)},
-                         actor=current_user)
-        except ServiceError as error:
-            apply_error(form, error)
-        else:
-            return _notes_response(contact)
-    return _notes_response(contact, 422, form=form)
-
-
-def _contact_note(contact_id, note_id):
-    contact = _live_contact(contact_id)
-    note = get_or_404(Note, note_id)
-    if note.contact_id != contact.id:
-        abort(404)
-    return contact, note
+    return add_note(contact, _page(contact))
 
 
 @bp.route("/contacts/<uuid:contact_id>/notes/<uuid:note_id>", methods=["POST"])
 @role_required("user")
 def contact_note_update(contact_id, note_id):
-    contact, note = _contact_note(contact_id, note_id)
-    body = request.form.get("body", "")
-    try:
-        notes.update(current_account(), note, body, current_user, current_membership().role)
-    except ServiceError as error:
-        db.session.rollback()
-        if error.status == 403:
-            abort(403, description=error.message)
-        return _notes_response(contact, 422, note_errors={note.id: error.message}, drafts={note.id: body})
-    return _notes_response(contact)
+    contact = _live_contact(contact_id)
+    return edit_note(contact, note_of(contact, note_id), _page(contact))
 
 
 @bp.route("/contacts/<uuid:contact_id>/notes/<uuid:note_id>/delete", methods=["POST"])
 @role_required("user")
 def contact_note_delete(contact_id, note_id):
-    contact, note = _contact_note(contact_id, note_id)
-    try:
-        notes.delete(current_account(), note, current_user, current_membership().role)
-    except ServiceError as error:
-        abort(error.status, description=error.message)
-    flash("Note deleted.", "success")
-    return redirect_to(url_for("crm.contact_detail", contact_id=contact.id) + "#notes")
+    contact = _live_contact(contact_id)
+    return delete_note(contact, note_of(contact, note_id))

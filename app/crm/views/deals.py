@@ -1,116 +1,44 @@
 """Pipelines and deals: the board, the list, a deal's page, the forecast, pipeline settings."""
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+import calendar
 
 from flask import flash, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import func
 from sqlalchemy.orm import joinedload
-from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length
 
+from app.core.dates import today
 from app.core.errors import ServiceError, ValidationError
-from app.core.forms import apply_error
+from app.core.forms import apply_error, discard_changes, flashed_refusal
 from app.core.pagination import paginate, parse_page_args
 from app.core.roles import role_required
 from app.core.tenancy import current_account, get_or_404, scoped
+from app.core.validation import text_value, uuid_or_none
 from app.core.web import redirect_to, render, wants_fragment
 from app.crm import bp
-from app.crm.forms import NoteForm
+from app.crm.forms import QuickDealForm, chosen_contact, contact_label, deal_form, member_choices
 from app.crm.models import DEAL_STATUSES, Contact, Deal, Pipeline, Stage
 from app.crm.services import contacts as contacts_service
 from app.crm.services import deals as service
-from app.crm.services.notes import editable_text as note_text
-from app.crm.views.companies import _notes_of, _selected_company_choice, as_uuid_or_none, member_choices
-from app.crm.views.record_notes import add_note, delete_note, edit_note, note_on
+from app.crm.views.notes import add_note, delete_note, edit_note, note_on, notes_panel
 from app.extensions import db
 
 PICKER_LIMIT = 20
 STATUS_LABELS = {"open": "Open", "won": "Won", "lost": "Lost", "abandoned": "Abandoned"}
 STATUS_BADGES = {"open": "accent", "won": "success", "lost": "danger", "abandoned": ""}
-
-
-# ---- forms ----------------------------------------------------------------------------------------
-
-class DealForm(FlaskForm):
-    title = StringField("Title", validators=[Length(max=160)], render_kw={"autocomplete": "off"})
-    value = StringField("Value", description="In your currency, e.g. 1250.50",
-                        render_kw={"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00"})
-    stage_id = SelectField("Stage", validate_choice=False)
-    contact_id = SelectField("Contact", validate_choice=False)
-    company_id = SelectField("Company", validate_choice=False)
-    owner_id = SelectField("Owner", validate_choice=False)
-    expected_close_date = StringField("Expected close date", render_kw={"type": "date"})
-
-    FIELDS = ("title", "value", "stage_id", "contact_id", "company_id", "owner_id", "expected_close_date")
-
-    def service_data(self) -> dict:
-        return {name: self[name].data or "" for name in self.FIELDS}
-
-
-class QuickDealForm(FlaskForm):
-    title = StringField("Title", validators=[Length(max=160)], render_kw={"autocomplete": "off", "placeholder": "Deal title"})
-    value = StringField("Value", render_kw={"inputmode": "decimal", "autocomplete": "off", "placeholder": "Value, e.g. 1250.50"})
-
-
-def _contact_choice(value) -> list[SelectChoice]:
-    contact_id = as_uuid_or_none(value)
-    contact = db.session.execute(scoped(Contact).where(
-        Contact.id == contact_id, Contact.deleted_at.is_(None))).scalar_one_or_none() if contact_id else None
-    return [SelectChoice(str(contact.id), _contact_label(contact))] if contact else []
-
-
-def _contact_label(contact: Contact) -> str:
-    return f"{contact.name} ({contact.email})" if contact.email and contact.name != contact.email else contact.name
-
-
-def _stage_choices(account, deal: Deal | None):
-    """Stages of the deal's pipeline; for a new deal, every pipeline's stages in groups."""
-    if deal is not None:
-        return [SelectChoice(str(s.id), f"{s.name} ({s.probability}%)") for s in deal.pipeline.stages]
-    pipelines = service.pipelines_of(account)
-    if len(pipelines) == 1:
-        return [SelectChoice(str(s.id), f"{s.name} ({s.probability}%)") for s in pipelines[0].stages]
-    return {p.name: [(str(s.id), f"{s.name} ({s.probability}%)") for s in p.stages] for p in pipelines}
-
-
-def deal_form(account, deal: Deal | None = None, formdata=None, **defaults) -> DealForm:
-    if deal is not None:
-        defaults.update(title=deal.title, value=f"{deal.value_cents / 100:.2f}", stage_id=str(deal.stage_id),
-                        contact_id=str(deal.contact_id or ""), company_id=str(deal.company_id or ""),
-                        owner_id=str(deal.owner_id or ""),
-                        expected_close_date=deal.expected_close_date.isoformat() if deal.expected_close_date else "")
-    form = DealForm(formdata=formdata, **defaults) if formdata is not None else DealForm(**defaults)
-    form.stage_id.choices = _stage_choices(account, deal)
-    form.owner_id.choices = [SelectChoice("", "— Nobody —")] + [SelectChoice(i, n) for i, n in member_choices(account)]
-    form.contact_id.choices = [SelectChoice("", "— No contact —")] + _contact_choice(form.contact_id.data)
-    form.company_id.choices = [SelectChoice("", "— No company —")] + _selected_company_choice(form.company_id.data)
-    return form
+LIST_FILTERS = {"q": "q", "pipeline": "pipeline_id", "stage": "stage_id", "status": "status", "owner": "owner"}
 
 
 # ---- helpers --------------------------------------------------------------------------------------
 
-def _pipelines(account) -> list[Pipeline]:
-    """The account's pipelines; the default one is created on the first visit."""
-    pipelines = service.pipelines_of(account)
-    if not pipelines:
-        service.create_pipeline(account, "Sales pipeline", actor=current_user)
-        pipelines = service.pipelines_of(account)
-    return pipelines
+def _chosen_pipeline(pipelines, raw) -> Pipeline | None:
+    """The pipeline asked for, else the first one (None when the workspace has none)."""
+    wanted = uuid_or_none(raw)
+    return next((p for p in pipelines if p.id == wanted), pipelines[0] if pipelines else None)
 
 
-def _chosen_pipeline(pipelines, raw) -> Pipeline:
-    wanted = as_uuid_or_none(raw)
-    return next((p for p in pipelines if p.id == wanted), pipelines[0])
-
-
-def _today(account) -> date:
-    try:
-        return datetime.now(ZoneInfo(account.timezone or "UTC")).date()
-    except (KeyError, ValueError):
-        return date.today()
+def _today(account):
+    return today(account.timezone)
 
 
 def _board_filters(source, members) -> tuple[dict, dict]:
@@ -126,9 +54,9 @@ def _board_filters(source, members) -> tuple[dict, dict]:
         raw = (source.get(key) or "").strip()
         if raw:
             try:
-                filters[key] = date.fromisoformat(raw).isoformat()
-            except ValueError:
-                errors[key] = "Use a date like 2026-12-31."
+                filters[key] = service.bound_date(raw, key).isoformat()
+            except ValidationError as error:
+                errors[key] = error.message
     return filters, errors
 
 
@@ -160,8 +88,10 @@ def _head_columns(account, pipeline, filters) -> list[dict]:
 @role_required("viewer")
 def board():
     account = current_account()
-    pipelines = _pipelines(account)
+    pipelines = service.pipelines_of(account)
     pipeline = _chosen_pipeline(pipelines, request.args.get("pipeline"))
+    if pipeline is None:  # every workspace gets one when it is made; this one's was deleted in the database
+        return render("crm/deals/board.html", pipeline=None, pipelines=[])
     members = member_choices(account)
     filters, errors = _board_filters(request.args, members)
     context = _board_context(account, pipeline, pipelines, filters, errors, members)
@@ -194,12 +124,11 @@ def deal_move(deal_id):
     deal = get_or_404(Deal, deal_id)
     members = member_choices(account)
     filters, _ = _board_filters(request.form, members)
-    order = [value for value in request.form.getlist("order") if as_uuid_or_none(value)]
+    order = [value for value in request.form.getlist("order") if uuid_or_none(value)]
     try:
         service.move(account, deal, request.form.get("stage_id"), order or None, actor=current_user)
     except ServiceError as error:
-        db.session.rollback()
-        deal = db.session.get(Deal, deal.id)
+        discard_changes()
         if wants_fragment():
             # The server is the source of truth: the whole board again, as it is.
             pipelines = service.pipelines_of(account)
@@ -226,7 +155,6 @@ def deal_quick_add(stage_id):
                                             "stage_id": str(stage.id), "owner_id": str(current_user.id)},
                                   actor=current_user)
         except ServiceError as error:
-            db.session.rollback()
             apply_error(form, error)
         else:
             if not wants_fragment():
@@ -252,29 +180,15 @@ def deal_quick_add(stage_id):
 @role_required("viewer")
 def deal_list():
     account = current_account()
+    args = {key: (request.args.get(key) or "").strip()[:200] for key in LIST_FILTERS}
+    query = service.filtered(account, {LIST_FILTERS[key]: value for key, value in args.items()}).options(
+        joinedload(Deal.stage), joinedload(Deal.pipeline), joinedload(Deal.contact), joinedload(Deal.owner))
+    results = paginate(query, *parse_page_args(request.args))
     pipelines = service.pipelines_of(account)
-    members = member_choices(account)
-    args = {key: (request.args.get(key) or "").strip()[:200] for key in ("q", "pipeline", "stage", "status", "owner")}
-    query = scoped(Deal, account).options(joinedload(Deal.stage), joinedload(Deal.pipeline), joinedload(Deal.contact),
-                                          joinedload(Deal.owner))
-    if args["q"]:
-        like = "%" + args["q"].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(func.lower(Deal.title).like(like, escape="\\"))
-    for key, column in (("pipeline", Deal.pipeline_id), ("stage", Deal.stage_id)):
-        if args[key]:
-            wanted = as_uuid_or_none(args[key])
-            query = query.where(column == wanted) if wanted else query.where(False)
-    if args["status"] in DEAL_STATUSES:
-        query = query.where(Deal.status == args["status"])
-    if args["owner"] == "none":
-        query = query.where(Deal.owner_id.is_(None))
-    elif args["owner"]:
-        wanted = as_uuid_or_none(args["owner"])
-        query = query.where(Deal.owner_id == wanted) if wanted else query.where(False)
-    results = paginate(query.order_by(Deal.created_at.desc(), Deal.id), *parse_page_args(request.args))
     return render("crm/deals/list.html", block="results", results=results, args=args, pipelines=pipelines,
-                  members=members, statuses=DEAL_STATUSES, status_labels=STATUS_LABELS, status_badges=STATUS_BADGES,
-                  filtered=any(args.values()))
+                  stage_groups=[(p.name, [(str(s.id), s.name) for s in p.stages]) for p in pipelines],
+                  members=member_choices(account), statuses=[(s, STATUS_LABELS[s]) for s in DEAL_STATUSES],
+                  status_labels=STATUS_LABELS, status_badges=STATUS_BADGES, filtered=any(args.values()))
 
 
 # ---- one deal -------------------------------------------------------------------------------------
@@ -283,32 +197,19 @@ def deal_list():
 @role_required("user")
 def deal_new():
     account = current_account()
-    pipelines = _pipelines(account)
-    defaults = {"owner_id": str(current_user.id)}
-    contact = None
+    if not service.pipelines_of(account):
+        flash("Deals move through the stages of a pipeline: create one first.", "info")
+        return redirect_to(url_for("crm.board"))
+    defaults, contact = {"owner_id": str(current_user.id)}, None
     if request.method == "GET":
-        contact_id = as_uuid_or_none(request.args.get("contact_id"))
-        if contact_id:
-            contact = db.session.execute(scoped(Contact).where(
-                Contact.id == contact_id, Contact.deleted_at.is_(None))).scalar_one_or_none()
-        if contact is not None:
-            defaults.update(contact_id=str(contact.id))
-            if contact.company_id:
-                defaults["company_id"] = str(contact.company_id)
-        if as_uuid_or_none(request.args.get("company_id")):
-            defaults["company_id"] = request.args["company_id"]
-        stage_id = as_uuid_or_none(request.args.get("stage_id"))
-        pipeline = _chosen_pipeline(pipelines, request.args.get("pipeline"))
-        stage = next((s for p in pipelines for s in p.stages if s.id == stage_id), None) or pipeline.stages[0]
-        defaults["stage_id"] = str(stage.id)
-        if contact is not None:
-            defaults["title"] = f"{contact.company.name if contact.company else contact.name} – new deal"
+        values, contact = service.draft(account, request.args.get("contact_id"), request.args.get("company_id"),
+                                        request.args.get("pipeline"), request.args.get("stage_id"))
+        defaults.update(values)
     form = deal_form(account, **defaults)
     if form.validate_on_submit():
         try:
             deal = service.create(account, form.service_data(), actor=current_user)
         except ServiceError as error:
-            db.session.rollback()
             apply_error(form, error)
         else:
             flash(f"Deal {deal.title} created.", "success")
@@ -317,17 +218,21 @@ def deal_new():
     return render("crm/deals/form.html", block="form", status=status, form=form, deal=None, contact=contact)
 
 
-def _detail_context(deal: Deal, note_form=None, status_errors=None, move_error=None, reason=""):
+def _detail_context(deal: Deal, notes=None, status_errors=None, move_error=None, reason=""):
     account = current_account()
     deal = db.session.execute(scoped(Deal, account).where(Deal.id == deal.id).options(
         joinedload(Deal.stage), joinedload(Deal.pipeline), joinedload(Deal.contact), joinedload(Deal.company),
         joinedload(Deal.owner))).scalar_one()
     return dict(deal=deal, stages=deal.pipeline.stages, status_labels=STATUS_LABELS, status_badges=STATUS_BADGES,
-                notes=_notes_of(account, deal_id=deal.id), note_form=note_form or NoteForm(),
-                note_add_url=url_for("crm.deal_note_add", deal_id=deal.id), note_delete_endpoint="crm.deal_note_delete",
-                note_edit_endpoint="crm.deal_note_edit", note_text=note_text, note_errors={}, note_drafts={},
-                activity_context={"deal_id": deal.id}, status_errors=status_errors or {}, move_error=move_error,
-                reason=reason, today=_today(account))
+                notes=notes or notes_panel(deal), activity_context={"deal_id": deal.id},
+                status_errors=status_errors or {}, move_error=move_error, reason=reason, today=_today(account))
+
+
+def _page(deal):
+    """The deal's page drawn again with a status (a refusal on it)."""
+    def page(status, **extra):
+        return render("crm/deals/detail.html", status=status, **_detail_context(deal, **extra))
+    return page
 
 
 @bp.route("/deals/<uuid:deal_id>")
@@ -353,7 +258,6 @@ def deal_edit(deal_id):
                 if data["stage_id"] != str(deal.stage_id):
                     service.move(account, deal, data["stage_id"], actor=current_user)
             except ServiceError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
                 flash("Deal saved.", "success")
@@ -373,7 +277,7 @@ def deal_status(deal_id):
     try:
         service.set_status(account, deal, status, reason, actor=current_user)
     except ServiceError as error:
-        db.session.rollback()
+        discard_changes()
         errors = dict(error.fields) or {"status": error.message}
         return render("crm/deals/detail.html", status=422,
                       **_detail_context(db.session.get(Deal, deal.id), status_errors=errors, reason=reason[:255]))
@@ -392,27 +296,28 @@ def deal_delete(deal_id):
     return redirect_to(url_for("crm.board", pipeline=pipeline_id))
 
 
+# ---- notes (app/crm/views/notes.py) --------------------------------------------------------------
+
 @bp.route("/deals/<uuid:deal_id>/notes", methods=["POST"])
 @role_required("user")
 def deal_note_add(deal_id):
     deal = get_or_404(Deal, deal_id)
-    return add_note(deal, "deal_id", _detail_context, "crm/deals/detail.html",
-                    url_for("crm.deal_detail", deal_id=deal.id))
+    return add_note(deal, _page(deal))
 
 
 @bp.route("/deals/notes/<uuid:note_id>/edit", methods=["POST"])
 @role_required("user")
 def deal_note_edit(note_id):
-    note = note_on(note_id, "deal_id")
+    note = note_on(note_id, Deal)
     deal = get_or_404(Deal, note.deal_id)
-    return edit_note(deal, note, _detail_context, "crm/deals/detail.html", url_for("crm.deal_detail", deal_id=deal.id))
+    return edit_note(deal, note, _page(deal))
 
 
 @bp.route("/deals/notes/<uuid:note_id>/delete", methods=["POST"])
 @role_required("user")
 def deal_note_delete(note_id):
-    note = note_on(note_id, "deal_id")
-    return delete_note(note, url_for("crm.deal_detail", deal_id=note.deal_id))
+    note = note_on(note_id, Deal)
+    return delete_note(get_or_404(Deal, note.deal_id), note)
 
 
 @bp.route("/deals/contact-options")
@@ -421,11 +326,12 @@ def deal_contact_options():
     """<option>s for the contact picker: the current choice, then up to 20 contacts matching `q`."""
     account = current_account()
     q = (request.args.get("q") or "").strip()[:100]
-    current = _contact_choice(request.args.get("contact_id"))
+    current = chosen_contact(request.args.get("contact_id"))
     matches = list(db.session.execute(
         contacts_service.filtered(account, {"q": q})
-        .order_by(func.lower(Contact.first_name), func.lower(Contact.last_name), Contact.id).limit(PICKER_LIMIT)).scalars())
-    options = list(current) + [SelectChoice(str(c.id), _contact_label(c)) for c in matches
+        .order_by(func.lower(Contact.first_name), func.lower(Contact.last_name), Contact.id)
+        .limit(PICKER_LIMIT)).scalars())
+    options = list(current) + [SelectChoice(str(c.id), contact_label(c)) for c in matches
                                if not current or str(c.id) != current[0].value]
     chosen = str(matches[0].id) if q and matches else (current[0].value if current else "")
     return render("crm/deals/_options.html", options=options, chosen=chosen, q=q, found=len(matches),
@@ -435,17 +341,19 @@ def deal_contact_options():
 # ---- forecast -------------------------------------------------------------------------------------
 
 def _month_label(key: str) -> str:
+    """ "2030-01" as "January 2030" (any year: no strftime, which some platforms do not pad)."""
     if key == "no date":
         return "No close date"
-    return datetime.strptime(key, "%Y-%m").strftime("%B %Y")
+    year, month = key.split("-")
+    return f"{calendar.month_name[int(month)]} {int(year)}"
 
 
 @bp.route("/deals/forecast")
 @role_required("viewer")
 def deal_forecast():
     account = current_account()
-    pipelines = _pipelines(account)
-    wanted = as_uuid_or_none(request.args.get("pipeline"))
+    pipelines = service.pipelines_of(account)
+    wanted = uuid_or_none(request.args.get("pipeline"))
     pipeline = next((p for p in pipelines if p.id == wanted), None)
     data = service.forecast(account, pipeline)
     months = [dict(bucket, key=key, label=_month_label(key)) for key, bucket in data["months"]]
@@ -457,7 +365,7 @@ def deal_forecast():
 
 def _pipelines_context(errors=None, values=None, create_form_error=None):
     account = current_account()
-    pipelines = _pipelines(account)
+    pipelines = service.pipelines_of(account)
     counts = dict(db.session.execute(scoped(Deal, account).with_only_columns(Deal.pipeline_id, func.count())
                                      .group_by(Deal.pipeline_id)).all())
     stage_counts = dict(db.session.execute(scoped(Deal, account).with_only_columns(Deal.stage_id, func.count())
@@ -490,7 +398,7 @@ def deal_pipeline_create():
     try:
         pipeline = service.create_pipeline(current_account(), name, actor=current_user)
     except ServiceError as error:
-        db.session.rollback()
+        discard_changes()
         context = _pipelines_context(errors={"create": error.fields or {"name": error.message}},
                                      values={"create": {"name": name[:80]}})
         return render("crm/deals/pipelines.html", block="create_form", status=422, **context)
@@ -506,7 +414,7 @@ def deal_pipeline_rename(pipeline_id):
     try:
         service.rename_pipeline(current_account(), pipeline, name, actor=current_user)
     except ServiceError as error:
-        db.session.rollback()
+        discard_changes()
         return _pipeline_response(pipeline, 422, {f"rename-{pipeline.id}": error.fields or {"name": error.message}},
                                   {f"rename-{pipeline.id}": {"name": name[:80]}})
     return _pipeline_response(pipeline)
@@ -517,11 +425,9 @@ def deal_pipeline_rename(pipeline_id):
 def deal_pipeline_delete(pipeline_id):
     pipeline = get_or_404(Pipeline, pipeline_id)
     name = pipeline.name
-    try:
+    with flashed_refusal() as refused:
         service.delete_pipeline(current_account(), pipeline, actor=current_user)
-    except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    if refused:
         return render("crm/deals/pipelines.html", status=422, **_pipelines_context())
     flash(f"Pipeline {name} and its deals were deleted.", "success")
     return redirect_to(url_for("crm.deal_pipelines"))
@@ -536,7 +442,7 @@ def deal_stage_add(pipeline_id):
         _check_stage(name, chance)
         service.add_stage(current_account(), pipeline, name, chance, actor=current_user)
     except ServiceError as error:
-        db.session.rollback()
+        discard_changes()
         return _pipeline_response(pipeline, 422, {f"add-{pipeline.id}": error.fields},
                                   {f"add-{pipeline.id}": {"name": name[:80], "probability": chance[:10]}})
     return _pipeline_response(pipeline)
@@ -546,8 +452,6 @@ def _check_stage(name, chance) -> None:
     """Both fields' messages at once (the service stops at the first)."""
     errors = {}
     try:
-        from app.core.validation import text_value
-
         text_value({"name": name}, "name", "stage name", 80, required=True)
     except ValidationError as error:
         errors.update(error.fields)
@@ -568,7 +472,7 @@ def deal_stage_edit(stage_id):
     try:
         service.update_stage(current_account(), stage, name, chance, actor=current_user)
     except ServiceError as error:
-        db.session.rollback()
+        discard_changes()
         return _pipeline_response(pipeline, 422, {f"stage-{stage_id}": error.fields},
                                   {f"stage-{stage_id}": {"name": name[:80], "probability": chance[:10]}})
     return _pipeline_response(pipeline)
@@ -580,11 +484,9 @@ def deal_stage_delete(stage_id):
     stage = get_or_404(Stage, stage_id)
     pipeline = stage.pipeline
     name = stage.name
-    try:
+    with flashed_refusal() as refused:
         service.delete_stage(current_account(), stage, actor=current_user)
-    except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    if refused:
         return render("crm/deals/pipelines.html", status=422, **_pipelines_context())
     flash(f"Stage {name} deleted from {pipeline.name}.", "success")
     return redirect_to(url_for("crm.deal_pipelines") + f"#pipeline-{pipeline.id}")
@@ -595,11 +497,7 @@ def deal_stage_delete(stage_id):
 def deal_stage_order(pipeline_id):
     """The stages in the order they were dragged to (every stage of the pipeline once)."""
     pipeline = get_or_404(Pipeline, pipeline_id)
-    try:
+    with flashed_refusal() as refused:
         service.reorder_stages(current_account(), pipeline, request.form.getlist("stage_ids"))
-    except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return _pipeline_response(pipeline, 422)
-    return _pipeline_response(pipeline)
+    return _pipeline_response(pipeline, 422 if refused else 200)
 

@@ -4,10 +4,6 @@ Everyone in the workspace reads this page; admins change it."""
 import re
 
 from flask import flash, request, url_for
-from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
 
 from app.core.errors import ServiceError
 from app.core.forms import apply_error
@@ -16,43 +12,14 @@ from app.core.roles import can, role_required
 from app.core.tenancy import current_account, get_or_404, scoped
 from app.core.web import redirect_to, render
 from app.crm import bp
-from app.crm.models import CUSTOM_FIELD_TYPES, TAG_COLORS, CustomField, Tag
+from app.crm.forms import FIELD_TYPE_LABELS, CustomFieldEditForm, CustomFieldForm, TagForm
+from app.crm.models import TAG_COLORS, CustomField, Tag
 from app.crm.services import custom_fields, tags
 from app.extensions import db
 
-REQUIRED = DataRequired(message="This field is required.")
-FIELD_TYPE_LABELS = {"text": "Text", "number": "Number", "date": "Date", "dropdown": "Dropdown",
-                     "checkbox": "Checkbox (yes / no)", "url": "Web address (URL)"}
 PIPELINES_URL = "/deals/pipelines"
 MERGE_HINT = ("Renaming to the name of another tag merges the two: its contacts get that tag and this one is "
               "deleted.")
-
-
-class TagForm(FlaskForm):
-    name = StringField("Name", validators=[REQUIRED, Length(max=50, message="At most 50 characters.")],
-                       render_kw={"autocomplete": "off", "maxlength": 50, "placeholder": "e.g. VIP"})
-    color = RadioField("Colour", choices=[SelectChoice(c, c.capitalize()) for c in TAG_COLORS], default="gray",
-                       validate_choice=False)
-
-
-class CustomFieldForm(FlaskForm):
-    label = StringField("Label", validators=[REQUIRED, Length(max=80, message="At most 80 characters.")],
-                        render_kw={"autocomplete": "off", "maxlength": 80, "placeholder": "e.g. Plan"})
-    key = StringField("Key", validators=[Length(max=50, message="At most 50 characters.")],
-                      description="Names the field in imports, exports and the API. Lower-case letters, digits "
-                                  "and _, starting with a letter. Leave empty to make it from the label.",
-                      render_kw={"autocomplete": "off", "maxlength": 50, "placeholder": "e.g. plan",
-                                 "spellcheck": "false"})
-    field_type = SelectField("Type", choices=[SelectChoice(t, FIELD_TYPE_LABELS[t]) for t in CUSTOM_FIELD_TYPES],
-                             default="text", validate_choice=False)
-    options = TextAreaField("Options", description="For a dropdown: one option a line.", render_kw={"rows": 4})
-    required = BooleanField("Required: a contact cannot be saved without it")
-
-
-class CustomFieldEditForm(FlaskForm):
-    label = CustomFieldForm.label
-    options = CustomFieldForm.options
-    required = CustomFieldForm.required
 
 
 def _option_lines(text: str | None) -> list[str]:
@@ -103,24 +70,12 @@ def settings_tag_edit(tag_id):
     if request.method == "POST":
         form = TagForm()
         if form.validate_on_submit():
-            old_name = tag.name
-            target = tags.find_by_name(account, form.name.data or "")
-            merging = target is not None and target.id != tag.id
             try:
-                result = tags.update(account, tag, {"name": form.name.data, "color": form.color.data})
+                change = tags.update(account, tag, {"name": form.name.data, "color": form.color.data})
             except ServiceError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
-                if merging:
-                    total = tags.contact_count(result)
-                    flash(f"Tag “{old_name}” merged into “{result.name}”: its {count:,} contact"
-                          f"{'' if count == 1 else 's'} now carry “{result.name}” ({total:,} in all), and "
-                          f"“{old_name}” was deleted.", "success")
-                elif old_name != result.name:
-                    flash(f"Tag “{old_name}” renamed to “{result.name}”.", "success")
-                else:
-                    flash(f"Tag “{result.name}” saved.", "success")
+                flash(_tag_message(change), "success")
                 return redirect_to(url_for("crm.crm_settings") + "#tags")
         status = 422
     else:
@@ -129,6 +84,16 @@ def settings_tag_edit(tag_id):
         scoped(Tag).with_only_columns(Tag.name).where(Tag.id != tag.id).order_by(Tag.name).limit(500))]
     return render("crm/settings/tag_edit.html", status=status, tag=tag, form=form, count=count,
                   merge_hint=MERGE_HINT, other_names=others)
+
+
+def _tag_message(change: tags.TagChange) -> str:
+    if change.merged:
+        return (f"Tag “{change.old_name}” merged into “{change.tag.name}”: its {change.moved:,} contact"
+                f"{'' if change.moved == 1 else 's'} now carry “{change.tag.name}” ({change.total:,} in all), and "
+                f"“{change.old_name}” was deleted.")
+    if change.renamed:
+        return f"Tag “{change.old_name}” renamed to “{change.tag.name}”."
+    return f"Tag “{change.tag.name}” saved."
 
 
 @bp.route("/settings/crm/tags/<uuid:tag_id>/delete", methods=["POST"])
@@ -152,7 +117,6 @@ def settings_field_create():
         try:
             field = custom_fields.create(current_account(), data)
         except ServiceError as error:
-            db.session.rollback()
             apply_error(form, error)
         else:
             flash(f"Custom field “{field.label}” ({FIELD_TYPE_LABELS[field.field_type].lower()}) created. "
@@ -173,7 +137,6 @@ def settings_field_edit(custom_field_id):
             try:
                 custom_fields.update(current_account(), field, data)
             except ServiceError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
                 flash(f"Custom field “{field.label}” saved.", "success")
