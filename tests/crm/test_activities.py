@@ -158,6 +158,24 @@ def test_summer_time_and_date_only_due_values(crm, client, login):
     assert rows["Due 2026-07-02"] == datetime(2026, 7, 2, 13, 0, tzinfo=UTC)  # a date alone means 09:00
 
 
+@pytest.mark.parametrize("due", ["9999-12-31T23:59", "9999-12-31", "0001-01-01T00:00", "1899-12-31T23:59"])
+def test_a_due_date_out_of_range_is_refused_next_to_the_field_in_any_zone(crm, client, login, due):
+    """9999-12-31 23:59 in New York is in the year 10000 in UTC: it was a 500 (OverflowError)."""
+    user = crm["user"]
+    user.timezone = "America/New_York"
+    db.session.commit()
+    login(user, crm["account"])
+    response = client.post("/activities", data={"view": "record", "contact_id": str(crm["contact"].id),
+                                                "activity-subject": "Far away", "activity-due_at": due}, headers=HTMX)
+    assert response.status_code == 422
+    assert 'id="activity-due_at-error">Use a date between 1900 and 2199.<' in response.get_data(as_text=True)
+    assert count_activities() == 0
+    activity = add(crm, "Soon", due_at="2030-01-01T10:00")
+    edited = client.post(f"/activities/{activity.id}/edit", data={"activity-subject": "Soon", "activity-due_at": due})
+    assert edited.status_code == 422 and "Use a date between 1900 and 2199." in edited.get_data(as_text=True)
+    assert reload(activity).due_at == datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
+
+
 def test_adding_from_a_deal_links_its_contact_and_company(crm, client, login):
     login(crm["user"], crm["account"])
     response = client.post("/activities", data={"view": "record", "deal_id": str(crm["deal"].id),

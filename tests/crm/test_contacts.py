@@ -154,6 +154,8 @@ def test_edit_saves_and_records_what_changed_in_the_timeline(client, owner, logi
     ("cf_seats", "twelve", "Seats must be a number."),
     ("cf_renewal", "31/02/2026", "Renewal must be a date (YYYY-MM-DD)."),
     ("cf_renewal", "2026-02-30", "Renewal must be a date (YYYY-MM-DD)."),
+    ("cf_renewal", "0001-01-01", "Renewal must be a date between 1900 and 2199."),
+    ("cf_renewal", "9999-12-31", "Renewal must be a date between 1900 and 2199."),
     ("cf_website", "not a web address", "Website must be a web address."),
     ("cf_plan", "Gold", "Plan: choose one of Free, Pro."),
 ])

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.core.db import utcnow
+from app.core.errors import ValidationError
 from app.crm.models import Contact, Segment, Tag, TimelineEntry
 from app.crm.services import companies, contacts, custom_fields, tags
 from app.extensions import db
@@ -219,6 +220,19 @@ def test_save_the_current_filter_as_a_segment_and_delete_it(client, login, crowd
     assert db.session.execute(select(func.count()).select_from(Contact)).scalar_one() == 5
 
 
+def test_the_list_promises_only_what_works_today(client, owner, login):
+    user, account = owner
+    login(user, account)
+    empty = client.get("/contacts").text
+    assert "No contacts yet" in empty and "imports and the API" in empty
+    assert "checkouts" not in empty  # there are none yet (a "checkout" source is only a value the API may set)
+    contact = make_contact(account, user, tags=["vip"])
+    contacts.save_segment(account, "VIPs", {"tag": str(contact.tags[0].id)}, user)
+    page = client.get(f"/contacts?tag={contact.tags[0].id}").text
+    assert "Save as segment" in page and "Delete the segment" in page
+    assert "campaign" not in page.lower() and "automation" not in page.lower()  # neither exists yet
+
+
 @pytest.mark.parametrize("data, message", [
     ({"name": "", "q": "ada"}, "Enter a segment name."),
     ({"name": "x" * 81, "q": "ada"}, "At most 80 characters."),
@@ -325,6 +339,29 @@ def test_bulk_on_everything_matching_the_filter(client, owner, login):
     client.post("/contacts/bulk", data={"scope": "all", "source": "form", "action": "delete", "confirmed": "1"})
     live = db.session.execute(select(Contact.first_name).where(Contact.deleted_at.is_(None))).scalars().all()
     assert live == ["Other"]
+
+
+def test_bulk_actions_are_services_that_say_what_they_did(crowd):
+    account, user, sam = crowd["account"], crowd["user"], crowd["sam"]
+    chosen = contacts.selection(account, {"source": "form"}, [str(crowd["ada"].id), str(crowd["alan"].id), "nope"])
+    ids = contacts.bulk_targets(chosen, "add_tag")  # the ids chosen; the filter is for "everything" only
+    assert sorted(ids) == sorted([crowd["ada"].id, crowd["alan"].id])
+    added = contacts.bulk(account, ids, "add_tag", "customer", actor=user)
+    assert (added.action, added.selected, added.changed, added.tag.name) == ("add_tag", 2, 1, "customer")
+
+    everything = contacts.bulk_targets(contacts.selection(account, {"source": "form"}, [], everything=True),
+                                       "assign_owner")
+    assert sorted(everything) == sorted([crowd["grace"].id, crowd["katherine"].id])
+    assigned = contacts.bulk(account, everything, "assign_owner", str(sam.id), actor=user)
+    assert (assigned.changed, assigned.owner) == (1, sam)  # Katherine was Sam's already
+    assert contacts.bulk(account, everything, "assign_owner", "", actor=user).owner is None
+
+    for make_query, action, message in (
+            (lambda: contacts.selection(account, {}, ["not-an-id"]), "delete", "Select at least one contact"),
+            (lambda: contacts.selection(account, {}, [str(crowd["ada"].id)]), "explode", "Choose what to do"),
+            (lambda: contacts.selection(account, {"created_from": "never"}, [], True), "delete", "Use a date")):
+        with pytest.raises(ValidationError, match=message):
+            contacts.bulk_targets(make_query(), action)
 
 
 @pytest.mark.parametrize("data, message", [

@@ -121,6 +121,22 @@ def test_renaming_to_an_existing_name_merges_the_tags(owner, admin_client):
     assert re.search(r'<td class="num">3</td>', row_of(html, f"tag-{target_id}"))
 
 
+def test_the_tag_service_says_whether_it_renamed_or_merged(owner):
+    user, account = owner
+    make_contact(account, user, email="a@example.com", tags=["Customer"])
+    make_contact(account, user, email="b@example.com", tags=["Customer", "Client"])
+    make_contact(account, user, email="c@example.com", tags=["Client"])
+    customer, client_tag = tag_named("Customer"), tag_named("Client")
+
+    kept = tags.update(account, client_tag, {"name": "Client", "color": "teal"})
+    assert (kept.tag.id, kept.old_name, kept.merged, kept.renamed) == (client_tag.id, "Client", False, False)
+    renamed = tags.update(account, client_tag, {"name": "Clients", "color": "teal"})
+    assert (renamed.old_name, renamed.tag.name, renamed.merged, renamed.renamed) == ("Client", "Clients", False, True)
+    merged = tags.update(account, customer, {"name": "clients", "color": "gray"})
+    assert merged.merged and merged.tag.id == client_tag.id and merged.old_name == "Customer"
+    assert (merged.moved, merged.total) == (2, 3)  # Customer's two contacts; three carry Clients now
+
+
 def test_delete_a_tag_keeps_its_contacts(owner, admin_client):
     user, account = owner
     contact = make_contact(account, user, email="a@example.com", tags=["Old", "Keep"])

@@ -375,6 +375,48 @@ def test_deal_form_errors_are_shown_next_to_the_fields(client, signed_in, pipeli
     assert (stored.title, stored.value_cents, stored.stage_id) == ("Website", 1000, pipeline.stages[0].id)
 
 
+@pytest.mark.parametrize("day", ["0001-01-01", "1899-12-31", "2200-01-01", "9999-12-31"])
+def test_a_close_date_out_of_range_is_refused_next_to_the_field(client, signed_in, pipeline, day):
+    form = {"title": "Far", "value": "10", "stage_id": str(pipeline.stages[0].id), "expected_close_date": day}
+    response = client.post("/deals/new", data=form, headers=HTMX)
+    assert response.status_code == 422
+    assert 'id="expected_close_date-error">Use a date between 1900 and 2199.<' in response.text
+    assert db.session.execute(select(Deal)).first() is None
+    deal = make_deal(signed_in[1], pipeline, "Near", expected_close_date="2030-01-01")
+    edited = client.post(f"/deals/{deal.id}/edit", data=form)
+    assert edited.status_code == 422 and "Use a date between 1900 and 2199." in edited.text
+    assert db.session.get(Deal, deal.id).expected_close_date == date(2030, 1, 1)
+    assert client.get("/deals/forecast").status_code == 200
+
+
+def test_the_forecast_and_the_deal_pages_read_dates_stored_before_they_were_checked(client, signed_in, pipeline):
+    """0001-01-01 was accepted once; the forecast then answered 500 for the whole workspace."""
+    _, account = signed_in
+    old = make_deal(account, pipeline, "Year one", "100")
+    late = make_deal(account, pipeline, "Year 9999", "50")
+    db.session.execute(Deal.__table__.update().where(Deal.id == old.id).values(expected_close_date=date(1, 1, 1)))
+    db.session.execute(Deal.__table__.update().where(Deal.id == late.id)
+                       .values(expected_close_date=date(9999, 12, 31)))
+    db.session.commit()
+    forecast = client.get("/deals/forecast")
+    assert forecast.status_code == 200
+    rows = re.findall(r'<tr data-month="([^"]+)">\s*<td>([^<]+)</td>', forecast.text)
+    assert rows == [("0001-01", "January 1"), ("9999-12", "December 9999")]
+    for path in ("/deals", "/deals/list", f"/deals/{old.id}", f"/deals/{old.id}/edit", f"/deals/{late.id}"):
+        assert client.get(path).status_code == 200, path
+
+
+def test_close_date_filters_take_any_calendar_date(client, signed_in, pipeline):
+    _, account = signed_in
+    make_deal(account, pipeline, "Dated", expected_close_date="2030-01-10")
+    board = client.get("/deals?close_from=0001-01-01&close_to=9999-12-31")
+    assert board.status_code == 200 and "Dated" in board.text and "1 open deal" in board.text
+    more = client.get(f"/deals/stages/{pipeline.stages[0].id}/cards?offset=0&close_from=0001-01-01", headers=HTMX)
+    assert more.status_code == 200 and "Dated" in more.text
+    assert "Dated" not in client.get("/deals?close_from=2031-01-01&close_to=9999-12-31").text
+    assert client.get("/deals?close_to=31/12/2030").status_code == 422
+
+
 def test_won_lost_abandoned_and_reopen(client, signed_in, pipeline, published):
     _, account = signed_in
     deal = make_deal(account, pipeline, "Website", "100")
@@ -479,6 +521,57 @@ def test_list_filters_and_paginates(client, signed_in, pipeline):
         make_deal(account, pipeline, f"Bulk {i}")
     assert "1–20 of 25" in client.get("/deals/list").text
     assert "21–25 of 25" in client.get("/deals/list?page=2").text
+
+
+def test_one_query_serves_the_deal_list_and_the_api(client, signed_in, pipeline):
+    from tests.api.conftest import make_key
+
+    user, account = signed_in
+    other = factories.make_pipeline(account, "Partners", stages=[("Intro", 20)])
+    pat = contacts.create(account, {"first_name": "Pat", "email": "pat@example.com"})
+    for title, where, data in (("Website redo", pipeline, {"owner_id": str(user.id), "contact_id": str(pat.id)}),
+                               ("Website ads", other, {"owner_id": str(user.id)}),
+                               ("Web shop", pipeline, {}), ("Print", pipeline, {"owner_id": str(user.id)})):
+        make_deal(account, where, title, **data)
+    everything = ["Print", "Web shop", "Website ads", "Website redo"]
+    # (filters, titles, asked on the list page too, asked through the API too): the page has no contact filter,
+    # the API's owner is a user id (no "none") and its status one of the statuses (else a 400).
+    cases = [({"q": "web"}, ["Web shop", "Website ads", "Website redo"], True, True),
+             ({"q": "WEB", "owner": str(user.id)}, ["Website ads", "Website redo"], True, True),
+             ({"owner": "none"}, ["Web shop"], True, False),
+             ({"pipeline_id": str(other.id)}, ["Website ads"], True, True),
+             ({"stage_id": "nonsense"}, [], True, False),
+             ({"contact_id": str(pat.id), "status": "open"}, ["Website redo"], False, True),
+             ({"status": "won"}, [], True, True), ({"status": "unknown"}, everything, True, False)]
+    _, headers = make_key(account, user)
+    names_on_page = {"pipeline_id": "pipeline", "stage_id": "stage"}
+    for filters, expected, on_page, on_api in cases:
+        titles = [deal.title for deal in db.session.execute(deals.filtered(account, filters)).scalars()]
+        assert sorted(titles) == expected, filters  # newest first: the list and the API show this order
+        if on_page:
+            page = client.get("/deals/list", query_string={names_on_page.get(k, k): v for k, v in filters.items()})
+            assert [t for t in everything if f">{t}</a>" in page.text] == sorted(titles), filters
+            assert sorted(titles, key=page.text.index) == titles, filters
+        if on_api:
+            api = client.get("/api/v1/deals", query_string=filters, headers=headers).get_json()
+            assert [item["title"] for item in api["items"]] == titles, filters
+
+
+def test_a_new_deal_starts_from_its_contact_company_or_stage(signed_in, pipeline):
+    _, account = signed_in
+    acme = companies.create(account, {"name": "Acme"})
+    pat = contacts.create(account, {"first_name": "Pat", "email": "pat@acme.com", "company_id": str(acme.id)})
+    other = factories.make_pipeline(account, "Partners", stages=[("Intro", 20), ("Signed", 90)])
+    values, contact = deals.draft(account, contact_id=str(pat.id))
+    assert contact.id == pat.id and values == {"contact_id": str(pat.id), "company_id": str(acme.id),
+                                               "title": "Acme – new deal", "stage_id": str(pipeline.stages[0].id)}
+    assert deals.draft(account, company_id=str(acme.id))[0]["company_id"] == str(acme.id)
+    assert deals.draft(account, pipeline_id=str(other.id))[0]["stage_id"] == str(other.stages[0].id)
+    assert deals.draft(account, stage_id=str(other.stages[1].id))[0]["stage_id"] == str(other.stages[1].id)
+    stranger = factories.make_account(factories.make_user("b@example.com"), "B")
+    theirs = contacts.create(stranger, {"first_name": "Theirs", "email": "t@example.com"})
+    values, contact = deals.draft(account, contact_id=str(theirs.id), stage_id="nonsense", company_id="nope")
+    assert contact is None and values == {"stage_id": str(pipeline.stages[0].id)}
 
 
 # ---- forecast -------------------------------------------------------------------------------------

@@ -1,7 +1,12 @@
-"""Notes on company and deal pages: add, edit (author or admin), delete; bad text refused."""
+"""Notes on contact, company and deal pages, one panel for the three: add, edit (author or admin), delete;
+bad text refused; newest first, in pages of ten."""
+from datetime import timedelta
+
 import pytest
 
+from app.core.db import utcnow
 from app.crm.models import Note
+from app.crm.services import notes
 from app.extensions import db
 from tests import factories
 from tests.crm.conftest import HTMX
@@ -62,3 +67,35 @@ def test_only_the_author_or_an_admin_edits(client, owner, login, record):
     login(admin, account)
     assert client.post(edit_url(notes_path, note), data={"body": "Tidied by an admin"}).status_code in (302, 303)
     assert "Tidied" in db.session.get(Note, note.id).body_html
+
+
+def test_one_panel_lists_the_notes_newest_first_in_pages_of_ten(client, owner, login, record):
+    user, account = owner
+    page, _, target = record
+    login(user, account)
+    field = {"contacts": "contact_id", "companies": "company_id", "deals": "deal_id"}[page.split("/")[1]]
+    start = utcnow() - timedelta(hours=1)
+    for i in range(12):
+        note = notes.create(account, {"body": f"Note number {i:02d}", field: str(target.id)}, user)
+        note.created_at = start + timedelta(minutes=i)
+    db.session.commit()
+
+    def panel(html: str) -> str:
+        assert html.count('id="record-notes"') == 1 and 'id="notes-body"' in html
+        return html.split('id="record-notes"', 1)[1].split("</section>", 1)[0]
+
+    first = panel(client.get(page).text)
+    assert [i for i in range(12) if f"Note number {i:02d}" in first] == list(range(2, 12))
+    assert first.index("Note number 11") < first.index("Note number 02")
+    assert "1–10 of 12" in first and f'href="{page}?notes_page=2#record-notes"' in first
+    older = panel(client.get(f"{page}?notes_page=2").text)
+    assert [i for i in range(12) if f"Note number {i:02d}" in older] == [0, 1]
+
+    added = client.post(f"{page}/notes", data={"body": "The newest"}, headers=HTMX)
+    assert added.status_code == 200
+    assert added.text.lstrip().startswith('<section class="card" id="record-notes"')  # the panel alone
+    assert 'hx-target="#record-notes"' in added.text and "The newest" in added.text
+    # A contact's timeline reloads itself after a note (an htmx event); companies and deals have none.
+    assert (added.headers.get("HX-Trigger") == "contactChanged") == page.startswith("/contacts/")
+    plain = client.post(f"{page}/notes", data={"body": "Without JavaScript"})
+    assert plain.status_code == 303 and plain.headers["Location"].endswith(f"{page}#record-notes")
