@@ -23,8 +23,8 @@ from app.crm.services.imports import rows as import_rows
 from app.extensions import db
 from tests import factories
 from tests.conftest import run_jobs
+from tests.crm.conftest import HTMX
 
-HTMX = {"HX-Request": "true"}
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
        b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
 
@@ -99,15 +99,6 @@ def import_files(account) -> list[Path]:
     return sorted(folder.iterdir())
 
 
-@pytest.fixture
-def member(owner, login):
-    user, account = owner
-    login(user, account)
-    return user, account
-
-
-
-
 # ---- upload: what is refused -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("content, name, message", [
@@ -127,8 +118,8 @@ def member(owner, login):
     ("+1 415 555 2671;2024\r\n+1 415 555 2672;2025\r\n", "contacts.csv", "no header line"),
 ], ids=["png-named-csv", "png", "xlsx-named-csv", "xlsx", "binary", "pdf", "html", "json", "empty", "blank-lines",
         "header-only", "header-and-blank-rows", "no-header-emails", "no-header-numbers"])
-def test_what_is_not_a_usable_csv_is_refused_with_a_clear_message(client, member, content, name, message):
-    user, account = member
+def test_what_is_not_a_usable_csv_is_refused_with_a_clear_message(client, signed_in, content, name, message):
+    user, account = signed_in
     response = upload(client, content, name)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -138,14 +129,14 @@ def test_what_is_not_a_usable_csv_is_refused_with_a_clear_message(client, member
     assert import_files(account) == []  # nothing left on disk
 
 
-def test_upload_without_a_file_is_refused(client, member):
+def test_upload_without_a_file_is_refused(client, signed_in):
     response = client.post("/contacts/import/upload", data={}, content_type="multipart/form-data")
     assert response.status_code == 422
     assert "Choose a CSV file to upload." in response.get_data(as_text=True)
 
 
-def test_upload_stores_the_file_and_shows_preview_and_suggested_mapping(client, member):
-    user, account = member
+def test_upload_stores_the_file_and_shows_preview_and_suggested_mapping(client, signed_in):
+    user, account = signed_in
     rows = [["First Name", "Last Name", "Email", "Phone Number", "Company Name", "Favourite colour"]]
     rows += [[f"Ann{i}", "Archer", f"ann{i}@example.com", f"+1 415 555 {2600 + i}", "Acme", "blue"] for i in range(8)]
     row = uploaded(client, csv_text(rows))
@@ -175,8 +166,8 @@ def selected(html: str) -> list[str]:
 
 
 @pytest.mark.parametrize("delimiter, name", [(",", "comma"), (";", "semicolon"), ("\t", "tab"), ("|", "vertical bar")])
-def test_delimiter_is_detected(app, client, member, delimiter, name):
-    user, account = member
+def test_delimiter_is_detected(app, client, signed_in, delimiter, name):
+    user, account = signed_in
     rows = [["Email", "First Name", "City"], ["ada@example.com", "Ada", "London, UK"],
             ["bob@example.com", "Bob", "Paris; France"]]
     row = uploaded(client, csv_text(rows, delimiter))
@@ -188,8 +179,8 @@ def test_delimiter_is_detected(app, client, member, delimiter, name):
     assert by_email["bob@example.com"].city == "Paris; France"
 
 
-def test_latin1_file_imports_with_correct_accents(app, client, member):
-    user, account = member
+def test_latin1_file_imports_with_correct_accents(app, client, signed_in):
+    user, account = signed_in
     text = "Prénom;Nom;E-mail;Ville;Société\r\nJosé;Müller;jose@example.com;Zürich;Café Crème\r\n" \
            "Zoë;O’Brien;zoe@example.com;Besançon;Café Crème\r\n"
     row = uploaded(client, text.encode("cp1252"))
@@ -207,14 +198,14 @@ def test_latin1_file_imports_with_correct_accents(app, client, member):
     assert "müller" in jose.search_text and "café crème" in jose.search_text
 
 
-def test_pure_latin1_bytes_that_windows_1252_lacks_fall_back_to_latin1(client, member):
+def test_pure_latin1_bytes_that_windows_1252_lacks_fall_back_to_latin1(client, signed_in):
     row = uploaded(client, "Email,Name\r\nx@example.com,A\x81b\r\n".encode("latin-1"))
     assert row.encoding == "latin-1"
 
 
 @pytest.mark.parametrize("encoding, expected", [("utf-8-sig", "utf-8-sig"), ("utf-16", "utf-16")])
-def test_utf8_with_bom_and_utf16_are_read(app, client, member, encoding, expected):
-    user, account = member
+def test_utf8_with_bom_and_utf16_are_read(app, client, signed_in, encoding, expected):
+    user, account = signed_in
     row = uploaded(client, "Email,First Name\r\nrené@example.com,René\r\n".encode(encoding))
     assert row.encoding == expected
     assert row.headers == ["Email", "First Name"]  # no BOM left in the first header
@@ -249,7 +240,7 @@ def choose_encoding(client, upload_row, encoding):
     return client.post(f"/contacts/import/{upload_row.id}/encoding", data={"encoding": encoding})
 
 
-def test_a_utf8_file_has_no_encoding_warning(client, member):
+def test_a_utf8_file_has_no_encoding_warning(client, signed_in):
     row = uploaded(client, "Email,First Name\r\nrene@example.com,René\r\n".encode())
     html = page_text(client.get(f"/contacts/import/{row.id}"))
     assert encoding_warning(html) == "" and 'id="preview-samples"' not in html
@@ -257,8 +248,8 @@ def test_a_utf8_file_has_no_encoding_warning(client, member):
     assert '<option selected value="utf-8">UTF-8</option>' in html  # the encoding picker shows the one read in
 
 
-def test_a_windows_1252_file_is_read_as_such_with_a_warning_that_it_is_a_guess(app, client, member):
-    user, account = member
+def test_a_windows_1252_file_is_read_as_such_with_a_warning_that_it_is_a_guess(app, client, signed_in):
+    user, account = signed_in
     lines = [["Email", "First Name", "City"]] + [[f"p{i}@example.com", f"Plain{i}", "Paris"] for i in range(6)]
     lines += [["jose@example.com", "José", "Zürich"], ["zoe@example.com", "Zoë", "Besançon"]]
     row = uploaded(client, csv_text(lines).encode("cp1252"))
@@ -283,10 +274,10 @@ def test_a_windows_1252_file_is_read_as_such_with_a_warning_that_it_is_a_guess(a
     assert names["jose@example.com"] == ("José", "Zürich") and names["zoe@example.com"] == ("Zoë", "Besançon")
 
 
-def test_picking_an_encoding_changes_the_preview_and_the_imported_names(app, client, member):
+def test_picking_an_encoding_changes_the_preview_and_the_imported_names(app, client, signed_in):
     """A file saved on an old Mac: detection reads it as Windows-1252 (José becomes JosŽ); picking Mac Roman
     shows, and then imports, the right names."""
-    user, account = member
+    user, account = signed_in
     content = "Email,First Name,Last Name\r\njose@example.com,José,Müller\r\n".encode("mac_roman")
     row = uploaded(client, content)
     html = page_text(client.get(f"/contacts/import/{row.id}"))
@@ -307,8 +298,8 @@ def test_picking_an_encoding_changes_the_preview_and_the_imported_names(app, cli
     assert "josé müller" in jose.search_text
 
 
-def test_an_encoding_in_which_the_file_does_not_decode_is_warned_about_and_shown_as_imported(app, client, member):
-    user, account = member
+def test_an_encoding_in_which_the_file_does_not_decode_is_warned_about_and_shown_as_imported(app, client, signed_in):
+    user, account = signed_in
     row = uploaded(client, "Email,First Name\r\nzoe@example.com,Zoë\r\nann@example.com,Ann\r\n".encode("cp1252"))
     assert choose_encoding(client, row, "utf-8").status_code == 303
     html = page_text(client.get(f"/contacts/import/{row.id}"))
@@ -323,7 +314,7 @@ def test_an_encoding_in_which_the_file_does_not_decode_is_warned_about_and_shown
     assert [c.first_name for c in live_contacts(account)] == ["Ann", "Zo\ufffd"]  # as the preview said
 
 
-def test_a_file_that_reads_cleanly_as_utf8_warns_when_another_encoding_is_picked(client, member):
+def test_a_file_that_reads_cleanly_as_utf8_warns_when_another_encoding_is_picked(client, signed_in):
     row = uploaded(client, "Email,First Name\r\nrene@example.com,René\r\n".encode())
     assert choose_encoding(client, row, "cp1252").status_code == 303
     html = page_text(client.get(f"/contacts/import/{row.id}"))
@@ -335,8 +326,8 @@ def test_a_file_that_reads_cleanly_as_utf8_warns_when_another_encoding_is_picked
     assert encoding_warning(html) == "" and preview_cells(html) == [["rene@example.com", "René"]]
 
 
-def test_a_file_mixing_encodings_is_warned_about(app, client, member):
-    user, account = member
+def test_a_file_mixing_encodings_is_warned_about(app, client, signed_in):
+    user, account = signed_in
     content = (b"Email,First Name\r\n" + "jose@example.com,José\r\n".encode()
                + "zoe@example.com,Zoë\r\nbea@example.com,Béa\r\n".encode("cp1252") + b"ann@example.com,Ann\r\n")
     row = uploaded(client, content)
@@ -361,7 +352,7 @@ def test_a_file_mixing_encodings_is_warned_about(app, client, member):
                      "ann@example.com": "Ann"}
 
 
-def test_a_line_mixing_encodings_is_seen(client, member):
+def test_a_line_mixing_encodings_is_seen(client, signed_in):
     content = (b"Email,First Name,City\r\n" + "jose@example.com,José,".encode() + "Zürich\r\n".encode("cp1252")
                + "zoe@example.com,Zoë,Besançon\r\n".encode("cp1252"))
     row = uploaded(client, content)
@@ -370,10 +361,10 @@ def test_a_line_mixing_encodings_is_seen(client, member):
             "line 2).") in warning
 
 
-def test_bytes_that_iso_8859_1_reads_as_control_codes_are_shown_and_imported_as_undecodable(app, client, member):
+def test_bytes_that_iso_8859_1_reads_as_control_codes_are_shown_and_imported_as_undecodable(app, client, signed_in):
     """A Mac Roman file whose ç (0x8D) Windows-1252 lacks: read as ISO-8859-1, its é, ü and ç would be invisible
     control characters; they are shown (and would be imported) as �, with a warning, until Mac Roman is picked."""
-    user, account = member
+    user, account = signed_in
     row = uploaded(client, "Email,First Name,City\r\njose@example.com,José,Besançon\r\n".encode("mac_roman"))
     assert row.encoding == "latin-1"
     html = page_text(client.get(f"/contacts/import/{row.id}"))
@@ -387,8 +378,8 @@ def test_bytes_that_iso_8859_1_reads_as_control_codes_are_shown_and_imported_as_
     assert [(c.first_name, c.city) for c in live_contacts(account)] == [("José", "Besançon")]
 
 
-def test_a_utf16_file_is_detected_surely_and_imports_any_alphabet(app, client, member):
-    user, account = member
+def test_a_utf16_file_is_detected_surely_and_imports_any_alphabet(app, client, signed_in):
+    user, account = signed_in
     text = "Email\tFirst Name\tLast Name\r\nlukasz@example.com\tŁukasz\tBrzęczyszczykiewicz\r\n" \
            "li@example.com\t李\t小龍\r\nolga@example.com\tОльга\tИванова\r\n"
     row = uploaded(client, text.encode("utf-16"))
@@ -403,7 +394,7 @@ def test_a_utf16_file_is_detected_surely_and_imports_any_alphabet(app, client, m
                      "olga@example.com": ("Ольга", "Иванова")}
 
 
-def test_a_utf16_file_read_as_utf8_is_warned_about(client, member):
+def test_a_utf16_file_read_as_utf8_is_warned_about(client, signed_in):
     row = uploaded(client, "Email,First Name\r\nrene@example.com,René\r\n".encode("utf-16"))
     assert choose_encoding(client, row, "utf-8").status_code == 303
     html = page_text(client.get(f"/contacts/import/{row.id}"))
@@ -413,7 +404,7 @@ def test_a_utf16_file_read_as_utf8_is_warned_about(client, member):
 
 
 @pytest.mark.parametrize("encoding", ["klingon", "", "utf-8-sig", "rot13", "utf-32", "<script>"])
-def test_an_encoding_not_in_the_list_is_refused(client, member, encoding):
+def test_an_encoding_not_in_the_list_is_refused(client, signed_in, encoding):
     row = uploaded(client, "Email,First Name\r\nrene@example.com,René\r\n".encode())
     response = choose_encoding(client, row, encoding)
     assert response.status_code == 422
@@ -425,7 +416,7 @@ def test_an_encoding_not_in_the_list_is_refused(client, member, encoding):
     assert (again.encoding, again.encoding_chosen) == ("utf-8", False)
 
 
-def test_an_encoding_in_which_the_file_is_no_csv_is_refused_and_changes_nothing(client, member):
+def test_an_encoding_in_which_the_file_is_no_csv_is_refused_and_changes_nothing(client, signed_in):
     row = uploaded(client, "Email,First Name\r\nrene@example.com,René\r\n".encode())
     response = choose_encoding(client, row, "utf-16")
     assert response.status_code == 422
@@ -436,8 +427,8 @@ def test_an_encoding_in_which_the_file_is_no_csv_is_refused_and_changes_nothing(
     assert (again.encoding, again.headers, again.row_count) == ("utf-8", ["Email", "First Name"], 1)
 
 
-def test_the_encoding_cannot_change_once_the_import_started(app, client, member):
-    user, account = member
+def test_the_encoding_cannot_change_once_the_import_started(app, client, signed_in):
+    user, account = signed_in
     row = uploaded(client, "Email,First Name\r\nrene@example.com,René\r\n".encode())
     start(client, row)
     response = choose_encoding(client, row, "cp1252")
@@ -457,7 +448,7 @@ def test_viewers_cannot_choose_the_encoding(client, owner, login):
     assert choose_encoding(client, row, "cp1252").status_code == 403
 
 
-def test_uploads_larger_than_the_apps_request_limit_are_accepted(app, client, member, monkeypatch):
+def test_uploads_larger_than_the_apps_request_limit_are_accepted(app, client, signed_in, monkeypatch):
     """MAX_CONTENT_LENGTH protects the other forms; imports have their own, larger limit."""
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 2048)
     rows = [["Email"]] + [[f"person{i}@example.com"] for i in range(400)]  # about 10 KB
@@ -469,7 +460,7 @@ def test_uploads_larger_than_the_apps_request_limit_are_accepted(app, client, me
     assert "larger than" in response.get_data(as_text=True)
 
 
-def test_upload_checks_the_csrf_token(app, client, member, csrf_enabled):
+def test_upload_checks_the_csrf_token(app, client, signed_in, csrf_enabled):
     content = csv_text([["Email"], ["ada@example.com"]])
     assert upload(client, content).status_code == 400
     page = client.get("/contacts/import").get_data(as_text=True)
@@ -511,8 +502,8 @@ def test_salesforce_export_headers_are_mapped(owner):
     assert import_mapping.suggest_mapping(account, headers)[0]["Lead Source"] == "tags"
 
 
-def test_salesforce_file_imports_end_to_end(app, client, member):
-    user, account = member
+def test_salesforce_file_imports_end_to_end(app, client, signed_in):
+    user, account = signed_in
     rows = [["FirstName", "LastName", "Email", "Phone", "MobilePhone", "Account Name", "MailingStreet", "MailingCity",
              "MailingState", "MailingPostalCode", "MailingCountry", "Lead Source"],
             ["Ada", "Lovelace", "ADA@Example.com", "", "(415) 555-2671", "Analytical Engines", "12 St James's Sq",
@@ -528,8 +519,8 @@ def test_salesforce_file_imports_end_to_end(app, client, member):
     assert ada.source == "import" and ada.created_at is not None
 
 
-def test_mapping_is_remembered_for_the_same_headers(app, client, member):
-    user, account = member
+def test_mapping_is_remembered_for_the_same_headers(app, client, signed_in):
+    user, account = signed_in
     first = uploaded(client, csv_text([["Mail", "Who", "Kind", "Notes"], ["ada@example.com", "Ada", "vip", "x"]]))
     assert import_mapping.suggest_mapping(account, first.headers)[0] == {
         "Mail": "email", "Who": "ignore", "Kind": "ignore", "Notes": "ignore"}
@@ -549,8 +540,8 @@ def test_mapping_is_remembered_for_the_same_headers(app, client, member):
     assert import_mapping.suggest_mapping(account, third.headers) == ({"Mail": "email", "Who": "ignore"}, False)
 
 
-def test_a_remembered_custom_field_that_was_deleted_falls_back(app, client, member):
-    user, account = member
+def test_a_remembered_custom_field_that_was_deleted_falls_back(app, client, signed_in):
+    user, account = signed_in
     field = custom_fields.create(account, {"label": "Plan", "field_type": "text"})
     first = uploaded(client, csv_text([["Email", "Tier"], ["ada@example.com", "gold"]]))
     start(client, first, {"Tier": "cf:plan"})
@@ -568,7 +559,7 @@ def test_a_remembered_custom_field_that_was_deleted_falls_back(app, client, memb
     ({}, {"tags": "ok, " + "x" * 51}, None, "A tag name has at most 50 characters"),
     ({}, {"tags": ", ".join(f"t{i}" for i in range(21))}, None, "Add at most 20 tags."),
 ])
-def test_bad_mapping_is_refused_next_to_the_field(app, client, member, mapping, extra, field, message):
+def test_bad_mapping_is_refused_next_to_the_field(app, client, signed_in, mapping, extra, field, message):
     row = uploaded(client, csv_text([["Email", "Name", "City"], ["ada@example.com", "Ada", "Paris"]]))
     response = start(client, row, mapping, **extra)
     assert response.status_code == 422
@@ -583,8 +574,8 @@ def test_bad_mapping_is_refused_next_to_the_field(app, client, member, mapping, 
 
 # ---- the job ----------------------------------------------------------------------------------------
 
-def test_bad_rows_are_reported_and_good_rows_imported(app, client, member):
-    user, account = member
+def test_bad_rows_are_reported_and_good_rows_imported(app, client, signed_in):
+    user, account = signed_in
     custom_fields.create(account, {"label": "Seats", "field_type": "number"})
     custom_fields.create(account, {"label": "Plan", "field_type": "dropdown", "options": "Free\nPro"})
     rows = [["Email", "First Name", "Last Name", "Phone", "Seats", "Plan", "Country"],
@@ -655,6 +646,8 @@ def test_import_validation_is_the_one_of_the_contact_form(owner):
         {"first_name": "Z", "country": "USA1"},
         {"first_name": "Z", "seats": "3.5", "renewal": "2026-02-30"},
         {"first_name": "Z", "seats": "1,200", "renewal": "2026-12-31"},
+        {"first_name": "Z", "renewal": "0001-01-01"},
+        {"first_name": "Z", "renewal": "2199-12-31"},
         {"last_name": "  "},
     ]
     for sample in samples:
@@ -687,8 +680,8 @@ def test_import_validation_is_the_one_of_the_contact_form(owner):
                         assert not values.get(key), (sample, key)
 
 
-def test_duplicates_update_mode_updates_existing_contacts(app, client, member, published):
-    user, account = member
+def test_duplicates_update_mode_updates_existing_contacts(app, client, signed_in, published):
+    user, account = signed_in
     existing = contacts.create(account, {"first_name": "Ann", "last_name": "Archer", "email": "ann@example.com",
                                          "city": "Paris", "tags": ["old"]}, user)
     rows = [["Email", "First Name", "Last Name", "City", "Phone", "Tags"],
@@ -720,8 +713,8 @@ def test_duplicates_update_mode_updates_existing_contacts(app, client, member, p
                        "import_id": str(result.id)}
 
 
-def test_duplicates_skip_mode_leaves_existing_contacts_alone(app, client, member):
-    user, account = member
+def test_duplicates_skip_mode_leaves_existing_contacts_alone(app, client, signed_in):
+    user, account = signed_in
     existing = contacts.create(account, {"first_name": "Ann", "email": "ann@example.com"}, user)
     updated_at = existing.updated_at
     rows = [["Email", "First Name"], ["ann@example.com", "Changed"], ["new@example.com", "Nina"],
@@ -733,8 +726,8 @@ def test_duplicates_skip_mode_leaves_existing_contacts_alone(app, client, member
     assert report_rows(client, result)[0]["reason"] == "Same e-mail as line 2 of this file (ann@example.com)."
 
 
-def test_companies_tags_owner_and_full_names(app, client, member):
-    user, account = member
+def test_companies_tags_owner_and_full_names(app, client, signed_in):
+    user, account = signed_in
     sam = factories.add_member(account, "user", email="sam@example.com", name="Sam Carter")
     acme = companies.create(account, {"name": "Acme"}, user)
     rows = [["Name", "Email", "Organisation", "Owner", "Labels"],
@@ -752,8 +745,8 @@ def test_companies_tags_owner_and_full_names(app, client, member):
     assert report_rows(client, result)[0]["reason"] == "Owner: No member of this workspace has this e-mail or name."
 
 
-def test_required_custom_field_missing_rejects_only_new_contacts(app, client, member):
-    user, account = member
+def test_required_custom_field_missing_rejects_only_new_contacts(app, client, signed_in):
+    user, account = signed_in
     contacts.create(account, {"first_name": "Old", "email": "old@example.com"}, user)
     custom_fields.create(account, {"label": "Plan", "field_type": "text", "required": True})
     rows = [["Email", "Plan"], ["old@example.com", ""], ["new@example.com", ""], ["ok@example.com", "Pro"]]
@@ -762,9 +755,9 @@ def test_required_custom_field_missing_rejects_only_new_contacts(app, client, me
     assert report_rows(client, result)[0]["reason"] == "Plan is required."
 
 
-def test_50000_rows_import_as_a_background_job(app, client, member):
+def test_50000_rows_import_as_a_background_job(app, client, signed_in):
     """The biggest file of the issue, end to end (upload, job in batches, result)."""
-    user, account = member
+    user, account = signed_in
     rows = [["First Name", "Last Name", "Email", "Phone Number", "Company Name"]]
     rows += [[f"P{i}", "Erson", f"p{i}@example.com", f"+1 212 555 {i % 10000:04d}", f"Co {i % 40}"]
              for i in range(50_000)]
@@ -790,8 +783,8 @@ def test_50000_rows_import_as_a_background_job(app, client, member):
     assert seconds < 40
 
 
-def test_10000_rows_import_in_under_30_seconds(app, client, member):
-    user, account = member
+def test_10000_rows_import_in_under_30_seconds(app, client, signed_in):
+    user, account = signed_in
     rows = [["First Name", "Last Name", "Email", "Phone Number", "Company Name", "Tags"]]
     rows += [[f"Imp{i}", "Orter", f"imp{i}@import.example.com", f"+1 212 555 {i % 10000:04d}", f"Import Co {i % 50}",
               "a, b"] for i in range(10_000)]
@@ -804,8 +797,8 @@ def test_10000_rows_import_in_under_30_seconds(app, client, member):
     assert seconds < 30
 
 
-def test_running_the_job_twice_changes_nothing(app, client, member):
-    user, account = member
+def test_running_the_job_twice_changes_nothing(app, client, signed_in):
+    user, account = signed_in
     result = import_csv(app, client, csv_text([["Email", "Tags"], ["a@example.com", "x"], ["bad", "y"]]))
     before = (result.created_count, result.rejected_count)
     assert tasks.run_import(str(result.job_id), str(result.id))["message"].startswith("1 created")
@@ -816,8 +809,8 @@ def test_running_the_job_twice_changes_nothing(app, client, member):
     assert db.session.execute(select(func.count()).select_from(contact_tags)).scalar_one() == 1
 
 
-def test_an_interrupted_import_goes_on_after_its_last_batch(app, client, member, monkeypatch):
-    user, account = member
+def test_an_interrupted_import_goes_on_after_its_last_batch(app, client, signed_in, monkeypatch):
+    user, account = signed_in
     monkeypatch.setattr(import_job, "BATCH_SIZE", 10)
     rows = [["Email"]] + [[f"p{i}@example.com" if i % 7 else f"bad{i}"] for i in range(35)]
     row = uploaded(client, csv_text(rows))
@@ -848,10 +841,10 @@ def test_an_interrupted_import_goes_on_after_its_last_batch(app, client, member,
     assert [r["line"] for r in report_rows(client, done)] == ["2", "9", "16", "23", "30"]
 
 
-def test_a_batch_that_meets_a_contact_created_meanwhile_is_redone(app, client, member, monkeypatch):
+def test_a_batch_that_meets_a_contact_created_meanwhile_is_redone(app, client, signed_in, monkeypatch):
     """Someone adds a contact with an e-mail of the file after the job loaded the e-mails: the batch fails on the
     unique index, is rolled back (its new tag with it) and redone, updating that contact instead."""
-    user, account = member
+    user, account = signed_in
     row = uploaded(client, csv_text([["Email", "First Name", "Tags"], ["ann@example.com", "Annie", "new-tag"],
                                      ["bob@example.com", "Bob", "new-tag"]]))
     original = batches.BatchWriter.process_batch
@@ -877,10 +870,27 @@ def test_a_batch_that_meets_a_contact_created_meanwhile_is_redone(app, client, m
     assert db.session.execute(select(func.count()).select_from(Tag)).scalar_one() == 1
 
 
+@pytest.mark.parametrize("value, reason", [
+    ("0001-01-01", "Renewal: Renewal must be a date between 1900 and 2199."),
+    ("1899-12-31", "Renewal: Renewal must be a date between 1900 and 2199."),
+    ("2200-01-01", "Renewal: Renewal must be a date between 1900 and 2199."),
+    ("9999-12-31", "Renewal: Renewal must be a date between 1900 and 2199."),
+    ("2026-02-30", "Renewal: Renewal must be a date (YYYY-MM-DD)."),
+])
+def test_custom_dates_are_read_in_the_stored_range(app, client, signed_in, value, reason):
+    user, account = signed_in
+    custom_fields.create(account, {"label": "Renewal", "field_type": "date"})
+    result = import_csv(app, client, csv_text([["Email", "Renewal"], ["early@example.com", "1900-01-01"],
+                                               ["late@example.com", "2199-12-31"], ["bad@example.com", value]]))
+    assert (result.created_count, result.rejected_count) == (2, 1)
+    assert report_rows(client, result)[0]["reason"] == reason
+    assert [c.custom_fields for c in live_contacts(account)] == [{"renewal": "1900-01-01"}, {"renewal": "2199-12-31"}]
+
+
 # ---- pages, progress, roles ----------------------------------------------------------------------------
 
-def test_progress_then_result_on_the_page(app, client, member):
-    user, account = member
+def test_progress_then_result_on_the_page(app, client, signed_in):
+    user, account = signed_in
     row = uploaded(client, csv_text([["Email"], ["a@example.com"], ["bad"]]))
     start(client, row)
     page = client.get(f"/contacts/import/{row.id}").get_data(as_text=True)
@@ -897,7 +907,7 @@ def test_progress_then_result_on_the_page(app, client, member):
     assert "1 created · 0 updated · 0 skipped" in listing and "1 rejected" in listing
 
 
-def test_starting_twice_is_refused(app, client, member):
+def test_starting_twice_is_refused(app, client, signed_in):
     row = uploaded(client, csv_text([["Email"], ["a@example.com"]]))
     assert start(client, row).status_code == 303
     second = start(client, row)
@@ -907,14 +917,14 @@ def test_starting_twice_is_refused(app, client, member):
     assert db.session.execute(select(func.count()).select_from(Contact)).scalar_one() == 1
 
 
-def test_report_of_an_import_without_rejected_rows_redirects(app, client, member):
+def test_report_of_an_import_without_rejected_rows_redirects(app, client, signed_in):
     result = import_csv(app, client, csv_text([["Email"], ["a@example.com"]]))
     response = client.get(f"/contacts/import/{result.id}/report")
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/contacts/import/{result.id}")
 
 
-def test_discard_an_upload(client, member):
-    user, account = member
+def test_discard_an_upload(client, signed_in):
+    user, account = signed_in
     import_id = uploaded(client, csv_text([["Email"], ["a@example.com"]])).id
     response = client.post(f"/contacts/import/{import_id}/discard")
     assert response.status_code == 303
@@ -923,7 +933,7 @@ def test_discard_an_upload(client, member):
     assert "contacts.csv discarded" in client.get(response.headers["Location"]).get_data(as_text=True)
 
 
-def test_the_file_gone_before_mapping_is_explained(client, member):
+def test_the_file_gone_before_mapping_is_explained(client, signed_in):
     row = uploaded(client, csv_text([["Email"], ["a@example.com"]]))
     Path(row.path).unlink()
     html = client.get(f"/contacts/import/{row.id}").get_data(as_text=True)
@@ -934,7 +944,7 @@ def test_the_file_gone_before_mapping_is_explained(client, member):
     assert db.session.execute(select(func.count()).select_from(Job)).scalar_one() == 0
 
 
-def test_empty_history_and_upload_form(client, member):
+def test_empty_history_and_upload_form(client, signed_in):
     html = client.get("/contacts/import").get_data(as_text=True)
     assert "No imports yet" in html and 'enctype="multipart/form-data"' in html
 
@@ -955,7 +965,7 @@ def test_viewers_see_imports_but_cannot_import(app, client, owner, login):
     assert db.session.execute(select(func.count()).select_from(Job)).scalar_one() == 0
 
 
-def test_another_workspaces_import_is_not_found(client, member):
+def test_another_workspaces_import_is_not_found(client, signed_in):
     row = uploaded(client, csv_text([["Email"], ["a@example.com"]]))
     stranger = factories.make_user("stranger@example.com")
     other = factories.make_account(stranger, "Other")
