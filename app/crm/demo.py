@@ -79,12 +79,12 @@ def seed_crm(account, owner) -> None:
             if index == len(pipeline.stages) - 1 and n < 3:
                 deals.set_status(account, deal, ["won", "lost", "won"][n], "Budget went elsewhere", owner)
     for person in rng.sample(people, 30):
+        kind = rng.choice(["call", "email", "meeting", "task"])
+        subject = rng.choice(["Follow up on proposal", "Discovery call", "Send case study", "Check onboarding"])
         due = utcnow() + timedelta(days=rng.randint(-3, 10))
-        activities.create(account, {"activity_type": rng.choice(["call", "email", "meeting", "task"]),
-                                    "subject": rng.choice(["Follow up on proposal", "Discovery call", "Send case study",
-                                                           "Check onboarding"]),
-                                    "due_at": due.strftime("%Y-%m-%dT%H:00"), "assignee_id": str(owner.id),
-                                    "contact_id": str(person.id)}, owner, account.timezone)
+        activities.create(account, {"activity_type": kind, "subject": subject, "due_at": due.strftime("%Y-%m-%dT%H:00"),
+                                    "assignee_id": str(owner.id), "contact_id": str(person.id)}, owner,
+                          account.timezone)
         notes.create(account, {"body": rng.choice(["Interested in the Growth plan.", "Asked for a demo next week.",
                                                    "Prefers e-mail over calls."]), "contact_id": str(person.id)}, owner)
 
