@@ -81,7 +81,8 @@ SCHEMAS.update({
     "FunnelStep": STEP,
     "FunnelSummary": {"type": "object", "required": SUMMARY_REQUIRED, "properties": FUNNEL_SUMMARY_PROPS},
     "Funnel": {"type": "object", "required": SUMMARY_REQUIRED + ["steps"],
-               "properties": {**FUNNEL_SUMMARY_PROPS, "steps": {"type": "array", "items": {"$ref": "#/components/schemas/FunnelStep"}}}},
+               "properties": {**FUNNEL_SUMMARY_PROPS,
+                              "steps": {"type": "array", "items": {"$ref": "#/components/schemas/FunnelStep"}}}},
     "FunnelList": list_of("#/components/schemas/FunnelSummary"),
     "FunnelCreate": {"type": "object", "required": ["name"], "properties": FUNNEL_FIELDS,
                      "description": "A draft funnel with an opt-in page and a thank-you page."},
@@ -121,7 +122,8 @@ def step_json(step: FunnelStep) -> dict:
 def funnel_summary_json(funnel: Funnel, step_count: int) -> dict:
     return {"id": str(funnel.id), "name": funnel.name, "funnel_type": funnel.funnel_type, "status": funnel.status,
             "slug": funnel.slug, "custom_domain": funnel.custom_domain, "description": funnel.description,
-            "public_url": publishing.funnel_address(funnel), "step_count": step_count, "published_at": iso(funnel.published_at),
+            "public_url": publishing.funnel_address(funnel), "step_count": step_count,
+            "published_at": iso(funnel.published_at),
             "created_at": iso(funnel.created_at), "updated_at": iso(funnel.updated_at)}
 
 
@@ -162,7 +164,8 @@ def _step_of(funnel: Funnel, step_id) -> FunnelStep:
 
 @api_route("/funnels", summary="List funnels (search names and slugs with q), most recently edited first",
            paginated=True, tag=TAG,
-           params=[query_param("status", {"type": "string", "enum": list(FUNNEL_STATUSES)}, "Funnels with this status."),
+           params=[query_param("status", {"type": "string", "enum": list(FUNNEL_STATUSES)},
+                               "Funnels with this status."),
                    query_param("funnel_type", {"type": "string", "enum": list(FUNNEL_TYPES)}, "Funnels of this type.")],
            responses={200: json_response("A page of funnels.", "FunnelList")})
 def list_funnels():

@@ -59,23 +59,30 @@ ICONS = {  # 24x24 line icons of the element library
     "button": '<rect x="3" y="7" width="18" height="10" rx="3"/><path d="M8 12h8"/>',
     "divider": '<path d="M3 12h18"/><path d="M8 7h8M8 17h8" opacity=".4"/>',
     "spacer": '<path d="M12 4v16M8 8l4-4 4 4M8 16l4 4 4-4"/>',
-    "image": '<rect x="3" y="4" width="18" height="16" rx="2"/><circle cx="8.5" cy="9.5" r="1.5"/><path d="M21 16l-5-5-9 9"/>',
+    "image": ('<rect x="3" y="4" width="18" height="16" rx="2"/><circle cx="8.5" cy="9.5" r="1.5"/>'
+              '<path d="M21 16l-5-5-9 9"/>'),
     "video": '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="M10 9l5 3-5 3z"/>',
-    "gif": '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="M8 10H6.5v4H8v-1.5M11 10v4M14 14v-4h2.5M14 12h2"/>',
-    "gallery": '<rect x="3" y="3" width="8" height="8" rx="1"/><rect x="13" y="3" width="8" height="8" rx="1"/><rect x="3" y="13" width="8" height="8" rx="1"/><rect x="13" y="13" width="8" height="8" rx="1"/>',
+    "gif": ('<rect x="3" y="5" width="18" height="14" rx="2"/>'
+            '<path d="M8 10H6.5v4H8v-1.5M11 10v4M14 14v-4h2.5M14 12h2"/>'),
+    "gallery": ('<rect x="3" y="3" width="8" height="8" rx="1"/><rect x="13" y="3" width="8" height="8" rx="1"/>'
+                '<rect x="3" y="13" width="8" height="8" rx="1"/><rect x="13" y="13" width="8" height="8" rx="1"/>'),
     "form": '<rect x="4" y="3" width="16" height="18" rx="2"/><path d="M8 8h8M8 12h8M8 16h4"/>',
     "input": '<rect x="3" y="8" width="18" height="8" rx="2"/><path d="M7 11v2"/>',
     "textarea": '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="M7 9h10M7 13h6M16 17l2-2"/>',
     "dropdown": '<rect x="3" y="8" width="18" height="8" rx="2"/><path d="M15 11l2 2 2-2"/>',
-    "checkbox": '<rect x="4" y="4" width="7" height="7" rx="1.5"/><path d="M5.5 7.5l1.5 1.5 3-3M14 7.5h6M14 16.5h6"/><rect x="4" y="13" width="7" height="7" rx="1.5"/>',
+    "checkbox": ('<rect x="4" y="4" width="7" height="7" rx="1.5"/><path d="M5.5 7.5l1.5 1.5 3-3M14 7.5h6M14 16.5h6"/>'
+                 '<rect x="4" y="13" width="7" height="7" rx="1.5"/>'),
     "clock": '<circle cx="12" cy="13" r="8"/><path d="M12 9v4l3 2M9 2h6"/>',
     "progress": '<rect x="3" y="10" width="18" height="5" rx="2.5"/><path d="M5 12.5h8"/>',
-    "users": '<circle cx="9" cy="8" r="3.5"/><path d="M2.5 20c.8-3.5 3.4-5.5 6.5-5.5s5.7 2 6.5 5.5M16 4.5a3.5 3.5 0 010 7M18 14.7c2 .8 3.2 2.6 3.5 5.3"/>',
+    "users": ('<circle cx="9" cy="8" r="3.5"/><path d="M2.5 20c.8-3.5 3.4-5.5 6.5-5.5s5.7 2 6.5 5.5'
+              'M16 4.5a3.5 3.5 0 010 7M18 14.7c2 .8 3.2 2.6 3.5 5.3"/>'),
     "quote": '<path d="M7 7H4v6h4v-2c0-2-1-4-3-4M17 7h-3v6h4v-2c0-2-1-4-3-4M5 17h14"/>',
-    "pricing": '<rect x="3" y="5" width="8" height="15" rx="1.5"/><rect x="13" y="3" width="8" height="17" rx="1.5"/><path d="M6 9h2M16 7h2"/>',
+    "pricing": ('<rect x="3" y="5" width="8" height="15" rx="1.5"/><rect x="13" y="3" width="8" height="17" rx="1.5"/>'
+                '<path d="M6 9h2M16 7h2"/>'),
     "section": '<rect x="2" y="5" width="20" height="14" rx="1"/><path d="M2 9h20M2 15h20" opacity=".4"/>',
     "row": '<rect x="3" y="8" width="18" height="8" rx="1"/><path d="M9 8v8M15 8v8"/>',
-    "columns": '<rect x="3" y="4" width="5" height="16" rx="1"/><rect x="10" y="4" width="5" height="16" rx="1"/><rect x="17" y="4" width="4" height="16" rx="1"/>',
+    "columns": ('<rect x="3" y="4" width="5" height="16" rx="1"/><rect x="10" y="4" width="5" height="16" rx="1"/>'
+                '<rect x="17" y="4" width="4" height="16" rx="1"/>'),
     "container": '<rect x="3" y="3" width="18" height="18" rx="3" stroke-dasharray="3 2"/>',
     "square": '<rect x="4" y="4" width="16" height="16" rx="2"/>',
 }
@@ -196,8 +203,9 @@ def editor(page_id):
     html = render_template(
         "builder/editor.html", page=page, funnel=funnel, step=page.step,
         canvas=render_tree(page.tree, "edit", preview_context(page)), library=library(), element_icon=_element_icon,
-        editable=can("user"), funnel_url=url_for("funnels.detail", funnel_id=funnel.id), devices=DEVICE_WIDTHS, state=_publish_state(page),
-        panel=_panel_html(page, None), labels_json=json.dumps(labels), content_types=" ".join(CONTENT + ("container", "form")))
+        editable=can("user"), funnel_url=url_for("funnels.detail", funnel_id=funnel.id), devices=DEVICE_WIDTHS,
+        state=_publish_state(page), panel=_panel_html(page, None), labels_json=json.dumps(labels),
+        content_types=" ".join(CONTENT + ("container", "form")))
     response = make_response(html)
     response.headers["Content-Security-Policy"] = EDITOR_CSP
     response.headers["Cache-Control"] = "no-store"  # a tab restored from the cache would edit an old revision
@@ -245,7 +253,8 @@ def element_add(page: Page):
 def element_move(page: Page):
     element_id = _element_id()
     element, _ = trees.find(page.tree, element_id)
-    new_tree, changed = trees.move(page.tree, element_id, request.form.get("parent_id", ""), request.form.get("index", 0))
+    new_tree, changed = trees.move(page.tree, element_id, request.form.get("parent_id", ""),
+                                   request.form.get("index", 0))
     _save(page, new_tree, f"Moved a {_label_of(element).lower()}", validated=True)
     return _answer(page, changed=changed, select=element_id)
 

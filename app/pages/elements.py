@@ -74,7 +74,8 @@ def clean_url(value: str, allow_relative: bool = True) -> str:
         return value
     if scheme in ("mailto", "tel") and parts.path:
         return value
-    if not scheme and allow_relative and (value.startswith("/") and not value.startswith("//") or value.startswith("#")):
+    in_site = value.startswith("/") and not value.startswith("//") or value.startswith("#")
+    if not scheme and allow_relative and in_site:
         return value
     raise ValueError("must start with https://, http://, mailto:, tel:, / or #")
 

@@ -352,7 +352,8 @@ def _parts(seconds: float) -> list[tuple[str, str, str]]:
             ("s", "Seconds", f"{secs:02d}")]
 
 
-_EXTRAS = {"section": _section, "button": _button, "image": _image, "gif": _image, "image_gallery": _gallery, "video": _video,
+_EXTRAS = {"section": _section, "button": _button, "image": _image, "gif": _image, "image_gallery": _gallery,
+           "video": _video,
            "testimonial": _testimonial, "pricing_table": _pricing, "form": _form, "input_field": _field,
            "textarea": _field, "dropdown": _field, "checkbox_group": _field, "countdown_timer": _countdown,
            "countdown_evergreen": _evergreen}

@@ -82,7 +82,9 @@ def _validate_node(node, parent_type: str | None, depth: int, seen: set, on_path
     if unknown:
         raise ValidationError(f"An element has unknown keys: {', '.join(sorted(unknown))}.", field="tree")
     element_id, type_name = node["id"], node["type"]
-    if not isinstance(element_id, str) or not (element_id == "root" if type_name == "page" else ID_PATTERN.match(element_id)):
+    valid_id = isinstance(element_id, str) and (element_id == "root" if type_name == "page"
+                                                 else ID_PATTERN.match(element_id))
+    if not valid_id:
         raise ValidationError(f"The element id {str(element_id)[:40]!r} is not valid.", field="tree")
     if element_id in seen:
         raise ValidationError(f"The element {element_id} appears twice (or inside itself).", field=element_id)

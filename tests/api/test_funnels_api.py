@@ -41,9 +41,12 @@ def test_list_funnels_with_step_counts_filters_and_search(client, fx):
     guide = next(item for item in body["items"] if item["name"] == "Free guide")
     assert guide["step_count"] == 2 and guide["status"] == "draft"
     assert guide["public_url"] == "http://pages.example.com/free-guide"
-    assert [i["name"] for i in client.get(API + "?q=SPRING", headers=fx["headers"]).get_json()["items"]] == ["Spring sale"]
-    assert [i["name"] for i in client.get(API + "?status=archived", headers=fx["headers"]).get_json()["items"]] == ["Spring sale"]
-    assert [i["name"] for i in client.get(API + "?funnel_type=lead_generation", headers=fx["headers"]).get_json()["items"]] == ["Free guide"]
+    def names(query):
+        return [item["name"] for item in client.get(API + query, headers=fx["headers"]).get_json()["items"]]
+
+    assert names("?q=SPRING") == ["Spring sale"]
+    assert names("?status=archived") == ["Spring sale"]
+    assert names("?funnel_type=lead_generation") == ["Free guide"]
     assert_json_error(client.get(API + "?status=gone", headers=fx["headers"]), 400, field="status")
     assert_json_error(client.get(API + "?page=0", headers=fx["headers"]), 400, field="page")
     assert_json_error(client.get(API + "?q=" + "x" * 201, headers=fx["headers"]), 400, field="q")
@@ -71,7 +74,8 @@ def test_create_get_patch_delete_a_funnel(client, fx):
 def test_bad_funnel_bodies(client, fx):
     headers = fx["headers"]
     assert_json_error(client.post(API, json={"funnel_type": "sales"}, headers=headers), 422, field="name")
-    assert_json_error(client.post(API, json={"name": "X", "funnel_type": "pyramid"}, headers=headers), 422, field="funnel_type")
+    assert_json_error(client.post(API, json={"name": "X", "funnel_type": "pyramid"}, headers=headers), 422,
+                      field="funnel_type")
     assert_json_error(client.post(API, json={"name": 5}, headers=headers), 422, field="name")
     assert_json_error(client.post(API, json={"name": "X", "slug": "日本"}, headers=headers), 422, field="slug")
     assert_json_error(client.post(API, json={"name": "X", "custom_domain": "not a domain"}, headers=headers), 422,
@@ -116,7 +120,8 @@ def test_another_workspaces_funnels_are_not_found(client, fx):
     assert client.get(API, headers=headers).get_json()["total"] == 0
     for method, path in (("get", ""), ("patch", ""), ("delete", ""), ("post", "/clone"), ("post", "/steps"),
                          ("patch", f"/steps/{step.id}"), ("delete", f"/steps/{step.id}"), ("post", "/steps/reorder"),
-                         ("get", "/versions"), ("get", f"/versions/{version.id}"), ("post", f"/versions/{version.id}/restore")):
+                         ("get", "/versions"), ("get", f"/versions/{version.id}"),
+                         ("post", f"/versions/{version.id}/restore")):
         assert_json_error(getattr(client, method)(url + path, json={}, headers=headers), 404)
 
 
@@ -132,7 +137,8 @@ def test_add_change_and_delete_steps(client, fx):
     patched = client.patch(f"{url}/{step['id']}", json={"name": "One-time offer", "slug": "OTO"}, headers=fx["headers"])
     assert patched.status_code == 200 and patched.get_json()["slug"] == "oto"
     taken = fx["funnel"].steps[0].slug
-    assert_json_error(client.patch(f"{url}/{step['id']}", json={"slug": taken}, headers=fx["headers"]), 409, field="slug")
+    assert_json_error(client.patch(f"{url}/{step['id']}", json={"slug": taken}, headers=fx["headers"]), 409,
+                      field="slug")
     assert_json_error(client.post(url, json={"name": "Again", "slug": taken}, headers=fx["headers"]), 409, field="slug")
     assert_json_error(client.post(url, json={"name": "X", "step_type": "popup"}, headers=fx["headers"]), 422,
                       field="step_type")
@@ -217,3 +223,29 @@ def test_a_funnel_and_its_versions_cost_the_same_queries_for_more_steps_and_vers
     few = costs()
     add_steps(4)
     assert costs() == few
+
+
+def test_unknown_body_fields_are_refused_by_name_and_nothing_changes(client, fx):
+    """Every field the funnel, step, order and page operations take is in their schemas; anything else is a 422."""
+    funnel = fx["funnel"]
+    before = client.get(f"{API}/{funnel.id}", headers=fx["headers"]).get_json()
+    cases = [
+        ("post", API, {"name": "Sneaky", "status": "published"}, "status"),
+        ("patch", f"{API}/{funnel.id}", {"name": "Renamed", "published_at": "2026-01-01"}, "published_at"),
+        ("post", f"{API}/{funnel.id}/steps", {"name": "Upsell", "page": {"tree": {}}}, "page"),
+        ("patch", f"{API}/{funnel.id}/steps/{funnel.steps[0].id}", {"name": "X", "position": 3}, "position"),
+        ("post", f"{API}/{funnel.id}/steps/reorder", {"step_ids": [str(s.id) for s in funnel.steps], "x": 1}, "x"),
+        ("put", f"/api/v1/pages/{funnel.steps[0].page.id}/tree", {"tree": headline_page("Hi"), "title": "T"}, "title"),
+        ("post", f"/api/v1/pages/{funnel.steps[0].page.id}/validate", {"tree": headline_page("Hi"), "x": 1}, "x"),
+    ]
+    for method, url, body, field in cases:
+        assert_json_error(getattr(client, method)(url, json=body, headers=fx["headers"]), 422, field=field)
+    assert client.get(API, headers=fx["headers"]).get_json()["total"] == 1
+    assert client.get(f"{API}/{funnel.id}", headers=fx["headers"]).get_json() == before
+    # The fields each operation does take are accepted.
+    assert client.patch(f"{API}/{funnel.id}", json={"name": "Guide", "funnel_type": "webinar", "slug": "guide",
+                                                    "description": "d", "custom_domain": None},
+                        headers=fx["headers"]).status_code == 200
+    page = client.get(f"/api/v1/pages/{funnel.steps[0].page.id}", headers=fx["headers"]).get_json()
+    body = {"tree": headline_page("Hi"), "revision": page["revision"]}
+    assert client.put(f"/api/v1/pages/{page['id']}/tree", json=body, headers=fx["headers"]).status_code == 200

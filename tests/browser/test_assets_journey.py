@@ -1,6 +1,7 @@
 """The asset library in a real browser: drop images onto the drop zone (htmx upload with progress), see a
 refused file explained, edit alt text inline, then in the builder open an image's panel, choose a picture
-from the library and see the panel filled, the canvas showing it and the page saved. Screenshots in test-artifacts/browser/assets/."""
+from the library and see the panel filled, the canvas showing it and the page saved. Screenshots in
+test-artifacts/browser/assets/."""
 import base64
 import io
 import re
@@ -12,9 +13,9 @@ from sqlalchemy import select
 
 from app.assets.models import Asset
 from app.builder import services as builder
-from app.funnels.models import Page
 from app.extensions import db
 from app.funnels import services as funnels
+from app.funnels.models import Page
 from app.pages import tree as trees
 from tests import factories
 from tests.factories import PASSWORD
@@ -100,7 +101,8 @@ def test_upload_and_pick_images(live_server, new_context, screenshot):
     screenshot(page, "picker")
     dialog.get_by_role("button", name="Use logo.png (The Ines Studio logo)").click()
     expect(dialog).to_be_hidden()
-    expect(panel.locator('[name="p.src"]')).to_have_value(re.compile("^" + re.escape(live_server.site_url + "/_assets/")))
+    public_files = re.compile("^" + re.escape(live_server.site_url + "/_assets/"))
+    expect(panel.locator('[name="p.src"]')).to_have_value(public_files)
     expect(panel.get_by_label("Alt text")).to_have_value("The Ines Studio logo")
     expect(panel.locator('[name="p.width"]')).to_have_value("400")
     expect(page.locator("#lf-status")).to_have_attribute("data-state", "saved")

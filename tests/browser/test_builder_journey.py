@@ -7,9 +7,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from app.funnels.models import Page
 from app.extensions import db
 from app.funnels import services as funnels
+from app.funnels.models import Page
 from app.pages import tree as trees
 from tests import factories
 from tests.browser.conftest import drag_onto as drag
@@ -22,6 +22,10 @@ PASSWORD = factories.PASSWORD
 
 def saved(page):
     expect(page.locator("#lf-status")).to_have_attribute("data-state", "saved")
+
+
+def first_in_column(page):
+    return page.locator("#lf-canvas .lf-col__body > [data-element-id]").first
 
 
 def canvas_types(page):
@@ -37,7 +41,8 @@ def test_build_a_page(live_server, new_context, screenshot, app):
     # The opt-in page starts with a subheadline in its empty section's column.
     page_row = db.session.get(Page, page_id)
     column = next(node for node, _, _ in trees.walk(page_row.tree) if node["type"] == "columns")
-    tree, _ = trees.insert(page_row.tree, column["id"], 0, trees.new_element("subheadline", {"text": "Free for 7 days"}))
+    subheadline = trees.new_element("subheadline", {"text": "Free for 7 days"})
+    tree, _ = trees.insert(page_row.tree, column["id"], 0, subheadline)
     from app.builder import services
 
     services.save_tree(account, page_row, tree, user)
@@ -81,20 +86,20 @@ def test_build_a_page(live_server, new_context, screenshot, app):
 
     # ---- reorder by dragging: the subheadline above the headline ----
     drag(page, subheadline, headline)
-    expect(page.locator("#lf-canvas .lf-col__body > [data-element-id]").first).to_have_attribute("data-type", "subheadline")
+    expect(first_in_column(page)).to_have_attribute("data-type", "subheadline")
     saved(page)
     assert canvas_types(page) == ["subheadline", "headline"]
 
     # ---- undo (the reorder), reload, redo: the history lives with the page on the server ----
     page.locator("#lf-undo").click()
     saved(page)
-    expect(page.locator("#lf-canvas .lf-col__body > [data-element-id]").first).to_have_attribute("data-type", "headline")
+    expect(first_in_column(page)).to_have_attribute("data-type", "headline")
     page.reload()
     assert canvas_types(page) == ["headline", "subheadline"]
     expect(page.locator("#lf-redo")).to_be_enabled()
     page.locator("#lf-redo").click()
     saved(page)
-    expect(page.locator("#lf-canvas .lf-col__body > [data-element-id]").first).to_have_attribute("data-type", "subheadline")
+    expect(first_in_column(page)).to_have_attribute("data-type", "subheadline")
 
     # ---- keyboard: focus the headline, duplicate it, delete the copy ----
     headline = page.locator('#lf-canvas [data-type="headline"]')
@@ -114,10 +119,10 @@ def test_build_a_page(live_server, new_context, screenshot, app):
     page.keyboard.press("Enter")
     page.keyboard.press("Alt+ArrowUp")
     saved(page)
-    expect(page.locator("#lf-canvas .lf-col__body > [data-element-id]").first).to_have_attribute("data-type", "headline")
+    expect(first_in_column(page)).to_have_attribute("data-type", "headline")
     page.keyboard.press("Alt+ArrowDown")
     saved(page)
-    expect(page.locator("#lf-canvas .lf-col__body > [data-element-id]").first).to_have_attribute("data-type", "subheadline")
+    expect(first_in_column(page)).to_have_attribute("data-type", "subheadline")
 
     # ---- device widths ----
     page.get_by_role("button", name="Tablet").click()
@@ -130,7 +135,8 @@ def test_build_a_page(live_server, new_context, screenshot, app):
 
     # ---- publishing checks: an image without alt text is listed, "Show" selects it ----
     page.get_by_role("button", name="Desktop").click()
-    drag(page, page.locator('.lf-tile[data-type="image"]'), page.locator('#lf-canvas [data-type="headline"]'), below=True)
+    drag(page, page.locator('.lf-tile[data-type="image"]'), page.locator('#lf-canvas [data-type="headline"]'),
+         below=True)
     expect(page.locator('#lf-canvas [data-type="image"]')).to_have_count(1)
     saved(page)
     page.locator('#lf-canvas [data-type="subheadline"]').click()
@@ -168,3 +174,51 @@ def test_build_a_page(live_server, new_context, screenshot, app):
     overflow = page.evaluate("() => document.documentElement.scrollWidth > innerWidth")
     assert not overflow
     screenshot(page, "builder-phone")
+
+
+TOOLBAR_JS = """() => {
+  const bar = document.querySelector(".lf-bar");
+  const outside = [...bar.querySelectorAll("button, a, summary, .lf-status")]
+    .filter(el => el.offsetParent !== null)
+    .map(el => [el.id || el.className || el.textContent.trim(), el.getBoundingClientRect()])
+    .filter(([, box]) => box.right > innerWidth + 0.5 || box.left < -0.5)
+    .map(([name, box]) => `${name} ${Math.round(box.left)}-${Math.round(box.right)}`);
+  const last = [...bar.querySelectorAll("button, a, summary")].filter(el => el.offsetParent !== null).pop();
+  return {outside, page: document.documentElement.scrollWidth, last: last.id,
+          lastRight: last.getBoundingClientRect().right};
+}"""
+
+
+def test_the_toolbar_fits_laptop_widths(live_server, new_context, screenshot):
+    """At 1280, 1366 and 1440 px every control of the top bar is on the screen, the last one (publish) too,
+    in its widest state: a long funnel name, a published page with changes to publish, undo and redo."""
+    from app.funnels import publishing
+
+    user = factories.make_user("laptop@example.com", name="Lee Laptop")
+    account = factories.make_account(user, "Lee's Studio")
+    funnel = funnels.create_funnel(account, {"name": "Free playbook: Inbox to Income, the complete series"}, user)
+    page_row = funnel.steps[0].page
+    publishing.publish_page(account, page_row, user)
+    column = next(node for node, _, _ in trees.walk(page_row.tree) if node["type"] == "columns")
+    from app.builder import services
+
+    for text in ("One", "Two"):
+        tree, _ = trees.insert(page_row.tree, column["id"], 0, trees.new_element("headline", {"text": text}))
+        services.save_tree(account, page_row, tree, user)
+    services.undo(account, page_row, user)  # something to undo and something to redo
+
+    _, page = new_context()
+    page.goto(live_server.url + "/login")
+    page.get_by_label("E-mail").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    page.wait_for_url(lambda url: "/login" not in url)
+    for width, height in ((1280, 800), (1366, 768), (1440, 900)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{live_server.url}/builder/{page_row.id}")
+        expect(page.locator("#lf-publish-button")).to_have_text("Publish changes")
+        expect(page.locator("#lf-redo")).to_be_enabled()
+        found = page.evaluate(TOOLBAR_JS)
+        screenshot(page, f"builder-toolbar-{width}")
+        assert found["last"] == "lf-publish-button" and found["lastRight"] <= width, (width, found)
+        assert not found["outside"] and found["page"] <= width, (width, found)

@@ -9,9 +9,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from app.builder import services as builder
-from app.funnels.models import Page
 from app.extensions import db
-from app.funnels.models import Funnel
+from app.funnels.models import Funnel, Page
 from app.pages import tree as trees
 from tests import factories
 

@@ -157,7 +157,7 @@ def test_from_template_to_a_lead_in_the_crm(live_server, new_context, screenshot
     form.get_by_label("Your e-mail").fill(VISITOR)
     form.get_by_role("button", name=BUTTON).click()
     expect(visitor).to_have_url(live_server.site_url + "/spring-playbook/thank-you")
-    expect(visitor.get_by_role("heading", level=1)).to_contain_text("Check your inbox")
+    expect(visitor.get_by_role("heading", level=1)).to_contain_text("Your playbook is ready")
     screenshot(visitor, "published-thank-you-phone")
 
     # ---- the marketer finds the lead, with the form's tags --------------------------------------------------

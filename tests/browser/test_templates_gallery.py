@@ -10,7 +10,21 @@ from tests.browser.conftest import stub_video_players
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = "templates"  # test-artifacts/browser/templates/
-
+# What the first screen of a page offers: the form's first field, or the links and buttons that lead on.
+FIRST_SCREEN_JS = """() => {
+  const screen = innerHeight, shown = el => el.offsetParent !== null;
+  const form = document.querySelector("form.lf-form");
+  const field = form && [...form.querySelectorAll("input, select, textarea")]
+    .find(el => el.type !== "hidden" && el.name !== "website" && shown(el));
+  const actions = [...document.querySelectorAll("a.lf-btn, form.lf-form button[type=submit]")].filter(shown)
+    .filter(el => el.getBoundingClientRect().bottom <= screen)
+    .map(el => {
+      const href = el.getAttribute("href") || "";
+      const target = href.startsWith("#") && href.length > 1 ? document.getElementById(href.slice(1)) : null;
+      return {label: el.textContent.trim(), href, toForm: !!(target && form && target.contains(form))};
+    });
+  return {hasForm: !!form, fieldBottom: field ? field.getBoundingClientRect().bottom : null, screen, actions};
+}"""
 
 
 def test_template_gallery_journey(live_server, new_context, screenshot, artifacts):
@@ -87,3 +101,32 @@ def test_template_gallery_journey(live_server, new_context, screenshot, artifact
     shot("with-your-templates")
     own.get_by_role("link", name="Preview").click()
     expect(frame.get_by_role("heading", level=1)).to_contain_text("101 Facebook and Instagram ads")
+
+
+def test_the_first_screen_of_every_template_on_a_phone_offers_its_form_or_a_way_to_it(app, browser, artifacts):
+    """390 × 844: a visitor sees the form (its first field), or a button that jumps to it, or, on a page
+    without a form (a sales page), a button that leads on, without scrolling."""
+    from pathlib import Path
+
+    from app.funnels.system_templates import all_templates, screenshots
+
+    pages = screenshots.documents(app)
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context.route("**/*", screenshots.serve(pages, Path(app.static_folder).resolve()))
+    page = context.new_page()
+    failures = []
+    try:
+        for template in all_templates():
+            page.goto(f"{screenshots.ORIGIN}/{template.key}/0", wait_until="load")
+            page.screenshot(path=str(artifacts / f"first-screen-{template.key}-phone.png"), animations="disabled")
+            found = page.evaluate(FIRST_SCREEN_JS)
+            if found["hasForm"]:
+                fine = (found["fieldBottom"] is not None and found["fieldBottom"] <= found["screen"]) or any(
+                    action["toForm"] for action in found["actions"])
+            else:
+                fine = any(action["href"] and not action["href"].startswith("#") for action in found["actions"])
+            if not fine:
+                failures.append(f"{template.key}: {found}")
+    finally:
+        context.close()
+    assert not failures, "on a phone, nothing to act on in the first screen:\n" + "\n".join(failures)

@@ -232,7 +232,8 @@ def test_rich_text_is_stored_sanitised(editor, page, dirty, forbidden):
 
 def test_duplicate_delete_and_shift(editor, page):
     first = added_id(add(editor, page, "headline"))
-    response = editor.post(f"/builder/{page.id}/duplicate", data={"element_id": first, "revision": fresh(page).revision})
+    response = editor.post(f"/builder/{page.id}/duplicate",
+                           data={"element_id": first, "revision": fresh(page).revision})
     assert response.status_code == 200
     twin = added_id(response)
     ids = [child["id"] for child in column_of(page)["children"]]
@@ -272,7 +273,8 @@ def test_undo_and_redo_fifty_deep_survive_a_reload(editor, owner, page):
     column_id = column_of(page)["id"]
     for _ in range(55):
         current = fresh(page)
-        services.save_tree(account, current, trees.insert(current.tree, column_id, 0, trees.new_element("spacer"))[0], user)
+        spaced = trees.insert(current.tree, column_id, 0, trees.new_element("spacer"))[0]
+        services.save_tree(account, current, spaced, user)
     for _ in range(49):
         services.undo(account, fresh(page), user)
     response = editor.post(f"/builder/{page.id}/undo", data={"revision": fresh(page).revision})
@@ -308,7 +310,8 @@ def test_undo_keeps_the_panel_of_the_selected_element_when_it_is_still_there(edi
 
 def test_unknown_types_and_elements_are_refused(editor, page):
     revision = fresh(page).revision
-    response = editor.post(f"/builder/{page.id}/add", data={"type": "marquee", "parent_id": "root", "revision": revision})
+    response = editor.post(f"/builder/{page.id}/add",
+                           data={"type": "marquee", "parent_id": "root", "revision": revision})
     assert response.status_code == 422
     response = editor.post(f"/builder/{page.id}/update", data={"element_id": "enothere123", "revision": revision})
     assert response.status_code == 422

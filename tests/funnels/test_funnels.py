@@ -104,8 +104,8 @@ def test_new_funnel_form_shows_the_public_address_preview(as_owner):
     assert 'name="funnel_type"' in html and "Product launch" in html
 
 
-@pytest.mark.parametrize("typed, expected", [("My Offer", "my-offer"), ("ÉTÉ", "ete"), ("  Spring  SALE 2026 ", "spring-sale-2026"),
-                                             ("a--b__c", "a-b-c")])
+@pytest.mark.parametrize("typed, expected", [("My Offer", "my-offer"), ("ÉTÉ", "ete"),
+                                             ("  Spring  SALE 2026 ", "spring-sale-2026"), ("a--b__c", "a-b-c")])
 def test_slugs_are_normalised(as_owner, typed, expected):
     response = as_owner.post("/funnels/new", data={"name": "Offer", "funnel_type": "sales", "slug": typed})
     assert response.status_code == 303
@@ -170,7 +170,8 @@ def test_settings_refuse_a_taken_slug_or_domain(as_owner, owner, funnel):
         "name": "Free guide", "funnel_type": "lead_generation", "slug": "other", "custom_domain": ""})
     assert response.status_code == 422 and "The address /other is taken" in response.get_data(as_text=True)
     response = as_owner.post(f"/funnels/{funnel.id}/settings", data={
-        "name": "Free guide", "funnel_type": "lead_generation", "slug": "free-guide", "custom_domain": "go.example.com"})
+        "name": "Free guide", "funnel_type": "lead_generation", "slug": "free-guide",
+        "custom_domain": "go.example.com"})
     assert response.status_code == 422 and "Another funnel already uses this domain" in response.get_data(as_text=True)
     response = as_owner.post(f"/funnels/{funnel.id}/settings", data={
         "name": "Free guide", "funnel_type": "lead_generation", "slug": "free-guide", "custom_domain": "not a domain"})
@@ -196,7 +197,8 @@ def test_clone_is_a_deep_copy_with_new_ids_and_slugs(as_owner, owner, funnel):
     old_ids = {node["id"] for node, _, _ in trees.walk(old_tree)} - {"root"}
     new_ids = {node["id"] for node, _, _ in trees.walk(new_tree)} - {"root"}
     assert old_ids and not old_ids & new_ids
-    assert [node["type"] for node, _, _ in trees.walk(old_tree)] == [node["type"] for node, _, _ in trees.walk(new_tree)]
+    assert ([node["type"] for node, _, _ in trees.walk(old_tree)]
+            == [node["type"] for node, _, _ in trees.walk(new_tree)])
 
 
 def test_clones_and_duplicates_keep_the_social_image_and_favicon(as_owner, owner, funnel):
@@ -244,13 +246,15 @@ def test_a_deleted_funnel_is_404_everywhere_and_frees_its_slug(as_owner, owner, 
     db.session.expire_all()
     kept = db.session.get(Funnel, funnel.id)  # a soft delete: the row, its steps and pages stay
     assert kept is not None and kept.deleted_at is not None and len(kept.steps) == 2
-    assert as_owner.post("/funnels/new", data={"name": "New", "funnel_type": "sales", "slug": "free-guide"}).status_code == 303
+    data = {"name": "New", "funnel_type": "sales", "slug": "free-guide"}
+    assert as_owner.post("/funnels/new", data=data).status_code == 303
 
 
 # ---- steps --------------------------------------------------------------------------------------------
 
 def test_add_a_step(as_owner, funnel):
-    response = as_owner.post(f"/funnels/{funnel.id}/steps", data={"name": "Special Offer", "step_type": "upsell", "slug": ""})
+    response = as_owner.post(f"/funnels/{funnel.id}/steps",
+                             data={"name": "Special Offer", "step_type": "upsell", "slug": ""})
     assert response.status_code == 303
     funnel = reload(funnel)
     step = funnel.steps[-1]
@@ -304,7 +308,8 @@ def test_reorder_steps(as_owner, owner, funnel):
     ids = [str(step.id) for step in reload(funnel).steps]
     before = version_count(funnel)
     wanted = [ids[2], ids[0], ids[1]]
-    response = as_owner.post(f"/funnels/{funnel.id}/steps/order", data={"step_ids": wanted}, headers={"HX-Request": "true"})
+    response = as_owner.post(f"/funnels/{funnel.id}/steps/order", data={"step_ids": wanted},
+                             headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert 'id="steps"' in response.get_data(as_text=True)
     assert [str(step.id) for step in reload(funnel).steps] == wanted
@@ -319,7 +324,8 @@ def test_reorder_with_a_bad_id_list_is_refused_and_changes_nothing(as_owner, own
     posted = {"missing": ids[:1], "extra": ids + [str(uuid.uuid4())], "twice": [ids[0], ids[0]],
               "foreign": [str(other.steps[0].id), ids[0]], "junk": ["x", "y"]}[bad]
     before = version_count(funnel)
-    response = as_owner.post(f"/funnels/{funnel.id}/steps/order", data={"step_ids": posted}, headers={"HX-Request": "true"})
+    response = as_owner.post(f"/funnels/{funnel.id}/steps/order", data={"step_ids": posted},
+                             headers={"HX-Request": "true"})
     assert response.status_code == 422
     assert "Post every step of this funnel once" in response.get_data(as_text=True)
     assert [str(step.id) for step in reload(funnel).steps] == ids

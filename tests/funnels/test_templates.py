@@ -80,6 +80,26 @@ def test_every_page_of_a_template_validates_and_reads_like_real_copy(key):
                 assert any(child["props"]["maps_to"] == "email" for child in element["children"])
 
 
+# What Leadforge does not do yet: send e-mails to leads, take payments. A template's pages must not say it did.
+PROMISES_NOT_KEPT = ("your inbox", "we've sent", "we'll send", "e-mailed", "we e-mail", "we'll e-mail", "by e-mail",
+                     "receipt", "confirmation e-mail", "check your e-mail", "order is confirmed", "order complete",
+                     "one click", "one-click", "checkout", "unsubscribe")
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_the_pages_of_a_template_say_only_what_works_today(key):
+    template = get(key)
+    written = [template.description]
+    for step in template.snapshot()["steps"]:
+        page = step["page"]
+        written += [page["title"], page["seo_description"]]
+        for element, _, _ in trees.walk(page["tree"]):
+            props = element.get("props") or {}
+            written += [str(value) for value in props.values()]
+    words = " | ".join(written).lower().replace("’", "'")
+    assert not [promise for promise in PROMISES_NOT_KEPT if promise in words]
+
+
 def test_what_each_template_promises_is_on_its_pages():
     def types_of(key, index):
         return {element["type"] for element, _, _ in trees.walk(get(key).snapshot()["steps"][index]["page"]["tree"])}

@@ -154,8 +154,8 @@ def test_form_fields_have_labels_the_honeypot_and_the_hidden_fields():
     form = form_with(email, message, choice, interests, submit_label="Get the guide")
     ctx = RenderContext(form_action="/_forms", form_token_slots=True, page_id="page-1")
     html = render_element(form, "publish", ctx)
-    assert f'<form class="lf-form" style="max-width:min(100%,560px);margin-left:auto;margin-right:auto" id="lf-form-{form["id"]}" ' \
-           f'method="post" action="/_forms">' in html
+    assert ('<form class="lf-form" style="max-width:min(100%,560px);margin-left:auto;margin-right:auto" '
+            f'id="lf-form-{form["id"]}" method="post" action="/_forms">') in html
     assert f'name="form_id" value="{form["id"]}"' in html
     assert 'name="page_id" value="page-1"' in html
     assert f'name="form_token" value="{{{{lf-form-token:{form["id"]}}}}}"' in html  # filled when served
@@ -219,7 +219,8 @@ def test_style_becomes_an_inline_style_from_known_keys_only():
     assert ('style="color:#ff0000;background-color:#000000;text-align:left;font-size:18px;font-weight:800;'
             'padding-top:8px;padding-bottom:8px;margin-top:4px;margin-bottom:4px;border:2px solid #00ff00;'
             'border-radius:6px;width:50%;max-width:min(100%,600px);margin-left:auto;margin-right:auto"') in html
-    button = render_element(trees.new_element("button", style={"background": "#111111", "text_align": "left"}), "publish")
+    button = render_element(trees.new_element("button", style={"background": "#111111", "text_align": "left"}),
+                            "publish")
     assert '<div class="lf-button" style="text-align:left">' in button
     assert 'style="color:#ffffff;background-color:#111111"' in button
 

@@ -115,8 +115,8 @@ def _edits(app, client, page_id, headlines) -> tuple[list[float], list[float]]:
 
     samples, cpu, revision = [], [], None
     with app.app_context():
-        from app.funnels.models import Page
         from app.extensions import db
+        from app.funnels.models import Page
 
         revision = db.session.get(Page, page_id).revision
     for number in range(EDITS + 5):
@@ -140,8 +140,8 @@ def _edits(app, client, page_id, headlines) -> tuple[list[float], list[float]]:
 def _publish(app, account_id, page_id, count) -> dict:
     figure = f"publishing the {count}-element page"
     with app.app_context():
-        from app.funnels.models import Page
         from app.extensions import db
+        from app.funnels.models import Page
 
         try:
             from app.funnels import publishing

@@ -104,8 +104,8 @@ def prepare(url: str, env: dict) -> dict:
     from flask_migrate import upgrade
 
     from app import create_app
-    from app.funnels import publishing
     from app.extensions import db
+    from app.funnels import publishing
     from app.funnels import services as funnels
     from app.pages import tree as trees
     from tests.factories import make_account, make_user

@@ -125,6 +125,13 @@ def video(url: str, title: str) -> dict:
     return new_element("video", {"url": url, "title": title}, {"border_radius": 14, "margin_y": 16, "max_width": 880})
 
 
+def not_on_phones(element: dict) -> dict:
+    """The element hidden on phones: what would push the form below the first screen there (a picture, a
+    list the next section repeats), still shown on tablets and desktops."""
+    element["hide_on"] = ["mobile"]
+    return element
+
+
 # ---- forms --------------------------------------------------------------------------------------------
 
 def field(label: str, maps_to: str, input_type: str = "text", placeholder: str = "", required: bool = True) -> dict:

@@ -15,6 +15,7 @@ from app.funnels.system_templates.blocks import (
     form,
     headline,
     image,
+    not_on_phones,
     page,
     progress,
     row,
@@ -43,16 +44,20 @@ def _opt_in() -> dict:
         headline("Turn new subscribers into paying customers in 7 e-mails", p.dark_text, "h1", 46, "left"),
         subheadline("The exact welcome sequence that lifted first-week sales by 38% for 200+ small businesses. "
                     "Every e-mail written out, ready to copy, paste and send.", p.dark_muted, 20, "left"),
-        bullets(["The 3-part welcome arc: what to send on days 1, 3 and 5 (and why the order matters)",
-                 "21 subject lines: with the open rates they earned in real campaigns",
-                 "The soft pitch: one e-mail that sells without sounding like a sales e-mail"], p.dark_text, 17),
+        # On a phone the columns stack: there the form comes right after the promise, without these bullets
+        # (the next section, "What's inside", says the same) and the cover picture.
+        not_on_phones(bullets(["The 3-part welcome arc: what to send on days 1, 3 and 5 (and why the order matters)",
+                               "21 subject lines: with the open rates they earned in real campaigns",
+                               "The soft pitch: one e-mail that sells without sounding like a sales e-mail"],
+                              p.dark_text, 17)),
         social_proof("Downloaded by 14,200+ founders and marketers", p.dark_muted, 5, "left"),
     ], 7)
     hero_form = column([
-        image("lead-magnet-guide.svg", "Cover of the Inbox-to-Income Playbook, a 32-page guide", 420, 300, 12),
+        not_on_phones(image("lead-magnet-guide.svg", "Cover of the Inbox-to-Income Playbook, a 32-page guide",
+                            420, 300, 12)),
         form([first_name_field("Jordan"), email_field("Your best e-mail", "jordan@company.com")],
              "Send me the free playbook", ["lead-magnet", "inbox-to-income"], p),
-        text("<p>Free, instant access. No credit card. Unsubscribe in one click.</p>", p.dark_muted, 13, "center"),
+        text("<p>Free, instant access. No credit card.</p>", p.dark_muted, 13, "center"),
     ], 5)
     hero = section([row([hero_copy, hero_form], 48)], p.dark, 72, FORM_ANCHOR)
 
@@ -90,10 +95,10 @@ def _opt_in() -> dict:
         ("Is it really free?", "Yes. Enter your e-mail and the playbook is yours: no trial, no card, no catch."),
         ("Who is it for?", "Anyone who sells online and has (or wants) an e-mail list: coaches, shop owners, "
                            "consultants, SaaS founders. It works whether you have 50 subscribers or 50,000."),
-        ("How do I get it?", "Right after you sign up, the download appears on the next page, and we e-mail you "
-                             "a copy so you can find it later."),
-        ("Will you spam me?", "No. You'll get one useful e-mail a week. Every e-mail has an unsubscribe link and "
-                              "one click takes you off the list."),
+        ("How do I get it?", "Right after you sign up, the download is on the next page: save the PDF and it's "
+                             "yours to keep."),
+        ("Will you spam me?", "No. Your e-mail is only used to write to you about the playbook, and you can ask us "
+                              "to remove it at any time."),
     ], p, "#ffffff")
 
     closing = call_to_action("Your next subscriber could be your next customer",
@@ -107,11 +112,11 @@ def _thank_you() -> dict:
     p = PALETTE
     hero = single([
         progress(100, "Step 2 of 2: you're in!", p, on_dark=True),
-        headline("Check your inbox: the playbook is on its way", p.dark_text, "h1", 44),
-        subheadline("We've sent a copy to your e-mail. Can't wait? Download it right now:", p.dark_muted, 20),
+        headline("Your playbook is ready", p.dark_text, "h1", 44),
+        subheadline("Download it now, and save it somewhere you'll find it again:", p.dark_muted, 20),
         button("Download the playbook (PDF)", p, action="url",
                url="https://example.com/downloads/inbox-to-income-playbook.pdf"),
-        text("<p>The link works for 30 days. Save the PDF somewhere you'll find it.</p>", p.dark_muted, 14, "center"),
+        text("<p>Bookmark this page: the download stays here.</p>", p.dark_muted, 14, "center"),
     ], p.dark, 80)
     watch = single([
         eyebrow("BEFORE YOU START READING", p.ink),
@@ -121,12 +126,12 @@ def _thank_you() -> dict:
         video(VIDEO, "A 4-minute walkthrough of the playbook"),
     ], "#ffffff")
     next_steps = benefits("Your next three steps", [
-        ("1. Find our e-mail", "It comes from Maya at Your Company. Move it to your main inbox so the next "
-                               "lessons don't land in Promotions."),
+        ("1. Save the playbook", "Download the PDF above and keep it with your marketing notes: you'll come "
+                                 "back to the subject lines often."),
         ("2. Read chapter 2 tonight", "It takes 15 minutes and gives you the first welcome e-mail to send "
                                       "tomorrow. Small start, fast result."),
-        ("3. Hit reply", "Tell us your biggest e-mail question. We read every answer, and the most common ones "
-                         "become next week's lessons."),
+        ("3. Send your first e-mail", "Copy the day-1 e-mail, change three details for your business and "
+                                      "send it to your list tomorrow morning."),
     ], p, p.light)
     share = single([
         headline("Know someone who needs this?", p.text, "h3", 24),
@@ -141,7 +146,7 @@ def build_steps() -> list[dict]:
              "Free playbook: 7 e-mails that turn subscribers into customers",
              "Download the free 32-page playbook: the welcome sequence that lifted first-week sales by 38%.",
              _opt_in()),
-        step(KEY, "thank-you", "Thank you", "thank_you", "Your playbook is on its way",
+        step(KEY, "thank-you", "Thank you", "thank_you", "Your playbook is ready",
              "Download your free playbook and watch the 4-minute walkthrough.", _thank_you()),
     ]
 

@@ -144,8 +144,7 @@ def _sales() -> dict:
     ], p, p.light, "Rated 4.9 out of 5 by 600+ beta testers")
 
     questions = faq([
-        ("When will my planner ship?", "Launch-week orders ship within 5 business days. You get a tracking link "
-                                       "by e-mail."),
+        ("When will my planner ship?", "Launch-week orders ship within 5 business days."),
         ("Do I need the app?", "No. The planner works on its own; the app adds reminders and your weekly "
                                "progress."),
         ("Can I start mid-year?", "Yes. Cadence is undated: your 12 weeks start whenever you do."),
@@ -161,10 +160,10 @@ def _sales() -> dict:
 def _thank_you() -> dict:
     p = PALETTE
     hero = single([
-        progress(100, "Order complete", p, on_dark=True),
-        headline("Welcome to Cadence! Your order is confirmed", p.dark_text, "h1", 44),
-        subheadline("Your receipt and the link to the app are in your inbox. Your planner ships within 5 "
-                    "business days.", p.dark_muted, 19),
+        progress(100, "You're in", p, on_dark=True),
+        headline("Welcome to Cadence!", p.dark_text, "h1", 44),
+        subheadline("Get the app now and set up your first 12 weeks: your planner joins you soon.", p.dark_muted,
+                    19),
         button("Get the Cadence app", p, action="url", url="https://example.com/app"),
     ], p.dark, 80)
     start = section([row([
@@ -191,7 +190,7 @@ def build_steps() -> list[dict]:
         step(KEY, "launch", "Sales page", "page", "Cadence: the 12-week planner is here",
              "The planner, the app and the weekly review. Launch week pricing, free shipping.", _sales()),
         step(KEY, "welcome", "Thank you", "thank_you", "Welcome to Cadence",
-             "Your Cadence order is confirmed.", _thank_you()),
+             "Welcome to Cadence: get the app and set up your first 12 weeks.", _thank_you()),
     ]
 
 
@@ -200,6 +199,8 @@ TEMPLATE = SystemTemplate(
     description="Build anticipation, then sell: a waitlist page with an evergreen countdown, a launch sales "
                 "page with a gallery, pricing table and testimonials, and a welcome page.",
     funnel_type="product_launch", category="Sell a product", build_steps=build_steps,
-    checklist=("Sales page: your editions and prices in the pricing table", "Every page: your product's pictures",
+    checklist=("Payments: Leadforge does not take payments yet, so link the order buttons to your own payment "
+               "page (Stripe, PayPal…)",
+               "Sales page: your editions and prices in the pricing table", "Every page: your product's pictures",
                "Thank you: the app button's link and the setup video"),
     cover="launch-planner.svg")

@@ -41,7 +41,9 @@ def documents(app) -> dict[str, str]:
     return pages
 
 
-def _serve(pages: dict[str, str], static_folder: Path):
+def serve(pages: dict[str, str], static_folder: Path):
+    """A Playwright route handler answering ORIGIN's requests from memory: the pages, and files under
+    /static/ from the app's static folder; a video player gets a still frame, anything else is refused."""
     def handle(route, request):
         path = urlsplit(request.url).path
         if urlsplit(request.url).netloc != urlsplit(ORIGIN).netloc:
@@ -98,7 +100,7 @@ def take(app, pages_dir: Path | None = None) -> list[Path]:
                 if label == "phone" and pages_dir is None:
                     break
                 context = browser.new_context(viewport=viewport, device_scale_factor=1)
-                context.route("**/*", _serve(pages, static_folder))
+                context.route("**/*", serve(pages, static_folder))
                 page = context.new_page()
                 for template in all_templates():
                     for index in range(template.step_count):

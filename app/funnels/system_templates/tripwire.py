@@ -1,4 +1,4 @@
-"""Tripwire sale: a low-priced first offer, then an order bump, a one-click upsell and a downsell."""
+"""Tripwire sale: a low-priced first offer, then an order bump, an upsell and a downsell."""
 from app.funnels.system_templates import SystemTemplate
 from app.funnels.system_templates.blocks import (
     Palette,
@@ -102,8 +102,8 @@ def _sales() -> dict:
     ], "#ffffff", 72)
 
     questions = faq([
-        ("How do I get the swipe file?", "Right after checkout you get a download link on the page and by "
-                                         "e-mail. It's a searchable PDF plus a spreadsheet of every ad."),
+        ("How do I get the swipe file?", "Right after you order, the download is on the last page. It's a "
+                                         "searchable PDF plus a spreadsheet of every ad."),
         ("Does it work for my industry?", "The file covers e-commerce, coaching, local services, SaaS and "
                                           "info products. The structures work anywhere people scroll."),
         ("Is this a subscription?", "No. One payment of $7, and updates are free for life."),
@@ -122,7 +122,8 @@ def _order_form() -> dict:
     header = single([
         progress(50, "Step 1 of 2: your details", p, on_dark=True),
         headline("You're one step away from the swipe file", p.dark_text, "h1", 38),
-        subheadline("Enter your details below. Your download arrives the moment you finish.", p.dark_muted, 18),
+        subheadline("Enter your details below, choose your extras, and your download is on the last page.",
+                    p.dark_muted, 18),
     ], p.dark, 56)
     checkout = section([row([
         column([form([
@@ -130,7 +131,7 @@ def _order_form() -> dict:
             field("Last name", "last_name", "text", "Rivera"),
             email_field("E-mail for your download", "jordan@company.com"),
             field("Phone (optional)", "phone", "tel", "+1 415 555 0132", required=False),
-        ], "Complete my order: $7", ["customer", "tripwire-buyer"], p, max_width=620)], 7),
+        ], "Continue: $7", ["customer", "tripwire-buyer"], p, max_width=620)], 7),
         column([card([
             headline("Your order", p.text, "h3", 22, "left", "700"),
             text("<p><strong>Scroll-Stopper Swipe File</strong><br>101 ads, hook index, worksheet</p>"
@@ -141,7 +142,7 @@ def _order_form() -> dict:
         ], p, p.light), testimonial("Best seven dollars I've spent on my business this year.", "Aisha Bello",
                                     "Founder, Kin & Clay Ceramics", p, "avatar-3.svg")], 5),
     ], 40)], "#ffffff", 56)
-    return page([header, checkout, footer(BRAND, p, "Your details are only used to deliver your order.")], p)
+    return page([header, checkout, footer(BRAND, p, "Your details are only used for your order.")], p)
 
 
 def _order_bump() -> dict:
@@ -160,7 +161,7 @@ def _order_bump() -> dict:
             quiet_link("No thanks, I'll design my ads myself", p.muted, "#ffffff", align="left"),
         ], 7),
     ], 48)], "#ffffff", 72)
-    return page([announcement("Your order is not complete yet: one more step", p), offer, footer(BRAND, p)], p)
+    return page([announcement("One more offer before your download", p), offer, footer(BRAND, p)], p)
 
 
 def _upsell() -> dict:
@@ -188,7 +189,6 @@ def _upsell() -> dict:
     decide = single([
         button("Yes! Add the masterclass for $97", p, action="step", step_id=step_id(KEY, "thank-you")),
         quiet_link("No thanks, I'll figure out the campaign on my own", p.muted, p.light),
-        text("<p>One click: the masterclass is added to the order you just placed.</p>", p.muted, 14, "center"),
     ], p.light, 56)
     return page([offer, details, decide, footer(BRAND, p)], p)
 
@@ -219,10 +219,9 @@ def _downsell() -> dict:
 def _thank_you() -> dict:
     p = PALETTE
     hero = single([
-        progress(100, "Step 2 of 2: order complete", p, on_dark=True),
+        progress(100, "Step 2 of 2: your download", p, on_dark=True),
         headline("Thank you! Your swipe file is ready", p.dark_text, "h1", 44),
-        subheadline("We've e-mailed your receipt and download links. You can also grab everything right here.",
-                    p.dark_muted, 19),
+        subheadline("Everything is right here: download the swipe file and bookmark this page.", p.dark_muted, 19),
         button("Download the swipe file", p, action="url",
                url="https://example.com/downloads/scroll-stopper-swipe-file.pdf"),
     ], p.dark, 80)
@@ -236,7 +235,7 @@ def _thank_you() -> dict:
         ("3. Launch and measure", "Run it for three days with a small budget, then keep the winner."),
     ], p, p.light)
     return page([hero, start, next_steps,
-                 footer(BRAND, p, "Questions about your order? Reply to your receipt e-mail.")], p)
+                 footer(BRAND, p, "Questions about your order? Write to hello@example.com.")], p)
 
 
 def build_steps() -> list[dict]:
@@ -260,9 +259,11 @@ def build_steps() -> list[dict]:
 TEMPLATE = SystemTemplate(
     key=KEY, name="Tripwire sale", funnel_name="Swipe file offer",
     description="Sell a low-priced first product, then raise the order value: a sales page, an order form "
-                "with the order summary, an order bump, a one-click upsell with a countdown, a downsell and "
-                "a thank-you page.",
+                "that collects the buyer's details next to the order summary, an order bump, an upsell with a "
+                "countdown, a downsell and a thank-you page with the download.",
     funnel_type="sales", category="Sell a product", build_steps=build_steps,
-    checklist=("Every page: your product, prices and guarantee",
+    checklist=("Payments: Leadforge does not take payments yet, so link the buy buttons to your own payment "
+               "page (Stripe, PayPal…)",
+               "Every page: your product, prices and guarantee",
                "Thank you: the download button's link (your product)", "Upsell and thank you: the videos"),
     cover="tripwire-swipe-file.svg")

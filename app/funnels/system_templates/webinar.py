@@ -38,6 +38,7 @@ BRAND = "Your Company"
 PALETTE = Palette(dark="#134e4a", dark_text="#ffffff", dark_muted="#ccfbf1", light="#f0fdfa", text="#0f2e2c",
                   muted="#44615e", accent="#fb923c", accent_text="#1c1917", ink="#c2410c", line="#cdeee9")
 VIDEO = "https://vimeo.com/76979871"
+ROOM_URL = "https://example.com/live/masterclass"  # the webinar room: the marketer's own (Zoom, YouTube Live...)
 FORM_ANCHOR = "register"
 TITLE = "Fill your calendar with qualified sales calls"
 LENGTH = timedelta(minutes=60)
@@ -58,13 +59,13 @@ def _calendar_url(start: datetime) -> str:
     end = start + LENGTH
     query = urlencode({"action": "TEMPLATE", "text": f"Live masterclass: {TITLE}",
                        "dates": f"{start:%Y%m%dT%H%M%SZ}/{end:%Y%m%dT%H%M%SZ}",
-                       "details": "Your link to join is in the confirmation e-mail."})
+                       "details": f"Join here: {ROOM_URL}"})
     return "https://calendar.google.com/calendar/render?" + query
 
 
 def _countdown(start: datetime, color: str, align: str = "center") -> dict:
     return new_element("countdown_timer", {"deadline": start.strftime("%Y-%m-%dT%H:%M"),
-                                           "expired_text": "We're live! Check your e-mail for the link."},
+                                           "expired_text": "We're live! Join from the confirmation page."},
                        {"color": color, "font_size": 28, "margin_y": 16, "text_align": align})
 
 
@@ -80,10 +81,10 @@ def _registration(start: datetime) -> dict:
             _countdown(start, p.dark_text, "left"),
         ], 7),
         column([
-            form([first_name_field("Jordan"), email_field("E-mail for your access link", "jordan@company.com")],
+            form([first_name_field("Jordan"), email_field("Your e-mail", "jordan@company.com")],
                  "Save my free seat", ["webinar", "masterclass-registrant"], p),
-            text("<p>Can't make it live? Register anyway and we'll send you the replay.</p>", p.dark_muted, 14,
-                 "center"),
+            text("<p>Can't make it live? Register anyway: the replay goes up on your confirmation page.</p>",
+                 p.dark_muted, 14, "center"),
         ], 5),
     ], 48)], p.dark, 72, FORM_ANCHOR)
 
@@ -118,10 +119,10 @@ def _registration(start: datetime) -> dict:
 
     questions = faq([
         ("Is it really free?", "Yes. The masterclass is free and so are the slides and checklist."),
-        ("Will there be a replay?", "Yes, for 48 hours. Register and we'll e-mail you the link."),
+        ("Will there be a replay?", "Yes, for 48 hours, on the confirmation page you see after registering."),
         ("Is there a pitch?", "At the end, for 5 minutes, Daniel mentions his coaching program. The 55 minutes "
                               "before that stand on their own."),
-        ("What do I need to join?", "A browser. The link in your confirmation e-mail opens the room; nothing "
+        ("What do I need to join?", "A browser. The link on your confirmation page opens the room; nothing "
                                     "to install."),
     ], p, p.light)
 
@@ -138,12 +139,15 @@ def _confirmation(start: datetime) -> dict:
         headline("You're in! Your seat is saved", p.dark_text, "h1", 44),
         subheadline(_when(start), p.dark_muted, 19),
         _countdown(start, p.dark_text),
+        button("Join the masterclass", p, action="url", url=ROOM_URL),
+        text("<p>Bookmark this page: the room opens from this button when we go live.</p>", p.dark_muted, 14,
+             "center"),
     ], p.dark, 72)
     calendar = single([
         headline("Add it to your calendar now", p.text, "h2", 32),
         text("<p>People who add the masterclass to their calendar are three times more likely to show up. "
-             "Google Calendar opens with everything filled in; for Outlook or Apple Calendar, use the "
-             "invitation attached to your confirmation e-mail.</p>", p.muted, 17, "center", 680),
+             "Google Calendar opens with everything filled in, the link to the room included.</p>",
+             p.muted, 17, "center", 680),
         button("Add to Google Calendar", p, action="url", url=_calendar_url(start)),
     ], "#ffffff", 72)
     prepare = section([row([
@@ -152,7 +156,7 @@ def _confirmation(start: datetime) -> dict:
             headline("Get the most out of the hour", p.text, "h2", 30, "left"),
             bullets(["Watch the 2-minute video: what to have ready before we start",
                      "Write down your offer and its price: we'll use them in the live exercise",
-                     "Whitelist our e-mail so the access link doesn't land in spam"], p.text, 17),
+                     "Bookmark this page: the link to the room is here"], p.text, 17),
         ], 6),
     ], 48)], p.light)
     return page([hero, calendar, prepare, footer(BRAND, p)], p)
@@ -176,5 +180,6 @@ TEMPLATE = SystemTemplate(
     funnel_type="webinar", category="Run an event", build_steps=build_steps,
     checklist=("Both pages: your date and time in the text, the countdowns and the calendar button "
                "(the template is set for next Thursday, 17:00 UTC)",
+               "Confirmation: the link to your webinar room (the Join button and the calendar event)",
                "Registration: the host's photo and bio", "Confirmation: the host's video"),
     cover="webinar-host.svg")
