@@ -66,7 +66,8 @@ def run() -> list[dict]:
                       "REDIS_URL": None, "JOBS_MODE": "sync", "RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False,
                       "RATELIMIT_STORAGE_URI": "memory://", "MAIL_SERVER": None, "SESSION_COOKIE_SECURE": False,
                       "EXPORTS_DIR": tempfile.mkdtemp(), "ASSETS_DIR": tempfile.mkdtemp(), "LOG_LEVEL": "WARNING",
-                      "SITE_URL": "http://pages.example.com"})
+                      "SITE_URL": "http://pages.example.com",
+                      "SECRET_KEY": "leadforge-bench-secret-key-not-for-production"})
     with app.app_context():
         from flask_migrate import upgrade
 
