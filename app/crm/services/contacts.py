@@ -77,7 +77,7 @@ def _clean(account, data: dict, contact: Contact | None, partial: bool) -> dict:
     for name, label, size in (("street", "street", 200), ("city", "city", 100), ("region", "region", 100),
                               ("postal_code", "postal code", 20)):
         attempt(name, lambda n=name, lab=label, sz=size: text_value(data, n, lab, sz))
-    attempt("country", lambda: _country(data.get("country")))
+    attempt("country", lambda: clean_country(data.get("country")))
     attempt("custom_fields", lambda: custom_fields.clean_values(
         account, data.get("custom_fields") or {}, contact.custom_fields if contact else {}, partial))
     values = fields.values_or_raise()
@@ -92,7 +92,8 @@ def _clean(account, data: dict, contact: Contact | None, partial: bool) -> dict:
     return values
 
 
-def _country(raw) -> str | None:
+def clean_country(raw) -> str | None:
+    """The two-letter country code (upper-cased), None when empty, or a 422 on "country"."""
     if raw in (None, ""):
         return None
     if not isinstance(raw, str) or len(raw.strip()) != 2 or not raw.strip().isalpha():

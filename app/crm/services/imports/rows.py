@@ -73,7 +73,7 @@ def country_code(raw: str) -> str | None:
         return None
     if len(value) != 2:
         value = _country_names().get(comparable(value), value)
-    return contacts._country(value)
+    return contacts.clean_country(value)
 
 
 class RowParser:
