@@ -65,7 +65,7 @@ def seed_crm(account, owner) -> None:
         people.append(contacts.create(account, data, owner, commit=False))
     db.session.commit()
     _spread_in_time(account, people, rng)
-    deals.create_default_pipeline(account, actor=owner)  # a workspace made before every workspace had one
+    deals.create_default_pipeline(account)  # a workspace made before every workspace had one
     pipeline = deals.pipelines_of(account)[0]
     for index, stage in enumerate(pipeline.stages):
         for n in range(4 + index):
@@ -117,7 +117,7 @@ def generate(account, owner, contact_count: int = 0, deal_count: int = 0, batch:
         db.session.execute(insert(Contact), rows)
         db.session.commit()
     if deal_count:
-        deals.create_default_pipeline(account, actor=owner)
+        deals.create_default_pipeline(account)
         pipeline = deals.pipelines_of(account)[0]
         stages = list(pipeline.stages)
         rows = [{"id": uuid.uuid4(), "account_id": account.id, "pipeline_id": pipeline.id,

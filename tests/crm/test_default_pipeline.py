@@ -8,6 +8,7 @@ from app import create_app
 from app.auth import services as auth_services
 from app.auth.models import Account
 from app.core import events
+from app.core.models import AuditEvent
 from app.crm.models import Pipeline, Stage
 from app.crm.services import deals
 from app.extensions import db
@@ -26,6 +27,9 @@ def pipelines_of(account_id) -> list[tuple[str, list[tuple[str, int, int]]]]:
 def test_a_workspace_is_made_with_its_pipeline(owner):
     _, account = owner
     assert pipelines_of(account.id) == [("Sales pipeline", DEFAULT)]
+    # Part of making the workspace, which the activity log shows: no entry of its own.
+    actions = db.session.execute(select(AuditEvent.action).where(AuditEvent.account_id == account.id)).scalars()
+    assert list(actions) == ["workspace.created"]
     user = auth_services.register("new@example.com", "a long enough password", "New Person", "New Co")
     signed_up = auth_services.memberships_of(user)[0].account
     assert pipelines_of(signed_up.id) == [("Sales pipeline", DEFAULT)]

@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import Select, false, func, select
 from sqlalchemy.orm import aliased, joinedload
 
-from app.auth.models import Account, User
+from app.auth.models import Account
 from app.auth.services import member_user_id
 from app.core import audit, events
 from app.core.dates import read_date
@@ -41,25 +41,33 @@ def probability(raw, field: str = "probability") -> int:
     return value
 
 
-def create_pipeline(account, name: str, stages=None, actor=None) -> Pipeline:
+def _new_pipeline(account, name: str, stages) -> Pipeline:
     name = text_value({"name": name}, "name", "pipeline name", 80, required=True)
-    position = len(pipelines_of(account))
-    pipeline = Pipeline(account_id=account.id, name=name, position=position)
+    pipeline = Pipeline(account_id=account.id, name=name, position=len(pipelines_of(account)))
     db.session.add(pipeline)
     db.session.flush()
     for index, (stage_name, chance) in enumerate(stages if stages is not None else DEFAULT_STAGES):
         db.session.add(Stage(account_id=account.id, pipeline_id=pipeline.id, name=stage_name, position=index,
                              probability=probability(chance)))
-    audit.record("pipeline.created", pipeline, f"Pipeline “{name}” created", account=account, user=actor)
+    return pipeline
+
+
+def create_pipeline(account, name: str, stages=None, actor=None) -> Pipeline:
+    """A pipeline with these (name, probability) stages, DEFAULT_STAGES when none are given."""
+    pipeline = _new_pipeline(account, name, stages)
+    audit.record("pipeline.created", pipeline, f"Pipeline “{pipeline.name}” created", account=account, user=actor)
     db.session.commit()
     return pipeline
 
 
-def create_default_pipeline(account, actor=None) -> Pipeline | None:
-    """The pipeline a workspace starts with (DEFAULT_PIPELINE with DEFAULT_STAGES); nothing when it has one."""
+def create_default_pipeline(account) -> Pipeline | None:
+    """The pipeline a workspace starts with (DEFAULT_PIPELINE with DEFAULT_STAGES); nothing when it has one.
+    Part of making the workspace, whose creation the audit log records: no entry of its own."""
     if pipelines_of(account):
         return None
-    return create_pipeline(account, DEFAULT_PIPELINE, actor=actor)
+    pipeline = _new_pipeline(account, DEFAULT_PIPELINE, DEFAULT_STAGES)
+    db.session.commit()
+    return pipeline
 
 
 @events.subscribe("workspace.created")
@@ -68,9 +76,8 @@ def default_pipeline_for_new_workspace(name: str, payload: dict) -> None:
     account = db.session.get(Account, uuid.UUID(payload["account_id"]))
     if account is None:
         return
-    actor = db.session.get(User, uuid.UUID(payload["user_id"])) if payload.get("user_id") else None
     try:
-        create_default_pipeline(account, actor=actor)
+        create_default_pipeline(account)
     except Exception:
         db.session.rollback()  # the publisher's session stays usable; core.events logs the failure
         raise
