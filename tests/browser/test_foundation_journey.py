@@ -173,7 +173,7 @@ def test_foundation_journey(live_server, new_context, screenshot, outbox):
     expect(mate.get_by_role("heading", level=1, name=f"Good to see you, {TEAMMATE['name']}")).to_be_visible()
     expect(toast(mate, f"Welcome! You joined {OWNER['workspace']}.")).to_be_visible()
     expect(mate.locator("#workspace-switcher summary")).to_contain_text(OWNER["workspace"])
-    expect(mate.locator(".stat").filter(has_text="Your role")).to_contain_text("admin", ignore_case=True)
+    expect(mate.locator(".dashboard-team")).to_contain_text("Your role: admin", ignore_case=True)
     expect(mate.locator("#stat-members")).to_have_text("2")
     screenshot(mate, "teammate-dashboard")
     mate.context.close()
