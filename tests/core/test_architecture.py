@@ -12,11 +12,8 @@ import ast
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
 
 APP = Path(__file__).resolve().parents[2] / "app"
-# Issue 9 is putting the house in order in several steps; this marker goes when the last one lands.
-IN_PROGRESS = pytest.mark.xfail(reason="issue 9: the moves that satisfy this rule are under way", strict=False)
 CORE = "core"
 
 
@@ -107,7 +104,6 @@ def test_core_imports_no_domain():
     assert not wrong, "core must not import a domain:\n" + "\n".join(wrong)
 
 
-@IN_PROGRESS
 def test_no_cycle_between_domains():
     edges = _edges()
     cycles = _cycles(edges)
@@ -119,7 +115,6 @@ def test_no_cycle_between_domains():
     assert not cycles, "domain packages import each other in a cycle:\n" + "\n".join(report)
 
 
-@IN_PROGRESS
 def test_no_domain_imports_another_domains_views():
     wrong = []
     for path in _sources():
@@ -131,7 +126,6 @@ def test_no_domain_imports_another_domains_views():
     assert not wrong, "a domain imports another's views:\n" + "\n".join(wrong)
 
 
-@IN_PROGRESS
 def test_no_module_imports_private_names_of_another():
     wrong = []
     for path in _sources():
