@@ -12,7 +12,6 @@ import ast
 from collections import defaultdict
 from pathlib import Path
 
-
 APP = Path(__file__).resolve().parents[2] / "app"
 CORE = "core"
 
