@@ -13,7 +13,7 @@ TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/leadforge_test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 export TEST_DATABASE_URL TEST_REDIS_URL
 
-.PHONY: run install install-dev services chromium test bench worker vendor clean
+.PHONY: run install install-dev services chromium lint test bench screens worker vendor clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,13 +53,22 @@ services:
 chromium:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-## The whole suite against PostgreSQL and Redis, browser tests included.
+## Ruff (pyproject.toml): import order, unused code, likely bugs, line length.
+lint: install-dev
+	$(BIN)/ruff check .
+
+## The linter, then the whole suite against PostgreSQL and Redis, browser tests included.
 test: install-dev services chromium
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Benchmarks (tests/perf): each prints its figures next to its target.
 bench: install-dev services
 	$(BIN)/python -m tests.perf
+
+## Screenshots of the demo's main pages (desktop, laptop, phone) in test-artifacts/screens/, to compare a change.
+screens: install-dev chromium
+	$(BIN)/python -m tests.browser.screens test-artifacts/screens
 
 ## An RQ worker for the queue (needs REDIS_URL).
 worker: install
