@@ -428,7 +428,7 @@ def test_unexpected_error_is_500_json_not_html(app, client, workspace, admin_hea
     def broken(account):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("app.api.views.serialize_account", broken)
+    monkeypatch.setattr("app.api.views.account.serialize_account", broken)
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # as in production, not TESTING
     error = assert_json_error(client.get("/api/v1/me", headers=admin_headers), 500, "internal_error")
     assert "boom" not in error["message"]

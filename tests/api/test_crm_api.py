@@ -579,8 +579,8 @@ def test_every_body_schema_lists_the_fields_its_operation_reads():
     """json_body() refuses any field the schema of the body lacks: so each operation's schema must list
     exactly the fields its view reads (or a field it reads would always be refused)."""
     from app.api.base import BODIES, body_fields
-    from app.api.crm import BODY_TYPES
     from app.api.openapi import ref
+    from app.api.views.crm import BODY_TYPES
 
     for name, types in BODY_TYPES.items():
         assert body_fields(ref(name)) == set(types), name
