@@ -1,4 +1,6 @@
 // Leadforge UI behaviour: small, dependency-free, and safe to run again after every htmx swap.
+// window.Leadforge holds what the page scripts share: csrfHeaders(), toast(message, kind) and
+// withSortable(callback). Sortable lists need no script of their own: see "Sortable lists" below.
 (function () {
   "use strict";
 
@@ -30,7 +32,12 @@
     box.appendChild(el);
     autoDismiss(el);
   }
-  window.leadforgeToast = toast;
+
+  // The CSRF token as htmx sends it with every request: hx-headers on <body>, written by the
+  // csrf_headers() macro in base.html and in the builder's editor; for requests made from a script.
+  function csrfHeaders() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}"); } catch (e) { return {}; }
+  }
 
   function autoDismiss(el) {
     if (el.dataset.timer) return;
@@ -124,6 +131,121 @@
   document.addEventListener("htmx:sendError", function () {
     toast("The server could not be reached. Check your connection and try again.", "error");
   });
+
+  // ---- Sortable lists --------------------------------------------------------------------------------
+  // A list whose items are dragged into order, written by the sortable() macro (components/macros.html):
+  //   <ol data-sortable="URL"                  where the new order is posted (an item's own
+  //                                              data-sortable-url wins: a deal card posts to its deal)
+  //       data-sortable-name="step_ids"         the name the items' ids are posted under, in their new order
+  //       data-sortable-target="#steps"         what the answer replaces (and what a failure reloads)
+  //       data-sortable-swap="outerHTML"        or "none" when the answer swaps itself in (out of band)
+  //       data-sortable-handle=".drag-handle"   optional: the part of an item that drags it
+  //       data-sortable-group="deals-ID"        optional: lists of one group trade items (board columns)
+  //       data-sortable-values='{"k": "v"}'     optional: more values posted with the order
+  //       data-sortable-include="#form"         optional: a form whose values are posted too
+  //       data-sortable-src="/static/vendor/Sortable.min.js">
+  //     <li data-sortable-id="ID">…</li>        the items, each with its id
+  // The server is the source of truth: every drop is posted and its answer swapped in; a refusal (422)
+  // answers with the list as saved, any other failure reloads the target from the page's address.
+  // The mouse drags with the browser's own drag and drop; touch with SortableJS's emulation, where a long
+  // press drags and a swipe scrolls. Keyboard moves are the lists' own buttons (forms that post the order).
+
+  // SortableJS is loaded once, by this file, from the address the page gives (data-sortable-src): a
+  // <script> tag in the body would run again at every boosted navigation, and two copies of the library
+  // fight over the same drag.
+  var sortableScript = null;
+
+  function withSortable(callback) {
+    if (window.Sortable) { callback(window.Sortable); return; }
+    var holder = document.querySelector("[data-sortable-src]");
+    if (!holder) return;
+    if (!sortableScript) {
+      sortableScript = document.createElement("script");
+      sortableScript.src = holder.getAttribute("data-sortable-src");
+      document.head.appendChild(sortableScript);
+    }
+    sortableScript.addEventListener("load", function () { callback(window.Sortable); }, { once: true });
+  }
+
+  function sortableItems(list) {
+    return Array.prototype.filter.call(list.children, function (el) { return el.hasAttribute("data-sortable-id"); });
+  }
+
+  function jsonAttribute(el, name) {
+    try { return JSON.parse(el.getAttribute(name) || "{}"); } catch (e) { return {}; }
+  }
+
+  function addValue(values, key, value) {
+    if (!(key in values)) values[key] = value;
+    else values[key] = [].concat(values[key], value);
+  }
+
+  function sortableTarget(list) {
+    return list.getAttribute("data-sortable-target") || (list.id ? "#" + list.id : null);
+  }
+
+  function postOrder(list, item) {
+    var values = {};
+    var include = list.getAttribute("data-sortable-include");
+    var form = include ? document.querySelector(include) : null;
+    if (form) new FormData(form).forEach(function (value, key) { addValue(values, key, value); });
+    var extra = jsonAttribute(list, "data-sortable-values");
+    Object.keys(extra).forEach(function (key) { values[key] = extra[key]; });
+    values[list.getAttribute("data-sortable-name") || "ids"] = sortableItems(list).map(function (el) {
+      return el.getAttribute("data-sortable-id");
+    });
+    item.classList.add("is-saving");
+    list.setAttribute("aria-busy", "true");
+    htmx.ajax("POST", item.getAttribute("data-sortable-url") || list.getAttribute("data-sortable"), {
+      source: list, target: sortableTarget(list) || list, swap: list.getAttribute("data-sortable-swap") || "outerHTML",
+      values: values, headers: csrfHeaders()
+    });
+  }
+
+  function onSortableDrop(event) {
+    if (event.from === event.to && event.oldIndex === event.newIndex) return;
+    postOrder(event.to, event.item);
+  }
+
+  function sortableOptions(list) {
+    var options = {
+      draggable: "[data-sortable-id]", onEnd: onSortableDrop,
+      animation: 150, fallbackOnBody: true, scroll: true, bubbleScroll: true,
+      fallbackTolerance: 4,               // a tap on an item's link stays a tap
+      delay: 180, delayOnTouchOnly: true  // touch: a long press drags, a swipe scrolls
+    };
+    if (list.getAttribute("data-sortable-handle")) options.handle = list.getAttribute("data-sortable-handle");
+    if (list.getAttribute("data-sortable-group")) options.group = list.getAttribute("data-sortable-group");
+    return options;
+  }
+
+  function initSortables(root) {
+    var lists = Array.prototype.slice.call(root.querySelectorAll ? root.querySelectorAll("[data-sortable]") : []);
+    if (root.matches && root.matches("[data-sortable]")) lists.unshift(root);
+    if (!lists.length) return;
+    withSortable(function (Sortable) {
+      lists.forEach(function (list) {
+        if (document.body.contains(list) && !Sortable.get(list)) Sortable.create(list, sortableOptions(list));
+      });
+    });
+  }
+
+  // The answer came back: the list is idle again; anything but a refusal that failed reloads the target.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var list = event.detail.elt;
+    if (!list || !list.hasAttribute || !list.hasAttribute("data-sortable")) return;
+    list.removeAttribute("aria-busy");
+    list.querySelectorAll(".is-saving").forEach(function (item) { item.classList.remove("is-saving"); });
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    var target = sortableTarget(list);
+    if ((event.detail.failed || !event.detail.successful) && status !== 422 && target && document.querySelector(target)) {
+      htmx.ajax("GET", window.location.pathname + window.location.search, { target: target, select: target, swap: "outerHTML" });
+    }
+  });
+
+  document.addEventListener("htmx:load", function (event) { initSortables(event.target); });
   document.addEventListener("htmx:afterSwap", function (event) { init(event.target); });
   document.addEventListener("DOMContentLoaded", function () { init(document); });
+
+  window.Leadforge = { csrfHeaders: csrfHeaders, toast: toast, withSortable: withSortable };
 })();

@@ -8,10 +8,6 @@
   var FIELDS = ["src", "asset_id", "alt", "width", "height"];
   var picker = { trigger: null, form: null };
 
-  function toast(message, kind) {
-    if (window.leadforgeToast) window.leadforgeToast(message, kind);
-  }
-
   function sizeLabel(bytes) {
     var units = [["GB", 1073741824], ["MB", 1048576], ["KB", 1024]];
     for (var i = 0; i < units.length; i++) {
@@ -226,7 +222,7 @@
       input.dispatchEvent(new Event("input", { bubbles: true }));
       input.dispatchEvent(new Event("change", { bubbles: true }));
     });
-    if (!filled.length) toast("No image field to fill here: open the picker from an image's panel.", "error");
+    if (!filled.length) Leadforge.toast("No image field to fill here: open the picker from an image's panel.", "error");
     var dialog = choice.closest("dialog");
     if (dialog) dialog.close();
   }

@@ -13,7 +13,6 @@
 
   function $(selector, scope) { return (scope || document).querySelector(selector); }
   function $$(selector, scope) { return Array.prototype.slice.call((scope || document).querySelectorAll(selector)); }
-  function toast(message, kind) { if (window.leadforgeToast) window.leadforgeToast(message, kind || "error"); }
   function inBuilder(elt) { return root && elt && (elt === root || root.contains(elt)); }
   function narrow() { return window.matchMedia("(max-width: 960px)").matches; }
 
@@ -139,7 +138,7 @@
   function act(action, id) {
     id = id || state.selected;
     if (action === "undo" || action === "redo") { post(action, { element_id: state.selected || "" }); return; }
-    if (!id) { toast("Select an element first.", "info"); return; }
+    if (!id) { Leadforge.toast("Select an element first.", "info"); return; }
     if (action === "parent") { select(parentOf(id), { focus: true }); return; }
     flushPanel();
     if (action === "duplicate") post("duplicate", { element_id: id });
@@ -494,14 +493,14 @@
       showFieldErrors(form, error.fields);
       return;
     }
-    toast(error.message || "The change could not be saved.");
+    Leadforge.toast(error.message || "The change could not be saved.", "error");
     if (xhr.status !== 409) reloadCanvas(); // the server's copy is the truth
   }
 
   function afterSettings(xhr) {
     var name = xhr.getResponseHeader("X-Step-Name");
     if (name && $("#lf-step-name")) $("#lf-step-name").textContent = name;
-    if (name) toast("Page settings saved.", "success");
+    if (name) Leadforge.toast("Page settings saved.", "success");
   }
 
   function markUnpublishedChanges() {
@@ -554,6 +553,7 @@
     fitFrame();
     decorateCanvas();
     initPanel();
+    if (state.editable) Leadforge.withSortable(initSortables); // loaded once, as on every page with a sortable list
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

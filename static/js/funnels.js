@@ -1,7 +1,6 @@
 // Funnel pages: the live preview of a funnel's or step's public address while its name or slug is typed,
-// dragging steps into order (SortableJS, static/vendor/Sortable.min.js, which this file loads when the
-// page has steps to order), and the scaled preview frames of the versions pages. The server stays the source of
-// truth: a drop posts the new order and the steps come back as saved. No inline scripts (CSP).
+// and the scaled preview frames of the versions pages. Dragging the steps into order is app.js's sortable
+// behaviour (data-sortable on the list). No inline scripts (CSP).
 (function () {
   "use strict";
 
@@ -29,31 +28,6 @@
     preview.classList.toggle("is-refused", Boolean(typed) && !slug);
   }
 
-  function csrfHeaders() {
-    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}"); } catch (e) { return {}; }
-  }
-
-  function onStepDrop(event) {
-    var list = event.to;
-    if (event.oldIndex === event.newIndex) return;
-    var ids = Array.prototype.map.call(list.querySelectorAll(".fn-step"), function (row) {
-      return row.getAttribute("data-step-id");
-    });
-    list.setAttribute("aria-busy", "true");
-    htmx.ajax("POST", list.getAttribute("data-step-order"), {
-      source: list, target: "#steps", swap: "outerHTML", values: { step_ids: ids }, headers: csrfHeaders()
-    });
-  }
-
-  // A refused order (422) comes back with the steps as saved; anything else that failed reloads them.
-  document.addEventListener("htmx:afterRequest", function (event) {
-    var elt = event.detail.elt;
-    if (!elt || !elt.hasAttribute || !elt.hasAttribute("data-step-order")) return;
-    elt.removeAttribute("aria-busy");
-    var status = event.detail.xhr ? event.detail.xhr.status : 0;
-    if ((event.detail.failed || !event.detail.successful) && status !== 422) window.location.reload();
-  });
-
   // The version preview: the page drawn at a desktop (or, in a narrow box, phone) width, scaled to fit.
   function scalePreview(box) {
     var frame = box.querySelector(".fn-preview-frame");
@@ -71,22 +45,6 @@
     box.classList.add("is-scaled");
   }
 
-  // SortableJS is loaded once, by this file: a <script> tag in the page would run it again at every htmx
-  // navigation, and two copies of the library fight over the same drag (rows jump back).
-  function withSortable(callback) {
-    if (window.Sortable) { callback(); return; }
-    var list = document.querySelector("[data-sortable-src]");
-    if (!list) return;
-    var loader = document.getElementById("fn-sortable-loader");
-    if (!loader) {
-      loader = document.createElement("script");
-      loader.id = "fn-sortable-loader";
-      loader.src = list.getAttribute("data-sortable-src");
-      document.head.appendChild(loader);
-    }
-    loader.addEventListener("load", callback, { once: true });
-  }
-
   function init() {
     document.querySelectorAll("[data-slug-preview]").forEach(function (preview) {
       if (preview.dataset.wired) return;
@@ -97,16 +55,6 @@
         if (event.target.matches("[data-slug-input], [data-slug-source]")) updateAddress(preview);
       });
       updateAddress(preview);
-    });
-    var lists = document.querySelectorAll("[data-step-order]");
-    if (lists.length) withSortable(function () {
-      lists.forEach(function (list) {
-        if (Sortable.get(list)) return;
-        Sortable.create(list, {
-          draggable: ".fn-step", handle: ".fn-handle", ghostClass: "fn-step-ghost", chosenClass: "fn-step-chosen",
-          animation: 150, fallbackTolerance: 4, delay: 180, delayOnTouchOnly: true, onEnd: onStepDrop
-        });
-      });
     });
     document.querySelectorAll(".fn-preview-box").forEach(watchPreview);
   }

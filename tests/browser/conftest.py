@@ -200,12 +200,20 @@ def stub_video_players(context) -> None:
     context.route(VIDEO_PLAYERS, lambda route: route.fulfill(status=200, content_type="text/html", body=VIDEO_STILL))
 
 
+def wait_until_sortable(page, element) -> None:
+    """Wait until the list that holds `element` is wired: app.js loads SortableJS after the page."""
+    page.wait_for_function(
+        "el => { const list = el.closest('[data-sortable], .lf-children, [data-library]');"
+        " return !!(list && window.Sortable && Sortable.get(list)); }", arg=element.element_handle())
+
+
 def drag_onto(page, source, target, below: bool = False) -> None:
     """Drag `source` with the mouse onto `target` and drop it before it (or after it: `below`), as a person
     does: SortableJS needs real moves, in several steps. Where the pointer must rest depends on the move:
     a tile entering a list from the library lands before the element whose top edge it is on (after:
     bottom edge); an element moved within the canvas swaps places when the pointer is in the middle band
     of the other one (a third of the way down to go before it, two thirds to go after it)."""
+    wait_until_sortable(page, source)
     source.scroll_into_view_if_needed()
     start = source.bounding_box()
     end = target.bounding_box()
@@ -225,4 +233,24 @@ def drag_onto(page, source, target, below: bool = False) -> None:
     page.wait_for_timeout(200)
     page.mouse.move(x1, y1 + 1)
     page.wait_for_timeout(200)
+    page.mouse.up()
+
+
+def drag_above(page, handle, target) -> None:
+    """Drag a row by its `handle` with the mouse to the top of `target` (dropped before it), slowly, as a
+    person does: SortableJS decides at each move, and pauses while the rows slide."""
+    wait_until_sortable(page, handle)
+    target.evaluate("el => el.scrollIntoView({block: 'center'})")  # clear of the sticky top bar
+    start, end = handle.bounding_box(), target.bounding_box()
+    x0, y0 = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
+    y1 = end["y"] + 8
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + 4, y0 - 6, steps=3)  # past SortableJS's tolerance: the drag starts
+    y = y0 - 6
+    while y > y1:
+        y = max(y1, y - 12)
+        page.mouse.move(x0 + 4, y)
+        page.wait_for_timeout(40)
+    page.wait_for_timeout(300)
     page.mouse.up()

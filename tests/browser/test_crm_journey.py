@@ -210,8 +210,7 @@ def test_crm_journey(live_server, new_context, screenshot, tmp_path):
     shot("board-new-deal", phone=True)
 
     # ---- 6. Drag the card: Lead → Qualified → Proposal, each saved; a reload shows it stayed ------------
-    page.wait_for_function("() => window.leadforgeBoard && window.Sortable"
-                           " && Sortable.get(document.querySelector('.board-cards'))")
+    page.wait_for_function("() => window.Sortable && Sortable.get(document.querySelector('.board-cards'))")
     for source, target in (("Lead", "Qualified"), ("Qualified", "Proposal")):
         expect(lists[target].locator(".deal-card")).to_have_count(0)
         with page.expect_response(lambda r: r.url.endswith("/move") and r.request.method == "POST") as moved:

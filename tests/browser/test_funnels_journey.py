@@ -13,28 +13,10 @@ from app.extensions import db
 from app.funnels.models import Funnel, Page
 from app.pages import tree as trees
 from tests import factories
+from tests.browser.conftest import drag_above
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = "funnels"  # test-artifacts/browser/funnels/
-
-
-def drag(page, handle, target):
-    """Drag `handle` with the mouse to the top of `target` (dropped before it), slowly, as a person does:
-    SortableJS decides at each move, and pauses while the rows slide."""
-    target.evaluate("el => el.scrollIntoView({block: 'center'})")  # clear of the sticky top bar
-    start, end = handle.bounding_box(), target.bounding_box()
-    x0, y0 = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
-    y1 = end["y"] + 8
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move(x0 + 4, y0 - 6, steps=3)  # past SortableJS's tolerance: the drag starts
-    y = y0 - 6
-    while y > y1:
-        y = max(y1, y - 12)
-        page.mouse.move(x0 + 4, y)
-        page.wait_for_timeout(40)
-    page.wait_for_timeout(300)
-    page.mouse.up()
 
 
 def headline_page(text: str) -> dict:
@@ -91,9 +73,9 @@ def test_funnels_journey(live_server, new_context, screenshot, app):
 
     # ---- 3. Drag "Replay" above "Thank you", then move it to the top with the keyboard-friendly arrow ---
     rows = page.locator("#steps .fn-step")
-    drag(page, rows.nth(2).locator(".fn-handle"), rows.nth(1))
+    drag_above(page, rows.nth(2).locator(".drag-handle"), rows.nth(1))
     expect(page.locator("#steps .fn-step").nth(1)).to_contain_text("Replay")
-    expect(page.locator("#steps [data-step-order]")).not_to_have_attribute("aria-busy", "true")
+    expect(page.locator("#steps [data-sortable]")).not_to_have_attribute("aria-busy", "true")
     db.session.expire_all()
     assert [s.name for s in db.session.get(Funnel, funnel.id).steps] == ["Opt-in", "Replay", "Thank you"]
     page.get_by_role("button", name="Move Replay up").click()

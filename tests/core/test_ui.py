@@ -1,0 +1,140 @@
+"""The UI's shared pieces, one of each: the sortable-list behaviour and the CSRF and toast helpers of
+static/js/app.js, the icon macro, the stylesheet without inline styles (and the CSP that refuses them).
+These read the sources and render pages; the browser tests (tests/browser) drive them for real."""
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from tests import factories
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = ROOT / "templates"
+SCRIPTS = ROOT / "static" / "js"
+SORTABLE_SRC = "/static/vendor/Sortable.min.js"
+
+
+def script(name: str) -> str:
+    return (SCRIPTS / name).read_text()
+
+
+def templates(exclude=()) -> dict[str, str]:
+    found = {}
+    for path in sorted(TEMPLATES.rglob("*.html")):
+        name = path.relative_to(TEMPLATES).as_posix()
+        if not name.startswith(tuple(exclude)):
+            found[name] = path.read_text()
+    return found
+
+
+class Tags(HTMLParser):
+    """Every start tag of a document: (tag, {attribute: value})."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def find(self, attribute: str) -> list[dict]:
+        return [attrs for _, attrs in self.tags if attribute in attrs]
+
+
+# ---- one sortable behaviour, one way of loading SortableJS -------------------------------------------
+
+def test_only_app_js_wires_sortable_lists_and_the_builder_keeps_its_own():
+    for path in sorted(SCRIPTS.glob("*.js")):
+        creates = "Sortable.create(" in path.read_text()
+        assert creates == (path.name in ("app.js", "builder.js")), f"{path.name} wires SortableJS itself"
+    # The library is loaded by app.js alone (Leadforge.withSortable), from the page's data-sortable-src.
+    for name, source in templates().items():
+        assert not re.search(r"<script[^>]*Sortable", source), f"{name} loads SortableJS with a <script> tag"
+    assert "withSortable(initSortables)" in script("builder.js")
+    for name in ("board.js", "funnels.js"):
+        assert "Sortable" not in script(name).replace("data-sortable", "")
+
+
+def sortable_lists(html: str) -> list[dict]:
+    return Tags(html).find("data-sortable")
+
+
+def test_the_board_the_stages_and_the_steps_are_sortable_lists(client, owner, login):
+    user, account = owner
+    login(user, account)
+    pipeline = factories.default_pipeline(account)
+    factories.make_deal(account, pipeline, title="Website")
+    from app.funnels import services as funnels
+
+    funnel = funnels.create_funnel(account, {"name": "Spring guide"}, user)
+
+    board = client.get("/deals").text
+    columns = sortable_lists(board)
+    assert len(columns) == len(pipeline.stages)
+    for column, stage in zip(columns, pipeline.stages, strict=True):
+        assert column["data-sortable-name"] == "order" and column["data-sortable-target"] == "#board"
+        assert column["data-sortable-swap"] == "none" and column["data-sortable-include"] == "#board-filters"
+        assert column["data-sortable-group"] == f"deals-{pipeline.id}"
+        assert column["data-sortable-values"] == f'{{"stage_id": "{stage.id}"}}'
+        assert column["data-sortable-src"] == SORTABLE_SRC
+    card = Tags(board).find("data-sortable-id")[0]
+    assert card["data-sortable-url"].endswith("/move") and card["class"] == "deal-card"
+
+    stages = sortable_lists(client.get("/deals/pipelines").text)
+    assert [(s["data-sortable-name"], s["data-sortable-target"], s["data-sortable-handle"]) for s in stages] == [
+        ("stage_ids", f"#pipeline-{pipeline.id}", ".drag-handle")]
+    assert stages[0]["data-sortable"].endswith(f"/deals/pipelines/{pipeline.id}/stages/order")
+
+    steps = sortable_lists(client.get(f"/funnels/{funnel.id}").text)
+    assert [(s["data-sortable-name"], s["data-sortable-target"], s["data-sortable-handle"]) for s in steps] == [
+        ("step_ids", "#steps", ".drag-handle")]
+    assert all(s["data-sortable-src"] == SORTABLE_SRC for s in stages + steps)
+
+    # The builder loads the same file the same way (app.js), from its root element.
+    editor = Tags(client.get(f"/builder/{funnel.steps[0].page.id}").text)
+    assert [a["data-sortable-src"] for a in editor.find("data-sortable-src")] == [SORTABLE_SRC]
+    assert not [a for t, a in editor.tags if t == "script" and "Sortable" in a.get("src", "")]
+
+
+def test_viewers_get_no_sortable_list(client, owner, login):
+    user, account = owner
+    viewer = factories.add_member(account, "viewer", email="viewer@example.com")
+    factories.make_deal(account, factories.default_pipeline(account), title="Website")
+    login(viewer, account)
+    for path in ("/deals", "/deals/pipelines"):
+        page = client.get(path).text
+        assert not sortable_lists(page) and "Sortable.min.js" not in page
+
+
+# ---- one CSRF-header helper, one toast helper -----------------------------------------------------------
+
+def test_one_csrf_header_helper_and_one_toast_helper():
+    app_js = script("app.js")
+    assert "function csrfHeaders()" in app_js and "function toast(message, kind)" in app_js
+    assert "window.Leadforge = { csrfHeaders: csrfHeaders, toast: toast" in app_js
+    for path in sorted(SCRIPTS.glob("*.js")):
+        if path.name == "app.js":
+            continue
+        source = path.read_text()
+        assert not re.search(r"function (csrfHeaders|toast)\b", source), f"{path.name} has its own helper"
+        assert "hx-headers" not in source and "leadforgeToast" not in source, path.name
+    for name in ("assets.js", "builder.js"):
+        assert "Leadforge.toast(" in script(name)
+
+
+def test_the_csrf_token_travels_from_the_body_of_both_documents(client, owner, login):
+    """base.html and the builder's editor write hx-headers with one macro; nothing else writes it."""
+    for name, source in templates().items():
+        if "X-CSRFToken" in source or "hx-headers" in source:
+            assert name == "components/macros.html", f"{name} writes the CSRF header itself"
+    assert "<body hx-boost=\"true\" {{ csrf_headers() }}>" in (TEMPLATES / "base.html").read_text()
+    assert "{{ csrf_headers() }}>" in (TEMPLATES / "builder" / "editor.html").read_text()
+
+    user, account = owner
+    login(user, account)
+    from app.funnels import services as funnels
+
+    funnel = funnels.create_funnel(account, {"name": "Spring guide"}, user)
+    for path in ("/", f"/builder/{funnel.steps[0].page.id}"):
+        body = [attrs for tag, attrs in Tags(client.get(path).text).tags if tag == "body"][0]
+        assert re.fullmatch(r'\{"X-CSRFToken": "[^"]+"\}', body["hx-headers"]), path
