@@ -17,13 +17,13 @@ from functools import wraps
 
 from flask import abort, make_response, render_template, request, url_for
 from flask_login import current_user
-from markupsafe import Markup, escape
+from markupsafe import escape
 
 from app.assets.models import Asset
 from app.assets.services import app_url
 from app.builder import bp, services
-from app.core.errors import ConflictError, ServiceError, ValidationError
-from app.core.forms import discard_changes
+from app.core.errors import ConflictError, ValidationError
+from app.core.forms import refusal
 from app.core.roles import can, role_required
 from app.core.tenancy import current_account, scoped
 from app.core.web import json_error, redirect_to, render, wants_fragment
@@ -52,40 +52,6 @@ STALE_MESSAGE = "This page changed elsewhere (another tab or person saved it): r
 EDITOR_CSP = ("default-src 'self'; img-src 'self' data: https: http:; media-src 'self' https: http:; "
               "frame-src https://www.youtube-nocookie.com https://player.vimeo.com; style-src 'self' 'unsafe-inline'; "
               "script-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
-ICONS = {  # 24x24 line icons of the element library
-    "heading": '<path d="M6 4v16M18 4v16M6 12h12"/>',
-    "subheading": '<path d="M5 6v12M13 6v12M5 12h8M17 14h3M17 18h4"/>',
-    "text": '<path d="M4 6h16M4 10h16M4 14h12M4 18h9"/>',
-    "button": '<rect x="3" y="7" width="18" height="10" rx="3"/><path d="M8 12h8"/>',
-    "divider": '<path d="M3 12h18"/><path d="M8 7h8M8 17h8" opacity=".4"/>',
-    "spacer": '<path d="M12 4v16M8 8l4-4 4 4M8 16l4 4 4-4"/>',
-    "image": ('<rect x="3" y="4" width="18" height="16" rx="2"/><circle cx="8.5" cy="9.5" r="1.5"/>'
-              '<path d="M21 16l-5-5-9 9"/>'),
-    "video": '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="M10 9l5 3-5 3z"/>',
-    "gif": ('<rect x="3" y="5" width="18" height="14" rx="2"/>'
-            '<path d="M8 10H6.5v4H8v-1.5M11 10v4M14 14v-4h2.5M14 12h2"/>'),
-    "gallery": ('<rect x="3" y="3" width="8" height="8" rx="1"/><rect x="13" y="3" width="8" height="8" rx="1"/>'
-                '<rect x="3" y="13" width="8" height="8" rx="1"/><rect x="13" y="13" width="8" height="8" rx="1"/>'),
-    "form": '<rect x="4" y="3" width="16" height="18" rx="2"/><path d="M8 8h8M8 12h8M8 16h4"/>',
-    "input": '<rect x="3" y="8" width="18" height="8" rx="2"/><path d="M7 11v2"/>',
-    "textarea": '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="M7 9h10M7 13h6M16 17l2-2"/>',
-    "dropdown": '<rect x="3" y="8" width="18" height="8" rx="2"/><path d="M15 11l2 2 2-2"/>',
-    "checkbox": ('<rect x="4" y="4" width="7" height="7" rx="1.5"/><path d="M5.5 7.5l1.5 1.5 3-3M14 7.5h6M14 16.5h6"/>'
-                 '<rect x="4" y="13" width="7" height="7" rx="1.5"/>'),
-    "clock": '<circle cx="12" cy="13" r="8"/><path d="M12 9v4l3 2M9 2h6"/>',
-    "progress": '<rect x="3" y="10" width="18" height="5" rx="2.5"/><path d="M5 12.5h8"/>',
-    "users": ('<circle cx="9" cy="8" r="3.5"/><path d="M2.5 20c.8-3.5 3.4-5.5 6.5-5.5s5.7 2 6.5 5.5'
-              'M16 4.5a3.5 3.5 0 010 7M18 14.7c2 .8 3.2 2.6 3.5 5.3"/>'),
-    "quote": '<path d="M7 7H4v6h4v-2c0-2-1-4-3-4M17 7h-3v6h4v-2c0-2-1-4-3-4M5 17h14"/>',
-    "pricing": ('<rect x="3" y="5" width="8" height="15" rx="1.5"/><rect x="13" y="3" width="8" height="17" rx="1.5"/>'
-                '<path d="M6 9h2M16 7h2"/>'),
-    "section": '<rect x="2" y="5" width="20" height="14" rx="1"/><path d="M2 9h20M2 15h20" opacity=".4"/>',
-    "row": '<rect x="3" y="8" width="18" height="8" rx="1"/><path d="M9 8v8M15 8v8"/>',
-    "columns": ('<rect x="3" y="4" width="5" height="16" rx="1"/><rect x="10" y="4" width="5" height="16" rx="1"/>'
-                '<rect x="17" y="4" width="4" height="16" rx="1"/>'),
-    "container": '<rect x="3" y="3" width="18" height="18" rx="3" stroke-dasharray="3 2"/>',
-    "square": '<rect x="4" y="4" width="16" height="16" rx="2"/>',
-}
 
 
 # ---- loading and answering ----------------------------------------------------------------------------
@@ -93,12 +59,6 @@ ICONS = {  # 24x24 line icons of the element library
 def _page(page_id) -> Page:
     """The account's page (NotFoundError, a 404, unless it is the account's and its funnel is live)."""
     return services.get_page(current_account(), page_id)
-
-
-def _element_icon(name: str) -> Markup:
-    return Markup('<svg class="icon" width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" '
-                  'stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">'
-                  f'{ICONS.get(name, ICONS["square"])}</svg>')
 
 
 def _render_element(page: Page, element_id: str, ctx) -> str:
@@ -160,11 +120,10 @@ def edit(view):
             return _error(409, "stale", STALE_MESSAGE, page=page)
         except ValidationError as error:
             return _error(422, error.code, error.message, error.fields, page=page)
-        try:
+        with refusal() as refused:
             return view(page)
-        except ServiceError as error:
-            discard_changes()
-            return _error(error.status, error.code, error.message, error.fields, page=page)
+        error = refused.error
+        return _error(error.status, error.code, error.message, error.fields, page=page)
 
     return wrapped
 
@@ -202,7 +161,7 @@ def editor(page_id):
     labels["page"] = "Page"
     html = render_template(
         "builder/editor.html", page=page, funnel=funnel, step=page.step,
-        canvas=render_tree(page.tree, "edit", preview_context(page)), library=library(), element_icon=_element_icon,
+        canvas=render_tree(page.tree, "edit", preview_context(page)), library=library(),
         editable=can("user"), funnel_url=url_for("funnels.detail", funnel_id=funnel.id), devices=DEVICE_WIDTHS,
         state=_publish_state(page), panel=_panel_html(page, None), labels_json=json.dumps(labels),
         content_types=" ".join(CONTENT + ("container", "form")))
@@ -412,12 +371,11 @@ def page_settings(page_id):
         if not can("user"):
             abort(403, description="This needs the user role or higher.")
         values = {name: (request.form.get(name) or "") for name in SETTINGS_FIELDS}
-        try:
+        with refusal() as refused:
             services.update_settings(current_account(), page, values, actor=current_user)
             saved, values = True, _settings_values(page)
-        except ServiceError as error:
-            discard_changes()
-            errors = error.fields or {"title": error.message}
+        if refused:
+            errors = refused.error.fields or {"title": refused.error.message}
     if saved and not wants_fragment():
         return redirect_to(url_for("builder.editor", page_id=page.id))
     images = db.session.execute(scoped(Asset).order_by(Asset.created_at.desc()).limit(200)).scalars().all()
@@ -473,11 +431,12 @@ def _publish_answer(page: Page, problems=None, just_published=False, status=200)
 def publish(page_id):
     """Checks first: with problems, the list (each links to its element) and nothing published."""
     page = _page(page_id)
-    try:
+    with refusal() as refused:
         publishing.publish_page(current_account(), page, actor=current_user)
-    except publishing.PublishRefused as refused:
-        discard_changes()
-        return _publish_answer(page, refused.problems, status=422)
+    if isinstance(refused.error, publishing.PublishRefused):
+        return _publish_answer(page, refused.error.problems, status=422)
+    if refused:
+        raise refused.error  # refused for another reason: the app's error page says why
     return _publish_answer(page, just_published=True)
 
 

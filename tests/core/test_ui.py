@@ -138,3 +138,38 @@ def test_the_csrf_token_travels_from_the_body_of_both_documents(client, owner, l
     for path in ("/", f"/builder/{funnel.steps[0].page.id}"):
         body = [attrs for tag, attrs in Tags(client.get(path).text).tags if tag == "body"][0]
         assert re.fullmatch(r'\{"X-CSRFToken": "[^"]+"\}', body["hx-headers"]), path
+
+
+# ---- one icon macro -----------------------------------------------------------------------------------
+
+def test_icons_are_drawn_only_by_the_icon_macro():
+    for name, source in templates().items():
+        if name != "components/macros.html":
+            assert "<svg" not in source and "<path" not in source, f"{name} draws an icon itself"
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        source = path.read_text()
+        assert "<svg" not in source or path.name == "services.py" and "SVG_PATTERN" in source, path
+        assert not re.search(r"""['"]<(path|rect|circle) """, source), f"{path} holds icon drawings"
+
+
+def test_the_element_library_draws_each_type_with_the_icon_macro(app, client, owner, login):
+    from app.funnels import services as funnels
+    from app.pages.elements import TYPES
+
+    icon = app.jinja_env.globals["icon"]
+    square = str(icon("square"))
+    assert str(icon("no-such-icon")) == square
+    for element_type in TYPES.values():  # each type has a picture of its own in the macro
+        assert element_type.icon == "square" or str(icon(element_type.icon)) != square, element_type.name
+
+    user, account = owner
+    login(user, account)
+    funnel = funnels.create_funnel(account, {"name": "Spring guide"}, user)
+    editor = client.get(f"/builder/{funnel.steps[0].page.id}").text
+    tiles = re.findall(r'<div class="lf-tile" data-type="([a-z_]+)".*?<span class="lf-tile-icon">(<svg.*?</svg>)',
+                       editor, re.S)
+    assert {name for name, _ in tiles} == {t.name for t in TYPES.values() if t.group}
+    for name, svg in tiles:
+        assert svg == str(icon(TYPES[name].icon)), name
+    for device in ("desktop", "tablet", "mobile"):  # the width switch too
+        assert str(icon(device, 16)) in editor
