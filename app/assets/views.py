@@ -10,9 +10,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from app.assets import bp
 from app.assets import services as assets
 from app.assets.models import Asset
-from app.core.errors import ServiceError
 from app.core.formatting import size_label
-from app.core.forms import discard_changes, flashed_refusal
+from app.core.forms import flashed_refusal, refusal
 from app.core.pagination import paginate, parse_page_args
 from app.core.roles import role_required
 from app.core.tenancy import current_account, get_or_404, scoped
@@ -171,11 +170,10 @@ def _track_spooled_files() -> list:
 
 def _upload_one(file_storage) -> dict:
     original = assets.display_name(file_storage.filename)
-    try:
+    with refusal() as refused:
         asset = assets.upload(current_account(), file_storage, actor=current_user)
-    except ServiceError as error:
-        discard_changes()
-        return {"ok": False, "name": original, "message": error.message}
+    if refused:
+        return {"ok": False, "name": original, "message": refused.error.message}
     details = f"{asset.width:,} × {asset.height:,}, {size_label(asset.size)}"
     if asset.filename != original:
         message = (f"{original} is really a {asset.content_type.split('/')[1].upper()} image: "
@@ -193,12 +191,11 @@ def alt(asset_id):
     asset = get_or_404(Asset, asset_id)
     typed = request.form.get("alt", "")
     error, saved = None, False
-    try:
+    with refusal() as refused:
         assets.update_alt(current_account(), asset, typed, actor=current_user)
         saved = True
-    except ServiceError as exc:
-        discard_changes()
-        error = exc.message
+    if refused:
+        error = refused.error.message
     if wants_fragment():
         return render("assets/_alt_form.html", status=422 if error else 200, asset=asset,
                       alt=asset.alt if saved else typed, error=error, saved=saved)

@@ -1,6 +1,13 @@
-"""Glue between service errors and what the person sees: a message next to the field (`apply_error`) or a
-flash message (`flashed_refusal`). Either way the refused operation's changes are discarded here, the one
-place views roll back (a ServiceError no view answers is rolled back by the app's error handler)."""
+"""Glue between service errors and what the person sees. A service that refuses raises a ServiceError;
+the view catches it with one of these, which discard what the refused operation left in the session
+before anything is drawn again (nothing half-done is shown, or flushed by the queries of the page):
+
+- `apply_error(form, error)`: the message next to the field it names (or on the form);
+- `with refusal() as refused:` a message the view places itself (`refused.error`), e.g. on a panel;
+- `with flashed_refusal() as refused:` a flash message, for actions that redirect.
+
+They are the one place views roll back; a ServiceError no view answers is rolled back by the app's
+error handler (app/core/errorpages.py). No view calls `db.session.rollback()` itself."""
 from contextlib import contextmanager
 
 from flask import flash
@@ -14,16 +21,14 @@ class ActionForm(FlaskForm):
     """A form with nothing but the CSRF token, for buttons that post."""
 
 
-def discard_changes() -> None:
-    """Forget what a refused operation may have left in the session, before the page is drawn again
-    (so nothing half-done is shown, or flushed by the queries of the re-rendering)."""
+def _discard_changes() -> None:
     db.session.rollback()
 
 
 def apply_error(form, error: ServiceError) -> None:
     """A refused operation: its changes discarded, its message next to the field it names (or on the
     form as a whole)."""
-    discard_changes()
+    _discard_changes()
     placed = False
     for name, message in error.fields.items():
         field = getattr(form, name, None)
@@ -35,7 +40,7 @@ def apply_error(form, error: ServiceError) -> None:
 
 
 class Refusal:
-    """What `flashed_refusal` saw: `error` is the ServiceError, or None when the operation went through."""
+    """What `refusal` saw: `error` is the ServiceError, or None when the operation went through."""
 
     error: ServiceError | None = None
 
@@ -44,18 +49,31 @@ class Refusal:
 
 
 @contextmanager
-def flashed_refusal():
-    """Run a service call whose refusal is shown as a flash message (its changes discarded):
+def refusal(flashed: bool = False):
+    """Run service calls; a ServiceError they raise is caught, its changes discarded, and kept in the
+    Refusal the block gets (flashed as an error message too when `flashed`):
 
-        with flashed_refusal() as refused:
+        with refusal() as refused:
+            service.move(account, deal, stage_id)
+        if refused:
+            return render(..., error=refused.error.message, status=422)
+    """
+    outcome = Refusal()
+    try:
+        yield outcome
+    except ServiceError as error:
+        _discard_changes()
+        if flashed:
+            flash(error.message, "error")
+        outcome.error = error
+
+
+def flashed_refusal():
+    """`refusal` whose message is flashed, for actions that redirect back:
+
+        with flashed_refusal():
             service.delete(account, record)
             flash("Deleted.", "success")
         return redirect_to(...)
     """
-    refusal = Refusal()
-    try:
-        yield refusal
-    except ServiceError as error:
-        discard_changes()
-        flash(error.message, "error")
-        refusal.error = error
+    return refusal(flashed=True)

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("site", __name__)
 
-from app.site import views  # noqa: E402,F401
+from app.site import errorpages, views  # noqa: E402,F401

@@ -13,10 +13,8 @@ from functools import wraps
 
 from flask import abort, current_app, make_response, request, send_from_directory, url_for
 from flask_login import current_user
-from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.assets import services as assets
-from app.core.errorpages import as_http_exception
 from app.core.errors import ServiceError, ValidationError
 from app.core.models import Job
 from app.core.roles import role_required
@@ -224,41 +222,6 @@ def _redirect(url: str):
     from flask import redirect
 
     return redirect(url, 303)
-
-
-# ---- errors: the site's own pages on the site host, the app's elsewhere -------------------------------
-
-@bp.errorhandler(HTTPException)
-def http_error(error: HTTPException):
-    if not site_kind():
-        from app.core.errorpages import render_error
-
-        return render_error(error.code or 500)
-    if error.code == 404:
-        return entry_response(serving.not_found_entry())
-    custom = error.description if error.description != type(error).description else None
-    return site_error(error.code or 500, custom if error.code != 429 else None)
-
-
-@bp.errorhandler(InternalServerError)
-@bp.errorhandler(Exception)
-def server_error(error):
-    original = getattr(error, "original_exception", None) or error
-    if isinstance(original, ServiceError):
-        db.session.rollback()
-        return http_error(as_http_exception(original))
-    if isinstance(original, HTTPException) and not isinstance(original, InternalServerError):
-        return http_error(original)
-    import logging
-
-    logging.getLogger(__name__).error("site error", exc_info=original)
-    db.session.rollback()
-    if not site_kind():
-        from app.core.errorpages import render_error
-
-        return render_error(500)
-    return site_error(500)
-
 
 
 # ---- the static export of a funnel (app host) ---------------------------------------------------------

@@ -133,3 +133,50 @@ def test_no_module_imports_private_names_of_another():
             if module.startswith("app") and private:
                 wrong.append(f"{path.relative_to(APP.parent)}:{line} takes {', '.join(private)} from {module}")
     assert not wrong, "private names imported from another module:\n" + "\n".join(wrong)
+
+
+# ---- the rooms of a domain ------------------------------------------------------------------------------
+
+def _is_view_module(path: Path) -> bool:
+    return path.name == "views.py" or path.parent.name == "views"
+
+
+def _form_classes(path: Path) -> list[str]:
+    """The classes of a module deriving from a form class (FlaskForm, or another *Form)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
+            and any(getattr(base, "id", getattr(base, "attr", "")).endswith("Form") for base in node.bases)]
+
+
+def test_forms_live_in_forms_modules():
+    elsewhere = {str(path.relative_to(APP.parent)): names for path in _sources()
+                 if path.name != "forms.py" and (names := _form_classes(path))}
+    assert not elsewhere, f"Flask-WTF forms outside a forms.py: {elsewhere}"
+    assert _form_classes(APP / "crm" / "forms.py") and _form_classes(APP / "core" / "forms.py")
+
+
+def test_no_view_rolls_back_itself():
+    """core.forms (apply_error, refusal, flashed_refusal) and the error handlers are where a refused
+    operation's changes are discarded."""
+    wrong = []
+    for path in filter(_is_view_module, _sources()):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("rollback", "_discard_changes"):
+                wrong.append(f"{path.relative_to(APP.parent)}:{node.lineno}")
+    assert not wrong, "views that roll back themselves:\n" + "\n".join(wrong)
+    assert any(_is_view_module(path) for path in _sources())
+
+
+def test_background_jobs_are_functions_of_tasks_modules():
+    """What core.jobs.enqueue runs is a function of a domain's tasks.py (take ids, load, call a service)."""
+    wrong, seen = [], 0
+    for path in _sources():
+        if path.parts[-2:] == ("core", "jobs.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "enqueue":
+                seen += 1
+                job = ast.unparse(node.args[0]) if node.args else ""
+                if not job.startswith("tasks."):
+                    wrong.append(f"{path.relative_to(APP.parent)}:{node.lineno} enqueues {job}")
+    assert seen >= 3 and not wrong, "jobs that are not tasks.py functions:\n" + "\n".join(wrong)

@@ -16,7 +16,7 @@ from app.auth.models import User
 from app.core.db import utcnow
 from app.core.errors import NotFoundError, ServiceError
 from app.core.formatting import display_zone
-from app.core.forms import apply_error, discard_changes
+from app.core.forms import apply_error, refusal
 from app.core.pagination import Page, paginate, parse_page_args
 from app.core.roles import can, role_required
 from app.core.tenancy import current_account, get_or_404
@@ -262,14 +262,13 @@ def task_status(activity_id):
     context = _context_ids(request.form, strict=True)
     view = _view_of(context)
     subject = activity.subject
-    try:
+    with refusal() as refused:
         activities.transition(current_account(), activity, status, actor=current_user)
-    except ServiceError as refused:
-        discard_changes()
+    if refused:
         # htmx swaps only 2xx and 422 (static/js/app.js): a refused change comes back as 422 there so
         # the panel is re-drawn with the message next to the activity; a plain form post gets the 409.
-        code = 422 if wants_fragment() else refused.status
-        message, error = None, refused.message
+        code = 422 if wants_fragment() else refused.error.status
+        message, error = None, refused.error.message
     else:
         code, message, error = 200, f"“{subject}” {DONE_MESSAGES[status]}.", None
         if not wants_fragment():

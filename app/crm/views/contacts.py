@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from app.auth.models import User
 from app.core.db import utcnow
 from app.core.errors import ServiceError, ValidationError
-from app.core.forms import apply_error, discard_changes
+from app.core.forms import apply_error, refusal
 from app.core.pagination import Page, paginate, parse_page_args
 from app.core.roles import role_required
 from app.core.tenancy import current_account, get_or_404, scoped
@@ -184,7 +184,7 @@ def contacts_bulk():
     filters, sort = _filters(form, definitions), _sort(form)
     everything = form.get("scope") == "all"
     back = safe_next_url(form.get("next"), _list_url(filters, sort))
-    try:
+    with refusal() as refused:
         chosen = contacts.selection(account, filters, form.getlist("ids"), everything)
         if action == "export":
             return _csv_response(account, contacts.sorted_query(chosen, sort), definitions)
@@ -197,9 +197,8 @@ def contacts_bulk():
         value = {"add_tag": form.get("tag_name"), "remove_tag": form.get("tag_id"),
                  "assign_owner": form.get("owner_id")}.get(action)
         result = contacts.bulk(account, ids, action, value, actor=current_user)
-    except ServiceError as error:
-        discard_changes()
-        context = _list_context(form, bulk_error=error.message, selected=set(form.getlist("ids")),
+    if refused:
+        context = _list_context(form, bulk_error=refused.error.message, selected=set(form.getlist("ids")),
                                 bulk_all=everything)
         return render("crm/contacts/list.html", status=422, oob_segments=False, **context)
     flash(_bulk_message(result), "success")

@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 
 from app.core.dates import today
 from app.core.errors import ServiceError, ValidationError
-from app.core.forms import apply_error, discard_changes, flashed_refusal
+from app.core.forms import apply_error, flashed_refusal, refusal
 from app.core.pagination import paginate, parse_page_args
 from app.core.roles import role_required
 from app.core.tenancy import current_account, get_or_404, scoped
@@ -125,10 +125,10 @@ def deal_move(deal_id):
     members = member_choices(account)
     filters, _ = _board_filters(request.form, members)
     order = [value for value in request.form.getlist("order") if uuid_or_none(value)]
-    try:
+    with refusal() as refused:
         service.move(account, deal, request.form.get("stage_id"), order or None, actor=current_user)
-    except ServiceError as error:
-        discard_changes()
+    if refused:
+        error = refused.error
         if wants_fragment():
             # The server is the source of truth: the whole board again, as it is.
             pipelines = service.pipelines_of(account)
@@ -274,11 +274,10 @@ def deal_status(deal_id):
     account = current_account()
     deal = get_or_404(Deal, deal_id)
     status, reason = request.form.get("status", ""), request.form.get("reason", "")
-    try:
+    with refusal() as refused:
         service.set_status(account, deal, status, reason, actor=current_user)
-    except ServiceError as error:
-        discard_changes()
-        errors = dict(error.fields) or {"status": error.message}
+    if refused:
+        errors = dict(refused.error.fields) or {"status": refused.error.message}
         return render("crm/deals/detail.html", status=422,
                       **_detail_context(db.session.get(Deal, deal.id), status_errors=errors, reason=reason[:255]))
     messages = {"open": "reopened", "won": "marked won", "lost": "marked lost", "abandoned": "marked abandoned"}
@@ -395,10 +394,10 @@ def deal_pipelines():
 @role_required("admin")
 def deal_pipeline_create():
     name = request.form.get("name", "")
-    try:
+    with refusal() as refused:
         pipeline = service.create_pipeline(current_account(), name, actor=current_user)
-    except ServiceError as error:
-        discard_changes()
+    if refused:
+        error = refused.error
         context = _pipelines_context(errors={"create": error.fields or {"name": error.message}},
                                      values={"create": {"name": name[:80]}})
         return render("crm/deals/pipelines.html", block="create_form", status=422, **context)
@@ -411,10 +410,10 @@ def deal_pipeline_create():
 def deal_pipeline_rename(pipeline_id):
     pipeline = get_or_404(Pipeline, pipeline_id)
     name = request.form.get("name", "")
-    try:
+    with refusal() as refused:
         service.rename_pipeline(current_account(), pipeline, name, actor=current_user)
-    except ServiceError as error:
-        discard_changes()
+    if refused:
+        error = refused.error
         return _pipeline_response(pipeline, 422, {f"rename-{pipeline.id}": error.fields or {"name": error.message}},
                                   {f"rename-{pipeline.id}": {"name": name[:80]}})
     return _pipeline_response(pipeline)
@@ -438,12 +437,11 @@ def deal_pipeline_delete(pipeline_id):
 def deal_stage_add(pipeline_id):
     pipeline = get_or_404(Pipeline, pipeline_id)
     name, chance = request.form.get("name", ""), request.form.get("probability", "")
-    try:
+    with refusal() as refused:
         _check_stage(name, chance)
         service.add_stage(current_account(), pipeline, name, chance, actor=current_user)
-    except ServiceError as error:
-        discard_changes()
-        return _pipeline_response(pipeline, 422, {f"add-{pipeline.id}": error.fields},
+    if refused:
+        return _pipeline_response(pipeline, 422, {f"add-{pipeline.id}": refused.error.fields},
                                   {f"add-{pipeline.id}": {"name": name[:80], "probability": chance[:10]}})
     return _pipeline_response(pipeline)
 
@@ -469,11 +467,10 @@ def deal_stage_edit(stage_id):
     stage = get_or_404(Stage, stage_id)
     pipeline = stage.pipeline
     name, chance = request.form.get("name", ""), request.form.get("probability", "")
-    try:
+    with refusal() as refused:
         service.update_stage(current_account(), stage, name, chance, actor=current_user)
-    except ServiceError as error:
-        discard_changes()
-        return _pipeline_response(pipeline, 422, {f"stage-{stage_id}": error.fields},
+    if refused:
+        return _pipeline_response(pipeline, 422, {f"stage-{stage_id}": refused.error.fields},
                                   {f"stage-{stage_id}": {"name": name[:80], "probability": chance[:10]}})
     return _pipeline_response(pipeline)
 

@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.core.errors import NotFoundError, ServiceError
-from app.core.forms import apply_error, discard_changes
+from app.core.forms import apply_error, refusal
 from app.core.pagination import Page, paginate, parse_page_args
 from app.core.roles import can
 from app.core.tenancy import current_account, current_membership, get_or_404, scoped
@@ -174,13 +174,13 @@ def edit_note(record, note: Note, page: PageRenderer):
     """Save the posted text of a note (its author or an admin); a refused text comes back under the note
     with what was typed."""
     body = request.form.get("body", "")
-    try:
+    with refusal() as refused:
         notes_service.update(current_account(), note, body, current_user, current_membership().role)
-    except ServiceError as error:
-        if error.status == 403:
-            raise
-        discard_changes()
-        return _answer(notes_panel(record, errors={note.id: error.message}, drafts={note.id: body}), page, 422)
+    if refused:
+        if refused.error.status == 403:
+            raise refused.error  # not the author: the app's 403 page, not a message under the note
+        errors = {note.id: refused.error.message}
+        return _answer(notes_panel(record, errors=errors, drafts={note.id: body}), page, 422)
     return _answer(notes_panel(record), page, message="Note saved.")
 
 

@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.core.errors import ServiceError
-from app.core.forms import apply_error, discard_changes
+from app.core.forms import apply_error, refusal
 from app.core.pagination import paginate, parse_page_args
 from app.core.roles import role_required
 from app.core.tenancy import current_account
@@ -176,13 +176,12 @@ def delete(funnel_id):
 @role_required("user")
 def publish(funnel_id):
     funnel = _funnel(funnel_id)
-    try:
+    with refusal() as refused:
         publishing.publish_funnel(current_account(), funnel, current_user)
-    except ServiceError as error:
-        discard_changes()
+    if refused:
         funnel = _funnel(funnel_id)
-        problems = getattr(error, "problems", None) or []
-        notice = error.message if not problems else None
+        problems = getattr(refused.error, "problems", None) or []
+        notice = refused.error.message if not problems else None
         return render("funnels/detail.html", status=422,
                       **_detail_context(funnel, problems=_problems_by_step(funnel, problems), notice=notice))
     flash(f"“{funnel.name}” is published: visitors can open it now.", "success")
@@ -280,11 +279,11 @@ def step_delete(funnel_id, step_id):
     funnel = _funnel(funnel_id)
     step = _step(funnel, step_id)
     name = step.name
-    try:
+    with refusal() as refused:
         services.delete_step(current_account(), funnel, step, current_user)
-    except ServiceError as error:
-        discard_changes()
-        return render("funnels/detail.html", status=422, **_detail_context(_funnel(funnel_id), notice=error.message))
+    if refused:
+        context = _detail_context(_funnel(funnel_id), notice=refused.error.message)
+        return render("funnels/detail.html", status=422, **context)
     flash(f"Step “{name}” deleted.", "success")
     return redirect_to(url_for("funnels.detail", funnel_id=funnel.id) + "#steps")
 
@@ -294,11 +293,10 @@ def step_delete(funnel_id, step_id):
 def step_order(funnel_id):
     """The steps in their new order (dragged, or moved with the arrows): every step once."""
     funnel = _funnel(funnel_id)
-    try:
+    with refusal() as refused:
         services.reorder_steps(current_account(), funnel, request.form.getlist("step_ids"), current_user)
-    except ServiceError as error:
-        discard_changes()
-        context = _detail_context(_funnel(funnel_id), step_error=error.message)
+    if refused:
+        context = _detail_context(_funnel(funnel_id), step_error=refused.error.message)
         return render("funnels/detail.html", block="steps", status=422, **context)
     if wants_fragment():
         return render("funnels/detail.html", block="steps", **_detail_context(_funnel(funnel_id)))

@@ -6,8 +6,7 @@ from flask import abort, current_app, flash, make_response, render_template, req
 from flask_login import current_user
 from markupsafe import Markup
 
-from app.core.errors import ServiceError
-from app.core.forms import discard_changes
+from app.core.forms import refusal
 from app.core.pagination import paginate, parse_page_args
 from app.core.roles import role_required
 from app.core.tenancy import current_account
@@ -102,13 +101,13 @@ def version_restore(funnel_id, version_id):
     funnel = _funnel(funnel_id)
     found = versions.get_version(current_account(), funnel, version_id)
     number = found.number
-    try:
+    with refusal() as refused:
         restored = versions.restore_version(current_account(), funnel, found, current_user)
-    except ServiceError as error:
-        discard_changes()
+    if refused:
         funnel = _funnel(funnel_id)
         found = versions.get_version(current_account(), funnel, version_id)
-        return render("funnels/version.html", status=422, **_version_context(funnel, found, notice=error.message))
+        context = _version_context(funnel, found, notice=refused.error.message)
+        return render("funnels/version.html", status=422, **context)
     flash(f"Version {number} restored (saved as version {restored.number}; you can restore the one before it "
           f"the same way).", "success")
     return redirect_to(url_for("funnels.versions", funnel_id=funnel.id))
