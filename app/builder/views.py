@@ -48,7 +48,8 @@ from app.pages.render import render_element, render_tree, site_script_path
 
 DEVICE_WIDTHS = {"desktop": "100%", "tablet": "768px", "mobile": "390px"}
 STALE_MESSAGE = "This page changed elsewhere (another tab or person saved it): reload to get the latest version."
-# The canvas shows what the page will show: pictures and videos from other sites too.
+# The canvas shows what the page will show: pictures and videos from other sites too, and the elements' own
+# inline styles ('unsafe-inline': the app's other pages refuse them, docs/architecture.md).
 EDITOR_CSP = ("default-src 'self'; img-src 'self' data: https: http:; media-src 'self' https: http:; "
               "frame-src https://www.youtube-nocookie.com https://player.vimeo.com; style-src 'self' 'unsafe-inline'; "
               "script-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")

@@ -71,10 +71,8 @@
     var status = form.querySelector("[data-upload-status]");
     if (!status) return;
     status.hidden = false;
-    var bar = status.querySelector(".progress-bar");
-    var holder = status.querySelector(".progress");
-    if (bar) bar.style.width = percent + "%";
-    if (holder) holder.setAttribute("aria-valuenow", String(percent));
+    var bar = status.querySelector("progress");
+    if (bar) bar.value = percent;
     var text = status.querySelector("[data-upload-message]");
     if (text && message) text.textContent = message;
   }

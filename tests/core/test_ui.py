@@ -173,3 +173,104 @@ def test_the_element_library_draws_each_type_with_the_icon_macro(app, client, ow
         assert svg == str(icon(TYPES[name].icon)), name
     for device in ("desktop", "tablet", "mobile"):  # the width switch too
         assert str(icon(device, 16)) in editor
+
+
+# ---- no inline styles on the app's pages, and a CSP that refuses them --------------------------------------
+
+# Templates that keep inline styles, and why (docs/architecture.md, "Styles and the CSP", says the same).
+INLINE_STYLES_KEPT = {
+    "mail/": "e-mails: mail clients need inline styles; never served under the app's CSP",
+    "elements/": "page elements with the styles people gave them: published pages and the builder's canvas, "
+                 "documents that send their own CSP",
+    "funnels/version_preview.html": "a version's page in a frame, with the site's stylesheet: its own CSP",
+    "site/error.html": "the published site's error page, with the site's stylesheet: the site's CSP",
+}
+# Pages that show people's own styles, each with a Content-Security-Policy of its own that allows them.
+OWN_POLICY = {
+    "builder.editor": "the canvas shows each element with its own styles",
+    "builder.preview": "the page as it will be published",
+    "funnels.version_preview": "an old version of a page",
+    "funnels.gallery_frame": "a template's page in the gallery",
+    "funnels.gallery_workspace_frame": "a workspace template's page in the gallery",
+}
+INLINE_STYLE = re.compile(r"""<[a-zA-Z][^>]*?\sstyle\s*=|<style[\s>]""")
+
+
+def test_no_inline_style_in_the_app_templates():
+    for name, source in templates(exclude=INLINE_STYLES_KEPT).items():
+        assert not INLINE_STYLE.search(source), f"{name}: {INLINE_STYLE.search(source).group(0)}"
+    for path in sorted(SCRIPTS.glob("*.js")):  # CSSOM (el.style.x = ...) is allowed; markup with style= is not
+        source = path.read_text()
+        assert "style=" not in source and 'setAttribute("style"' not in source, path.name
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        if path.name in ("render.py", "screenshots.py"):  # page elements; the gallery's screenshot maker
+            continue
+        assert not re.search(r"""style=\\?["']""", path.read_text()), f"{path} writes an inline style"
+
+
+def test_htmx_adds_no_style_of_its_own(client, owner, login):
+    css = (ROOT / "static" / "css" / "app.css").read_text()
+    assert ".htmx-request .htmx-indicator, .htmx-request.htmx-indicator {" in css
+    user, account = owner
+    login(user, account)
+    from app.funnels import services as funnels
+
+    funnel = funnels.create_funnel(account, {"name": "Spring guide"}, user)
+    for path in ("/", f"/builder/{funnel.steps[0].page.id}"):
+        page = client.get(path).text
+        config = """<meta name="htmx-config" content='{"includeIndicatorStyles": false,"""
+        assert config + """ "attributesToSettle": ["class", "width", "height"]}'>""" in page
+        assert page.index('name="htmx-config"') < page.index("htmx.min.js")  # read when htmx starts
+
+
+def test_the_progress_bar_is_a_progress_element(app):
+    with app.test_request_context():
+        html = str(app.jinja_env.globals["progress"](40, "running", "Export"))
+    assert html == '<progress class="progress running" max="100" value="40" aria-label="Export">40%</progress>'
+
+
+def style_src(response) -> str:
+    policy = response.headers.get("Content-Security-Policy", "")
+    return next((d.strip() for d in policy.split(";") if d.strip().startswith("style-src")), "")
+
+
+def test_the_app_pages_refuse_inline_styles_and_have_none(app, client, owner, login):
+    """Every page a GET reaches (the URL map walked with a populated workspace's ids, signed in and out)
+    sends a CSP whose style-src has no 'unsafe-inline', and has no inline style; the pages that show
+    people's own styles send a policy of their own."""
+    from werkzeug.routing import AnyConverter, UUIDConverter
+
+    user, account = owner
+    ids = factories.populate_account(account, user)
+    login(user, account)
+    seen = set()
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.rule.startswith(("/api/v1", "/static", "/_site")):
+            continue
+        values = {}
+        for name, converter in rule._converters.items():
+            if isinstance(converter, UUIDConverter) and name in ids:
+                values[name] = ids[name]
+            elif isinstance(converter, AnyConverter):
+                values[name] = sorted(converter.items)[0] if hasattr(converter, "items") else "lead-magnet"
+            elif name == "token":
+                values[name] = "no-such-token"
+        if len(values) < len(rule._converters):
+            continue
+        path = rule.build(values, append_unknown=False)[1]
+        for response in (client.get(path), app.test_client().get(path)):  # signed in, then signed out
+            if response.status_code != 200 or response.mimetype != "text/html":
+                continue
+            seen.add(rule.endpoint)
+            if rule.endpoint in OWN_POLICY:
+                assert "'unsafe-inline'" in style_src(response), rule.endpoint
+                continue
+            assert style_src(response) == "style-src 'self'", (rule.endpoint, style_src(response))
+            if rule.endpoint != "builder.canvas":  # parts of the canvas, swapped into the editor
+                found = INLINE_STYLE.search(response.text)
+                assert not found, f"{rule.endpoint}: {found and found.group(0)}"
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404 and style_src(missing) == "style-src 'self'"
+    assert not INLINE_STYLE.search(missing.text)
+    assert {"dashboard.index", "crm.board", "funnels.detail", "auth.login", *OWN_POLICY} <= seen
+    assert len(seen) > 50, sorted(seen)
