@@ -274,3 +274,36 @@ def test_the_app_pages_refuse_inline_styles_and_have_none(app, client, owner, lo
     assert not INLINE_STYLE.search(missing.text)
     assert {"dashboard.index", "crm.board", "funnels.detail", "auth.login", *OWN_POLICY} <= seen
     assert len(seen) > 50, sorted(seen)
+
+
+# ---- the stylesheet and the list macros -------------------------------------------------------------------
+
+# Classes that the libraries add, not our markup.
+LIBRARY_CLASSES = {"htmx-request": "htmx, on an element whose request runs",
+                   "sortable-ghost": "SortableJS, the place a dragged item will drop",
+                   "sortable-chosen": "SortableJS, the item held", "sortable-drag": "SortableJS, the copy that follows"}
+
+
+def test_every_class_of_the_stylesheet_is_used():
+    """Each class app.css styles is written by a template, a script or the Python that renders markup: as a
+    word, or as the fixed start of a class a template or script completes (badge-{{ kind }}, "toast-" + kind)."""
+    css = re.sub(r"/\*.*?\*/", "", (ROOT / "static" / "css" / "app.css").read_text(), flags=re.S)
+    classes = set(re.findall(r"\.(-?[a-zA-Z_][\w-]*)", re.sub(r"url\([^)]*\)", "", css)))
+    scripts = [p.read_text() for p in SCRIPTS.glob("*.js")]
+    markup = "\n".join([*templates().values(), *scripts, *(p.read_text() for p in (ROOT / "app").rglob("*.py"))])
+    prefixes = {start for value in re.findall(r'class="([^"]*)"', "\n".join(templates().values()))
+                for start in re.findall(r"([a-z][\w-]*-)\{\{", value)}
+    prefixes |= {start for line in "\n".join(scripts).splitlines() if "class" in line
+                 for start in re.findall(r"""([a-z][\w-]*-)["']\s*\+""", line)}
+    unused = sorted(name for name in classes - set(LIBRARY_CLASSES)
+                    if not re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", markup)
+                    and not name.startswith(tuple(prefixes)))
+    assert not unused, f"app.css styles classes nothing has: {unused}"
+
+
+def test_paginated_tables_are_data_tables():
+    """A list's table and its pagination bar come from the data_table macro; the contact list's table sits
+    in the bulk-selection form with the bar under the form, so it writes them itself."""
+    for name, source in templates().items():
+        if "table-wrap" in source and "pagination(" in source:
+            assert name in ("components/macros.html", "crm/contacts/list.html"), name
