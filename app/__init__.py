@@ -117,7 +117,7 @@ def _register_request_hooks(app: Flask) -> None:
             # Browsers then refuse plain http for the app's host for a year (the site's hosts are not included).
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if not request.path.startswith("/static/"):
-            # No inline styles or scripts on the app's pages (docs/architecture.md, "Styles and the CSP"):
+            # No inline styles or scripts on the app's pages (docs/architecture.md, "The UI's shared pieces"):
             # the documents that show people's own styles (the builder, previews, published pages) and
             # the file routes set a policy of their own first.
             response.headers.setdefault(

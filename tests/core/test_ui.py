@@ -177,7 +177,7 @@ def test_the_element_library_draws_each_type_with_the_icon_macro(app, client, ow
 
 # ---- no inline styles on the app's pages, and a CSP that refuses them --------------------------------------
 
-# Templates that keep inline styles, and why (docs/architecture.md, "Styles and the CSP", says the same).
+# Templates that keep inline styles, and why (docs/architecture.md, "The UI's shared pieces", says the same).
 INLINE_STYLES_KEPT = {
     "mail/": "e-mails: mail clients need inline styles; never served under the app's CSP",
     "elements/": "page elements with the styles people gave them: published pages and the builder's canvas, "
