@@ -21,11 +21,6 @@ from app.funnels.models import FUNNEL_STATUSES, FUNNEL_TYPES, STEP_TYPES, Funnel
 
 STATUS_BADGES = {"draft": "", "published": "success", "archived": "warning"}
 STATUS_LABELS = {"draft": "Draft", "published": "Published", "archived": "Archived"}
-# The version preview is a document of its own shown in a sandboxed frame of the versions page.
-PREVIEW_CSP = ("default-src 'none'; img-src 'self' data: https: http:; media-src 'self' https: http:; "
-               "style-src 'self' 'unsafe-inline'; font-src 'self' data:; "
-               "frame-src https://www.youtube-nocookie.com https://player.vimeo.com; "
-               "frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
 
 
 # ---- helpers shared by the templates ------------------------------------------------------------------
