@@ -75,24 +75,23 @@ def save(page, new_tree: dict) -> bool:
 
 def undo(page) -> None:
     """Back one change; ConflictError when there is nothing to undo."""
-    history = list(page.history or [])
-    if not history:
-        raise ConflictError("There is nothing to undo.")
-    previous = apply_change(page.tree, history.pop())
-    page.future = _capped(page.future, change_back(previous, page.tree))
-    page.history = history
-    _set_tree(page, previous)
+    _step(page, "history", "future", "There is nothing to undo.")
 
 
 def redo(page) -> None:
     """Forward again after an undo; ConflictError when there is nothing to redo."""
-    future = list(page.future or [])
-    if not future:
-        raise ConflictError("There is nothing to redo.")
-    following = apply_change(page.tree, future.pop())
-    page.history = _capped(page.history, change_back(following, page.tree))
-    page.future = future
-    _set_tree(page, following)
+    _step(page, "future", "history", "There is nothing to redo.")
+
+
+def _step(page, source: str, target: str, nothing: str) -> None:
+    """Apply the newest entry of one list (history or future) and keep the way back on the other."""
+    entries = list(getattr(page, source) or [])
+    if not entries:
+        raise ConflictError(nothing)
+    tree = apply_change(page.tree, entries.pop())
+    setattr(page, target, _capped(getattr(page, target), change_back(tree, page.tree)))
+    setattr(page, source, entries)
+    _set_tree(page, tree)
 
 
 def restore(page, snapshot: dict) -> bool:

@@ -91,20 +91,10 @@ class BatchWriter:
     # -- lookups that create what is missing (written with the batch) --
 
     def _tag(self, name: str):
-        key = name.lower()
-        found = self.tags.get(key) or self._pending_tags.get(key)
-        if found is None:
-            found = (uuid.uuid4(), name)
-            self._pending_tags[key] = found
-        return found
+        return _known_or_planned(self.tags, self._pending_tags, name)
 
     def _company(self, name: str):
-        key = name.lower()
-        found = self.companies.get(key) or self._pending_companies.get(key)
-        if found is None:
-            found = (uuid.uuid4(), name)
-            self._pending_companies[key] = found
-        return found
+        return _known_or_planned(self.companies, self._pending_companies, name)
 
     def _insert_pending(self) -> None:
         now = utcnow()
@@ -242,3 +232,13 @@ class BatchWriter:
         return {"account_id": self.account_id, "contact_id": contact_id, "kind": kind, "summary": summary[:300],
                 "details": details, "actor_id": self.actor_id, "object_type": object_type,
                 "object_id": object_id or str(self.import_id), "created_at": now}
+
+
+def _known_or_planned(known: dict, pending: dict, name: str) -> tuple:
+    """(id, name) of the row named so (any case) that exists or is already planned; else a new one,
+    planned to be inserted with the batch."""
+    key = name.lower()
+    found = known.get(key) or pending.get(key)
+    if found is None:
+        found = pending[key] = (uuid.uuid4(), name)
+    return found
