@@ -48,6 +48,22 @@ class LiveServer:
         self.errors.append(exception)
 
 
+def whole_responses(wsgi_app):
+    """The app's responses read whole (and closed) before Werkzeug's development server sends them: when
+    the browser drops a connection mid-response (it navigated on), that server does not close the
+    response, and a static file left open is a ResourceWarning, an error in this suite."""
+
+    def app(environ, start_response):
+        body = wsgi_app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return app
+
+
 @pytest.fixture(scope="module")
 def live_server(app, smtp_server, tmp_path_factory):
     """The app on http://127.0.0.1:<free port>, as a person's browser would reach it."""
@@ -59,7 +75,7 @@ def live_server(app, smtp_server, tmp_path_factory):
                                       EXPORTS_DIR=str(folder / "exports"), OUTBOX_DIR=str(folder / "outbox"),
                                       IMPORTS_DIR=str(folder / "imports"), BASE_URL=f"http://127.0.0.1:{port}",
                                       SITE_URL=f"http://localhost:{port}"))
-    server = make_server("127.0.0.1", port, live_app, threaded=True)
+    server = make_server("127.0.0.1", port, whole_responses(live_app), threaded=True)
     live = LiveServer(live_app, server)
     live.site_url = live_app.config["SITE_URL"]
     got_request_exception.connect(live.record_error, live_app)
