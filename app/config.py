@@ -79,6 +79,16 @@ def load_config() -> dict:
         "OUTBOX_DIR": os.environ.get("OUTBOX_DIR") or str(INSTANCE_DIR / "outbox"),
         "IMPORTS_DIR": os.environ.get("IMPORTS_DIR") or str(INSTANCE_DIR / "imports"),
         "IMPORT_MAX_BYTES": _int("IMPORT_MAX_BYTES", 2 * 1024 * 1024 * 1024),
+        # Payments (app/orders/gateway.py). No secret key: the app runs and says payments are not configured.
+        # STRIPE_API_BASE and STRIPE_JS_URL point at localstripe in development and tests.
+        "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY") or None,
+        "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY") or None,
+        "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
+        "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE") or "https://api.stripe.com",
+        "STRIPE_JS_URL": os.environ.get("STRIPE_JS_URL") or "https://js.stripe.com/v3/",
+        "STRIPE_TIMEOUT": _int("STRIPE_TIMEOUT", 20),
+        # A checkout whose customer never paid shows as abandoned after this many minutes.
+        "CHECKOUT_ABANDON_MINUTES": _int("CHECKOUT_ABANDON_MINUTES", 60),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         "LOG_FORMAT": os.environ.get("LOG_FORMAT") or ("text" if debug else "json"),
     }

@@ -238,3 +238,46 @@ def published():
     events.subscribe(events.ALL)(capture)
     yield seen
     events.unsubscribe(events.ALL, capture)
+
+
+@pytest.fixture(scope="session")
+def localstripe_url():
+    """localstripe (the Stripe stand-in, see ../shared/ARCHITECTURE.md) on a free port, for the session."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    port = free_port()
+    executable = os.path.join(os.path.dirname(sys.executable), "localstripe")
+    process = subprocess.Popen([executable, "--port", str(port)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(url + "/js.stripe.com/v3/", timeout=1):
+                return True
+        except OSError:
+            return False
+
+    if not wait_for(answers, timeout=15):
+        process.kill()
+        raise RuntimeError("localstripe did not start")
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+STRIPE_WEBHOOK_SECRET = "whsec_test_secret"
+
+
+@pytest.fixture
+def stripe_config(app, localstripe_url):
+    """Payments configured against localstripe for this test (the app has none by default)."""
+    keys = {"STRIPE_SECRET_KEY": "sk_test_leadforge", "STRIPE_PUBLISHABLE_KEY": "pk_test_leadforge",
+            "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET, "STRIPE_API_BASE": localstripe_url,
+            "STRIPE_JS_URL": localstripe_url + "/js.stripe.com/v3/"}
+    saved = {key: app.config.get(key) for key in keys}
+    app.config.update(keys)
+    yield localstripe_url
+    app.config.update(saved)

@@ -65,6 +65,7 @@ def populate_account(account: Account, owner: User) -> dict:
     ids = {"member_id": membership.id, "invitation_id": invitation.id, "api_key_id": key.id, "job_id": job.id}
     ids.update(populate_crm(account, owner))
     ids.update(populate_funnels(account, owner))
+    ids.update(populate_orders(account, ids["funnel_id"], ids["step_id"], ids["contact_id"]))
     return ids
 
 
@@ -180,3 +181,66 @@ def make_deal(account: Account, pipeline=None, title: str = "Deal", value: str =
     pipeline = pipeline or deals.pipelines_of(account)[0]
     return deals.create(account, {"title": title, "value": value, "stage_id": str(pipeline.stages[stage].id),
                                   **data}, user)
+
+
+def make_product(account: Account, name: str = "Swipe file", amount_cents: int = 700, currency: str = "usd",
+                 **fields):
+    """An active product with one active price: (product, price)."""
+    from app.orders.models import Price, Product
+
+    product = Product(account_id=account.id, name=name, **fields)
+    price = Price(account_id=account.id, product=product, amount_cents=amount_cents, currency=currency)
+    db.session.add_all([product, price])
+    db.session.commit()
+    return product, price
+
+
+def make_order(account: Account, items=(), status: str = "paid", email: str = "buyer@example.com",
+               contact_id=None, funnel_id=None, created_at=None):
+    """An order written directly (no Stripe): `items` are (price, kind) pairs; a paid order gets one
+    succeeded payment per item kind group with made-up Stripe ids."""
+    import secrets
+
+    from app.core.db import utcnow
+    from app.orders.models import Order, OrderItem, Payment
+    from app.orders.services.orders import next_number, recompute_totals
+
+    order = Order(account_id=account.id, number=next_number(account.id), status=status, email=email,
+                  first_name="Bea", last_name="Buyer", contact_id=contact_id, funnel_id=funnel_id,
+                  checkout_key=secrets.token_urlsafe(16))
+    if created_at is not None:
+        order.created_at = created_at
+    db.session.add(order)
+    for position, (price, kind) in enumerate(items):
+        payment = None
+        if status != "pending":
+            payment = Payment(account_id=account.id, order=order, purpose="checkout" if kind in ("main", "bump")
+                              else kind, amount_cents=price.amount_cents, currency=price.currency,
+                              status="succeeded", stripe_payment_intent_id=f"pi_test_{secrets.token_hex(6)}")
+        order.items.append(OrderItem(account_id=account.id, kind=kind, product_id=price.product_id, price_id=price.id,
+                                     name=price.product.name, unit_amount_cents=price.amount_cents,
+                                     amount_cents=price.amount_cents, position=position, payment=payment))
+        order.currency = price.currency
+    recompute_totals(order)
+    if status != "pending":
+        order.paid_at = created_at or utcnow()
+    db.session.commit()
+    return order
+
+
+def populate_orders(account: Account, funnel_id, step_id, contact_id) -> dict:
+    """A product with its price, a coupon, a step offer, and a paid order with an item, a payment and a refund."""
+    from app.orders.models import Coupon, Refund, StepOffer
+
+    product, price = make_product(account, "Populated product")
+    coupon = Coupon(account_id=account.id, code=f"SAVE-{account.id.hex[:6]}", percent_off=10)
+    offer = StepOffer(account_id=account.id, step_id=step_id, price_id=price.id, role="main")
+    db.session.add_all([coupon, offer])
+    order = make_order(account, [(price, "main")], contact_id=contact_id, funnel_id=funnel_id)
+    item = order.items[0]
+    refund = Refund(account_id=account.id, order_id=order.id, payment_id=item.payment_id, item_id=item.id,
+                    amount_cents=100, reason="requested_by_customer")
+    db.session.add(refund)
+    db.session.commit()
+    return {"product_id": product.id, "price_id": price.id, "coupon_id": coupon.id, "offer_id": offer.id,
+            "order_id": order.id, "item_id": item.id, "payment_id": item.payment_id, "refund_id": refund.id}
