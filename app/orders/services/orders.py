@@ -114,11 +114,20 @@ def _account_stub(order: Order) -> _AccountRef:
     return _AccountRef(order.account_id)
 
 
+def counted_items(order: Order) -> list:
+    """The items the order's figures count: those of the checkout, and each accepted offer once its charge
+    succeeded (an offer waiting for the bank's authentication is not part of the total yet)."""
+    return [item for item in order.items
+            if item.kind in ("main", "bump") or (item.payment is not None and item.payment.status != "failed"
+                                                 and item.payment.status not in ("created", "requires_action"))]
+
+
 def recompute_totals(order: Order) -> None:
     """Subtotal, discount and total from the items (the only source of the order's figures)."""
-    order.subtotal_cents = sum(item.unit_amount_cents * item.quantity for item in order.items)
-    order.discount_cents = sum(item.discount_cents for item in order.items)
-    order.total_cents = sum(item.amount_cents for item in order.items)
+    items = counted_items(order)
+    order.subtotal_cents = sum(item.unit_amount_cents * item.quantity for item in items)
+    order.discount_cents = sum(item.discount_cents for item in items)
+    order.total_cents = sum(item.amount_cents for item in items)
 
 
 def commit(published: list) -> None:
