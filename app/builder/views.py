@@ -34,9 +34,11 @@ from app.funnels.previews import preview_context
 from app.pages import history
 from app.pages import tree as trees
 from app.pages.elements import (
+    COMMERCE,
     CONTACT_FIELDS,
     CONTENT,
     DEVICES,
+    FORM_TYPES,
     STYLE,
     TYPES,
     clean_hide_on,
@@ -165,7 +167,7 @@ def editor(page_id):
         canvas=render_tree(page.tree, "edit", preview_context(page)), library=library(),
         editable=can("user"), funnel_url=url_for("funnels.detail", funnel_id=funnel.id), devices=DEVICE_WIDTHS,
         state=_publish_state(page), panel=_panel_html(page, None), labels_json=json.dumps(labels),
-        content_types=" ".join(CONTENT + ("container", "form")))
+        content_types=" ".join(CONTENT + COMMERCE + ("container",) + FORM_TYPES))
     response = make_response(html)
     response.headers["Content-Security-Policy"] = EDITOR_CSP
     response.headers["Cache-Control"] = "no-store"  # a tab restored from the cache would edit an old revision

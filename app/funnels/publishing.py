@@ -35,13 +35,15 @@ from app.funnels.models import Page
 from app.funnels.services import next_step
 from app.funnels.versions import page_snapshot
 from app.pages import tree as trees
-from app.pages.elements import CONTACT_FIELDS, element_type, video_embed
+from app.pages.elements import CONTACT_FIELDS, FORM_TYPES, element_type, video_embed
 from app.pages.render import RenderContext, render_tree, site_script_version, site_stylesheet
 
 FORM_TOKEN_SLOT = re.compile(r"\{\{lf-form-token:([A-Za-z0-9_-]+)\}\}")
+CHECKOUT_SCRIPTS = ("/static/vendor/htmx.min.js", "/static/site/checkout.js")  # served by the site host
 SITE_SCRIPT_URL = "/_site.js"  # served by the site host itself, so that CSP script-src 'self' allows it
 SOURCE_MARK = "<!--lf-source:"
-SCRIPTED_TYPES = {"form", "countdown_timer", "countdown_evergreen"}
+SCRIPTED_TYPES = {"form", "order_form", "offer_buttons", "countdown_timer", "countdown_evergreen"}
+CHECKOUT_TYPES = {"order_form", "offer_buttons"}  # pages that also load htmx and the checkout script
 IMAGE_TYPES = ("image", "gif")
 
 
@@ -110,12 +112,12 @@ def problems(page: Page) -> list[dict]:
         kind, props, label = element["type"], element.get("props", {}), element_type(element["type"]).label
         message = None
         if kind == "button":
-            in_form = any(a["type"] == "form" for a in trees.ancestors(page.tree, element["id"]))
+            in_form = any(a["type"] in FORM_TYPES for a in trees.ancestors(page.tree, element["id"]))
             if props.get("action") == "submit" and not in_form:
                 message = "The button submits a form, but it is not in one."
             elif props.get("action") != "submit":
                 message = link_problem(element, "The button")
-        elif kind == "form":
+        elif kind in FORM_TYPES:
             fields = [child for child in element.get("children", [])]
             if not any(child["props"].get("maps_to") == "email" for child in fields):
                 message = "The form has no e-mail field: add an input field that saves to E-mail."
@@ -195,7 +197,11 @@ def needs_script(tree: dict) -> bool:
 
 
 def has_form(tree: dict) -> bool:
-    return any(element.get("type") == "form" for element, _, _ in trees.walk(tree or {}))
+    return any(element.get("type") in FORM_TYPES for element, _, _ in trees.walk(tree or {}))
+
+
+def has_checkout(tree: dict) -> bool:
+    return any(element.get("type") in CHECKOUT_TYPES for element, _, _ in trees.walk(tree or {}))
 
 
 def script_url() -> str:
@@ -250,6 +256,9 @@ def page_document(page: Page, ctx: RenderContext, assets: dict[str, Asset] | Non
     head.append(f"<style>{site_stylesheet()}</style>")
     if needs_script(page.tree):
         head.append(f'<script src="{escape(script_src or script_url())}" defer></script>')
+    if has_checkout(page.tree):  # the order summary (htmx) and the payment (Stripe.js, loaded by checkout.js)
+        head.append(f'<script src="{CHECKOUT_SCRIPTS[0]}" defer></script>')
+        head.append(f'<script src="{CHECKOUT_SCRIPTS[1]}" defer></script>')
     body = render_tree(page.tree, "publish", ctx)
     html = ("<!doctype html>\n<html lang=\"en\">\n<head>\n" + "\n".join(head) + "\n</head>\n"
             f"<body class=\"lf-body\">\n{body}\n</body>\n</html>\n")

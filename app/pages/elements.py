@@ -222,6 +222,8 @@ CONTENT = ("headline", "subheadline", "text", "button", "divider", "spacer", "im
            "image_gallery", "countdown_timer", "countdown_evergreen", "progress_bar", "social_proof",
            "testimonial", "pricing_table")
 FIELDS = ("input_field", "textarea", "dropdown", "checkbox_group")
+FORM_TYPES = ("form", "order_form")  # elements that hold fields and post them (an order form also takes payment)
+COMMERCE = ("offer_buttons",)
 
 
 def _types() -> dict[str, ElementType]:
@@ -295,6 +297,17 @@ def _types() -> dict[str, ElementType]:
             "step_id": Prop("text", "Step", max_length=36),
             "url": Prop("url", "Web address"),
         }, children=FIELDS, default_style={"max_width": 560}, icon="form"),
+        ElementType("order_form", "Order form", "forms",
+                    "Sells the step's products: customer fields, order bumps, a coupon, the card and a summary.", {
+            "submit_label": Prop("text", "Button label", "Complete my order", required=True, max_length=120),
+            "tags": Prop("list", "Tags to add to the customer", [], max_length=50, max_items=10),
+            "card_label": Prop("text", "Card label", "Card details", required=True, max_length=60),
+        }, children=FIELDS, default_style={"max_width": 560}, icon="cart"),
+        ElementType("offer_buttons", "One-click offer", "forms",
+                    "The yes and no of an upsell or downsell: yes charges the card saved at checkout.", {
+            "accept_label": Prop("text", "Yes button", "Yes, add this to my order", required=True, max_length=120),
+            "decline_label": Prop("text", "No link", "No thanks", required=True, max_length=120),
+        }, default_style={"text_align": "center"}, icon="cart"),
         ElementType("input_field", "Input field", "forms", "One line: e-mail, name, phone...", {
             **field_common,
             "input_type": Prop("choice", "Type", "email", choices=("text", "email", "tel", "number", "date", "url")),
@@ -362,9 +375,9 @@ def _types() -> dict[str, ElementType]:
         }, children=("columns",), icon="row"),
         ElementType("columns", "Column", "layout", "One column of a row.", {
             "span": Prop("int", "Share of the row (1-12)", 12, minimum=1, maximum=12),
-        }, children=CONTENT + ("container", "form"), icon="columns"),
+        }, children=CONTENT + COMMERCE + ("container",) + FORM_TYPES, icon="columns"),
         ElementType("container", "Container", "layout", "A box that groups elements.", {},
-                    children=CONTENT + ("container", "form"),
+                    children=CONTENT + COMMERCE + ("container",) + FORM_TYPES,
                     default_style={"padding_y": 24, "padding_x": 24, "border_radius": 12}, icon="container"),
     ]
     return {element_type.name: element_type for element_type in types}

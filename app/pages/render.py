@@ -26,7 +26,7 @@ from flask import current_app
 from markupsafe import Markup, escape
 
 from app.core.sanitize import text_of
-from app.pages.elements import element_type, sanitized, video_embed
+from app.pages.elements import FORM_TYPES, element_type, sanitized, video_embed
 
 MODES = ("edit", "publish")
 TEMPLATE = "elements/elements.html"
@@ -79,7 +79,7 @@ class _Run:
 def render_tree(tree: dict, mode: str, ctx: RenderContext | None = None) -> Markup:
     """The body content of a page: ``<main>`` with its sections."""
     run = _run(mode, ctx)
-    run.first_form_id = next((node["id"] for node in _walk(tree) if node.get("type") == "form"), "")
+    run.first_form_id = next((node["id"] for node in _walk(tree) if node.get("type") in FORM_TYPES), "")
     inner = Markup("").join(_render(child, run) for child in tree.get("children") or [])
     return run.macros.page(el=tree, edit=run.edit, css=_page_css(tree), children=inner,
                            kids=_kids_attrs(tree, run))
@@ -150,7 +150,7 @@ def _render(element: dict, run: _Run) -> Markup:
     children = None
     if spec.is_container:
         outer_form = run.form_id
-        if type_name == "form":
+        if type_name in FORM_TYPES:
             run.form_id = element["id"]
         children = Markup("").join(_render(child, run) for child in element.get("children") or [])
         run.form_id = outer_form
@@ -354,7 +354,8 @@ def _parts(seconds: float) -> list[tuple[str, str, str]]:
 
 _EXTRAS = {"section": _section, "button": _button, "image": _image, "gif": _image, "image_gallery": _gallery,
            "video": _video,
-           "testimonial": _testimonial, "pricing_table": _pricing, "form": _form, "input_field": _field,
+           "testimonial": _testimonial, "pricing_table": _pricing, "form": _form, "order_form": _form,
+           "input_field": _field,
            "textarea": _field, "dropdown": _field, "checkbox_group": _field, "countdown_timer": _countdown,
            "countdown_evergreen": _evergreen}
 

@@ -9,7 +9,9 @@ import secrets
 
 from app.core.errors import ValidationError
 from app.pages.elements import (
+    COMMERCE,
     CONTENT,
+    FORM_TYPES,
     ID_PATTERN,
     MAX_DEPTH,
     MAX_ELEMENTS,
@@ -190,7 +192,7 @@ def _wrap_for(parent_type: str, element: dict) -> dict:
     if element["type"] in allowed:
         return element
     chain = {"page": ("section", "row", "columns"), "section": ("row", "columns"), "row": ("columns",)}.get(parent_type)
-    if chain is None or element["type"] not in CONTENT + ("container", "form", "row", "columns"):
+    if chain is None or element["type"] not in CONTENT + COMMERCE + FORM_TYPES + ("container", "row", "columns"):
         raise ValidationError(f"A {element_type(parent_type).label.lower()} cannot hold a "
                               f"{element_type(element['type']).label.lower()}.", field="parent_id")
     for wrapper in reversed(chain):
@@ -300,6 +302,12 @@ def starter_element(type_name: str) -> dict:
         return new_element("row", children=[new_element("columns")])
     if type_name == "form":
         return new_element("form", children=[new_element("input_field")])
+    if type_name == "order_form":
+        return new_element("order_form", children=[
+            new_element("input_field", {"label": "E-mail", "maps_to": "email", "input_type": "email"}),
+            new_element("input_field", {"label": "First name", "maps_to": "first_name", "input_type": "text"}),
+            new_element("input_field", {"label": "Last name", "maps_to": "last_name", "input_type": "text",
+                                        "required": False})])
     return new_element(type_name)
 
 

@@ -288,6 +288,72 @@ def entry_for(kind: str, path: str, version: str | None) -> Entry:
     return entry
 
 
+def site_only(view):
+    """The route answers only requests routed by the SiteDispatcher (site host or custom domain): the site's
+    routes (app/site/views.py) and the checkout's (app/orders/views/checkout.py)."""
+    from functools import wraps
+
+    from flask import abort, request
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not request.environ.get(SITE_FLAG):
+            abort(404)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def site_kind() -> str:
+    """"site" on SITE_URL's host, else the custom domain the request came to."""
+    from flask import request
+
+    return request.environ.get(SITE_FLAG, "")
+
+
+def live_page(page_id):
+    """The published page a visitor posted to (a form, the checkout), served on this host; else 404."""
+    from flask import abort
+
+    from app.extensions import db
+    from app.funnels.models import Page
+
+    page = db.session.get(Page, page_id)
+    if page is None or page.published_html is None:
+        abort(404)
+    funnel = page.step.funnel
+    if funnel.deleted_at is not None or funnel.status == "archived":
+        abort(404)
+    if site_kind() != "site" and site_kind() != funnel.custom_domain:
+        abort(404)
+    return page
+
+
+def published_page_source(page):
+    """A stand-in for the page as it was published (tree and settings), for validation and re-rendering."""
+    import types
+
+    from app.funnels.publishing import published_source
+
+    source = published_source(page.published_html) or {}
+    return types.SimpleNamespace(
+        id=page.id, account_id=page.account_id, funnel_id=page.funnel_id, step_id=page.step_id, step=page.step,
+        revision=page.published_revision, tree=source.get("tree") or page.tree,
+        title=source.get("title", page.title), seo_title=source.get("seo_title", page.seo_title),
+        seo_description=source.get("seo_description", page.seo_description),
+        og_image_id=source.get("og_image_id") or None, favicon_id=source.get("favicon_id") or None)
+
+
+def find_form(tree: dict, form_id: str, types: tuple[str, ...]) -> dict | None:
+    """The element of one of `types` with this id in the page's tree."""
+    from app.pages import tree as trees
+
+    for element, _, _ in trees.walk(tree):
+        if element.get("type") in types and element["id"] == form_id:
+            return element
+    return None
+
+
 def install(app) -> None:
     """Called by create_app: the site cache and the dispatcher in front of Flask."""
     from app.site.cache import init_app

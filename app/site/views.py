@@ -8,9 +8,6 @@ a honeypot and a rate limit per IP and page.
 """
 from __future__ import annotations
 
-import types
-from functools import wraps
-
 from flask import abort, current_app, make_response, request, send_from_directory, url_for
 from flask_login import current_user
 
@@ -27,24 +24,9 @@ from app.funnels.models import Page
 from app.funnels.services import next_step
 from app.pages.render import site_script, site_script_version
 from app.site import bp, export, serving, submissions
+from app.site.serving import site_kind, site_only
 
-SITE_STATIC = ("site/", "img/")  # the only static folders a published page may use
-
-
-def site_only(view):
-    """The route answers only requests routed by the SiteDispatcher (site host or custom domain)."""
-
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if not request.environ.get(serving.SITE_FLAG):
-            abort(404)
-        return view(*args, **kwargs)
-
-    return wrapper
-
-
-def site_kind() -> str:
-    return request.environ.get(serving.SITE_FLAG, "")
+SITE_STATIC = ("site/", "img/", "vendor/htmx.min.js")  # the only static files a published page may use
 
 
 def entry_response(entry):
@@ -115,39 +97,6 @@ def _form_rate_key() -> str:
     return f"site-form:{request.remote_addr}:{(request.view_args or {}).get('page_id')}"
 
 
-def _live_page(page_id) -> Page:
-    """The published page a form was posted to, served on this host; else 404."""
-    page = db.session.get(Page, page_id)
-    if page is None or page.published_html is None:
-        abort(404)
-    funnel = page.step.funnel
-    if funnel.deleted_at is not None or funnel.status == "archived":
-        abort(404)
-    if site_kind() != "site" and site_kind() != funnel.custom_domain:
-        abort(404)
-    return page
-
-
-def _published_source(page: Page):
-    """A stand-in for the page as it was published (tree and settings), for validation and re-rendering."""
-    source = publishing.published_source(page.published_html) or {}
-    return types.SimpleNamespace(
-        id=page.id, account_id=page.account_id, funnel_id=page.funnel_id, step_id=page.step_id, step=page.step,
-        revision=page.published_revision, tree=source.get("tree") or page.tree,
-        title=source.get("title", page.title), seo_title=source.get("seo_title", page.seo_title),
-        seo_description=source.get("seo_description", page.seo_description),
-        og_image_id=source.get("og_image_id") or None, favicon_id=source.get("favicon_id") or None)
-
-
-def _find_form(tree: dict, form_id: str) -> dict | None:
-    from app.pages import tree as trees
-
-    for element, _, _ in trees.walk(tree):
-        if element.get("type") == "form" and element["id"] == form_id:
-            return element
-    return None
-
-
 def _after_submit_url(page: Page, form: dict) -> str:
     props = form.get("props") or {}
     action = props.get("action", "next_step")
@@ -179,10 +128,10 @@ def _form_page(page: Page, source, form_id: str, submission, errors: dict, statu
 @csrf.exempt
 @limiter.limit(_form_rate_limit, key_func=_form_rate_key)
 def submit_form(page_id):
-    page = _live_page(page_id)
-    source = _published_source(page)
+    page = serving.live_page(page_id)
+    source = serving.published_page_source(page)
     form_id = request.form.get("form_id", "")
-    form = _find_form(source.tree, form_id)
+    form = serving.find_form(source.tree, form_id, ("form",))
     if form is None:
         return site_error(400, "This form is no longer on the page. Open the page again.",
                           publishing.public_url(page.step))
