@@ -99,7 +99,15 @@ def _id(value) -> str | None:
     """An expandable field: Stripe gives an id, localstripe the whole object."""
     if value is None or isinstance(value, str):
         return value
-    return value.get("id")
+    return _field(value, "id")
+
+
+def _field(obj, name: str):
+    """A field of a Stripe object, None when absent (stripe 16's objects are not dicts: no .get())."""
+    try:
+        return obj[name]
+    except (KeyError, TypeError):
+        return None
 
 
 def create_customer(email: str, name: str, idempotency_key: str) -> str:
@@ -138,10 +146,11 @@ def _retrieve(service, object_id: str):
 
 
 def _charge_of(intent) -> Charge:
-    error = intent.get("last_payment_error") or {}
+    error = _field(intent, "last_payment_error")
     return Charge(payment_intent_id=intent.id, status=intent.status, client_secret=intent.client_secret or "",
-                  charge_id=_id(intent.get("latest_charge")), amount=intent.amount,
-                  payment_method_id=_id(intent.get("payment_method")), failure_message=error.get("message") or "")
+                  charge_id=_id(_field(intent, "latest_charge")), amount=intent.amount,
+                  payment_method_id=_id(_field(intent, "payment_method")),
+                  failure_message=(_field(error, "message") if error else None) or "")
 
 
 def charge(*, amount: int, currency: str, customer_id: str, payment_method_id: str, off_session: bool,
