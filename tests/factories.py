@@ -219,6 +219,7 @@ def make_order(account: Account, items=(), status: str = "paid", email: str = "b
                               status="succeeded", stripe_payment_intent_id=f"pi_test_{secrets.token_hex(6)}")
         order.items.append(OrderItem(account_id=account.id, kind=kind, product_id=price.product_id, price_id=price.id,
                                      name=price.product.name, unit_amount_cents=price.amount_cents, quantity=1,
+                                     discount_cents=0, refunded_cents=0,
                                      amount_cents=price.amount_cents, position=position, payment=payment))
         order.currency = price.currency
     recompute_totals(order)
