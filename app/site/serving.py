@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import logging
 import time
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
@@ -30,11 +31,12 @@ PREFIX = "/_site"
 SITE_FLAG = "leadforge.site"  # environ: "site" for SITE_URL's host, else the custom domain
 VERSION_FLAG = "leadforge.site_version"
 PAGE_CACHE_CONTROL = "public, max-age=0, must-revalidate"
-CSP = ("default-src 'none'; img-src https: data: 'self'; style-src 'unsafe-inline'; script-src 'self'; "
-       "frame-src https://www.youtube-nocookie.com https://player.vimeo.com; media-src https: 'self'; "
-       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-SECURITY_HEADERS = [
-    ("Content-Security-Policy", CSP),
+CSP = ("default-src 'none'; img-src https: data: 'self'; style-src 'unsafe-inline'; script-src 'self'{stripe}; "
+       "connect-src 'self'{stripe_api}; frame-src https://www.youtube-nocookie.com https://player.vimeo.com{stripe}; "
+       "media-src https: 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+# Stripe's documented needs for Stripe.js (the order form's card field and the bank's authentication).
+STRIPE_HOSTS = " https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com"
+OTHER_SECURITY_HEADERS = [
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "strict-origin-when-cross-origin"),
     ("X-Frame-Options", "DENY"),
@@ -83,12 +85,33 @@ def _load_domains(app) -> frozenset:
 
 # ---- responses ----------------------------------------------------------------------------------------
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+@lru_cache(maxsize=8)
+def _site_csp(stripe_js_url: str, stripe_api_base: str) -> str:
+    """The published pages' CSP: their own scripts, and Stripe.js where it is served from (Stripe, or
+    localstripe in development and tests, whose fake Stripe.js calls its own API from the page)."""
+    js_origin = _origin(stripe_js_url)
+    stripe = STRIPE_HOSTS if js_origin == "https://js.stripe.com" else f" {js_origin}" if js_origin else ""
+    api = " https://api.stripe.com" if js_origin == "https://js.stripe.com" else f" {_origin(stripe_api_base)}"
+    return CSP.format(stripe=stripe, stripe_api=api.rstrip() if api.strip() else "")
+
+
+def security_headers() -> list[tuple[str, str]]:
+    config = current_app.config
+    csp = _site_csp(config.get("STRIPE_JS_URL") or "", config.get("STRIPE_API_BASE") or "")
+    return [("Content-Security-Policy", csp), *OTHER_SECURITY_HEADERS]
+
+
 def make_entry(status: int, body: bytes, etag: str = "", cache_control: str = PAGE_CACHE_CONTROL,
                version: str = "", refresh_at: float = float("inf")) -> Entry:
     """A response with every header computed once: plain and gzip'd bodies, and the 304's headers."""
     from http import HTTPStatus
 
-    base = [("Content-Type", HTML_TYPE), ("Cache-Control", cache_control), *SECURITY_HEADERS]
+    base = [("Content-Type", HTML_TYPE), ("Cache-Control", cache_control), *security_headers()]
     gzip_body = gzip.compress(body, 6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
     if gzip_body is not None:
         base.append(("Vary", "Accept-Encoding"))

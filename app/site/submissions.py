@@ -247,7 +247,7 @@ def save(account, form: dict, submission: Submission, context: dict):
         contact, created = contacts.upsert(account, data, source="form")
     except ValidationError as error:
         db.session.rollback()
-        raise _on_fields(error, form) from error
+        raise form_field_errors(error, form) from error
     added = []
     for name in (form.get("props") or {}).get("tags") or []:
         tag = tags.get_or_create(account, name)
@@ -261,7 +261,7 @@ def save(account, form: dict, submission: Submission, context: dict):
     return contact
 
 
-def _on_fields(error, form: dict):
+def form_field_errors(error, form: dict):
     """The contact service's error, its fields renamed to the form's field ids."""
     from app.core.errors import ValidationError
 

@@ -25,11 +25,13 @@ def form_with(*fields: dict, **props) -> dict:
 
 @pytest.fixture
 def every_type():
-    """A page holding one element of each of the 25 types."""
+    """A page holding one element of each of the 27 types."""
     fields = [trees.new_element(name) for name in FIELDS]
     elements = [trees.new_element(name) for name in CONTENT]
     elements.append(trees.new_element("container", children=[trees.new_element("headline")]))
     elements.append(form_with(*fields))
+    elements.append(trees.starter_element("order_form"))
+    elements.append(trees.new_element("offer_buttons"))
     tree = page_with(*elements)
     assert {node["type"] for node, _, _ in trees.walk(tree)} == set(TYPES) | {"page"}
     return tree
