@@ -1,0 +1,37 @@
+"""Background jobs of the orders: the (filtered) orders list exported as CSV or XLSX."""
+import json
+import uuid
+from pathlib import Path
+
+from flask import current_app
+
+from app.auth.models import Account
+from app.core import jobs
+from app.core.db import utcnow
+from app.extensions import db
+from app.orders.services import backoffice
+
+EXPORT_FORMATS = ("csv", "xlsx")
+
+
+def export_orders(job_id: str, account_id: str, filters_json: str, file_format: str) -> dict:
+    """Tracked job: the orders matching the filters as a CSV or XLSX file to download, with progress. Run
+    twice, it writes the same file again."""
+    if file_format not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {file_format!r}")
+    account = db.session.get(Account, uuid.UUID(account_id))
+    filters = backoffice.clean_filters(json.loads(filters_json or "{}"))
+    folder = Path(current_app.config["EXPORTS_DIR"]) / account_id
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"orders-{job_id}.{file_format}"
+
+    def report(done: int, total: int) -> None:
+        jobs.progress(job_id, done * 100 // max(total, 1), f"{done:,} of {total:,} orders")
+
+    if file_format == "csv":
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            total = backoffice.write_csv(account, filters, handle, report)
+    else:
+        total = backoffice.write_xlsx(account, filters, str(path), report)
+    return {"path": str(path), "name": f"orders-{utcnow():%Y-%m-%d}.{file_format}",
+            "message": f"{total:,} orders exported."}
