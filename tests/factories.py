@@ -217,6 +217,7 @@ def make_order(account: Account, items=(), status: str = "paid", email: str = "b
             payment = Payment(account_id=account.id, order=order, purpose="checkout" if kind in ("main", "bump")
                               else kind, amount_cents=price.amount_cents, currency=price.currency,
                               status="succeeded", stripe_payment_intent_id=f"pi_test_{secrets.token_hex(6)}")
+            db.session.add(payment)  # a backref does not cascade it into the session (SQLAlchemy 2)
         order.items.append(OrderItem(account_id=account.id, kind=kind, product_id=price.product_id, price_id=price.id,
                                      name=price.product.name, unit_amount_cents=price.amount_cents, quantity=1,
                                      discount_cents=0, refunded_cents=0,
