@@ -231,7 +231,8 @@ def make_order(account: Account, items=(), status: str = "paid", email: str = "b
 
 
 def populate_orders(account: Account, funnel_id, step_id, contact_id) -> dict:
-    """A product with its price, a coupon, a step offer, and a paid order with an item, a payment and a refund."""
+    """A product with its price, a coupon, a step offer, and a paid order with an item, a payment, a refund and a
+    line of its history."""
     from app.orders.models import Coupon, Refund, StepOffer
 
     product, price = make_product(account, "Populated product")
@@ -243,6 +244,9 @@ def populate_orders(account: Account, funnel_id, step_id, contact_id) -> dict:
     refund = Refund(account_id=account.id, order_id=order.id, payment_id=item.payment_id, item_id=item.id,
                     amount_cents=100, reason="requested_by_customer")
     db.session.add(refund)
+    from app.orders.services.orders import log
+
+    log(order, "order.paid", f"Order #{order.number} paid")
     db.session.commit()
     return {"product_id": product.id, "price_id": price.id, "coupon_id": coupon.id, "offer_id": offer.id,
             "order_id": order.id, "item_id": item.id, "payment_id": item.payment_id, "refund_id": refund.id}

@@ -188,6 +188,7 @@ def publish_context(page: Page, assets: dict[str, Asset] | None = None) -> Rende
         form_token_slots=True,
         asset_url=url_of_asset,
         page_id=str(page.id),
+        checkout=True,
     )
 
 

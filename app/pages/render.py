@@ -62,6 +62,7 @@ class RenderContext:
     form_token_slots: bool = False  # published: each form's token is a slot {{lf-form-token:<form id>}}
     asset_url: Callable[[str], str] | None = None
     page_id: str = ""
+    checkout: bool = False  # the published page: the order form takes payment, offers charge the saved card
 
 
 @dataclass

@@ -15,7 +15,7 @@ def test_demo_funnels_are_published_from_the_templates(owner, client):
         ("Free playbook: Inbox to Income", "lead_generation", "published"),
         ("Swipe file offer", "sales", "published")]
     lead, sales = made
-    assert len(lead.steps) == 2 and len(sales.steps) == 6
+    assert len(lead.steps) == 2 and len(sales.steps) == 5
     for funnel in made:
         for step in funnel.steps:
             assert step.page.published_html and step.page.published_revision == step.page.revision

@@ -157,6 +157,22 @@ def form(fields: list[dict], submit_label: str, tags: list[str], palette: Palett
                        children=fields)
 
 
+def order_form(fields: list[dict], submit_label: str, tags: list[str], palette: Palette, max_width: int = 620) -> dict:
+    """The order form in a white card: the buyer's fields; the step's products, bumps, coupon and card
+    are added on the published page."""
+    return new_element("order_form", {"submit_label": submit_label, "tags": tags},
+                       {"max_width": max_width, "background": palette.card, "color": palette.text,
+                        "border_radius": 16, "padding_y": 28, "padding_x": 28, "border_width": 1,
+                        "border_color": palette.line},
+                       children=fields)
+
+
+def offer_buttons(accept_label: str, decline_label: str, palette: Palette) -> dict:
+    """The yes (one click, the card saved at checkout) and no of an upsell or downsell."""
+    return new_element("offer_buttons", {"accept_label": accept_label, "decline_label": decline_label},
+                       {"background": palette.accent, "color": palette.accent_text, "text_align": "center"})
+
+
 # ---- layout -------------------------------------------------------------------------------------------
 
 def column(elements: list[dict], span: int = 12) -> dict:

@@ -199,8 +199,8 @@ TEMPLATE = SystemTemplate(
     description="Build anticipation, then sell: a waitlist page with an evergreen countdown, a launch sales "
                 "page with a gallery, pricing table and testimonials, and a welcome page.",
     funnel_type="product_launch", category="Sell a product", build_steps=build_steps,
-    checklist=("Payments: Leadforge does not take payments yet, so link the order buttons to your own payment "
-               "page (Stripe, PayPal…)",
+    checklist=("Payments: link the order buttons to an order form step (add one and choose its products), or to "
+               "your own payment page",
                "Sales page: your editions and prices in the pricing table", "Every page: your product's pictures",
                "Thank you: the app button's link and the setup video"),
     cover="launch-planner.svg")

@@ -15,12 +15,12 @@ from app.funnels.system_templates.blocks import (
     field,
     first_name_field,
     footer,
-    form,
     headline,
     image,
+    offer_buttons,
+    order_form,
     page,
     progress,
-    quiet_link,
     row,
     section,
     single,
@@ -80,7 +80,7 @@ def _sales() -> dict:
             eyebrow("TODAY ONLY", p.muted),
             headline("$7", p.text, "h2", 64, weight="800", margin=0),
             text("<p><s>$49</s> regular price · one payment, instant access</p>", p.muted, 15, "center"),
-            button("Get instant access for $7", p, width=100),
+            button("Get instant access for $7", p, action="step", step_id=step_id(KEY, "checkout"), width=100),
             text("<p>30-day money-back guarantee. No questions asked.</p>", p.muted, 14, "center"),
         ], p)], 5),
     ], 48)], "#ffffff", 80, OFFER_ANCHOR)
@@ -126,12 +126,12 @@ def _order_form() -> dict:
                     p.dark_muted, 18),
     ], p.dark, 56)
     checkout = section([row([
-        column([form([
+        column([order_form([
             first_name_field("Jordan"),
             field("Last name", "last_name", "text", "Rivera"),
             email_field("E-mail for your download", "jordan@company.com"),
             field("Phone (optional)", "phone", "tel", "+1 415 555 0132", required=False),
-        ], "Continue: $7", ["customer", "tripwire-buyer"], p, max_width=620)], 7),
+        ], "Complete my order", ["customer", "tripwire-buyer"], p)], 7),
         column([card([
             headline("Your order", p.text, "h3", 22, "left", "700"),
             text("<p><strong>Scroll-Stopper Swipe File</strong><br>101 ads, hook index, worksheet</p>"
@@ -143,25 +143,6 @@ def _order_form() -> dict:
                                     "Founder, Kin & Clay Ceramics", p, "avatar-3.svg")], 5),
     ], 40)], "#ffffff", 56)
     return page([header, checkout, footer(BRAND, p, "Your details are only used for your order.")], p)
-
-
-def _order_bump() -> dict:
-    p = PALETTE
-    offer = section([row([
-        column([image("tripwire-template-pack.svg", "The Ad Template Pack: 30 editable ad designs", 440, 330, 16)], 5),
-        column([
-            eyebrow("WAIT: ADD THIS TO YOUR ORDER?", p.ink, "left"),
-            headline("Add 30 done-for-you ad designs for just $17", p.text, "h1", 40, "left"),
-            text("<p>The swipe file gives you the words. The <strong>Ad Template Pack</strong> gives you the "
-                 "pictures: 30 editable designs in Canva and Figma, sized for feed, stories and reels.</p>"
-                 "<ul><li>Drop in your product photo and headline, done in 5 minutes</li>"
-                 "<li>Matched to the best-performing ads in the file</li>"
-                 "<li>Only available on this page: <s>$47</s> $17</li></ul>", p.text, 17),
-            button("Yes, add the template pack for $17", p, align="left"),
-            quiet_link("No thanks, I'll design my ads myself", p.muted, "#ffffff", align="left"),
-        ], 7),
-    ], 48)], "#ffffff", 72)
-    return page([announcement("One more offer before your download", p), offer, footer(BRAND, p)], p)
 
 
 def _upsell() -> dict:
@@ -187,8 +168,7 @@ def _upsell() -> dict:
         ], 6),
     ], 48)], "#ffffff", 72)
     decide = single([
-        button("Yes! Add the masterclass for $97", p, action="step", step_id=step_id(KEY, "thank-you")),
-        quiet_link("No thanks, I'll figure out the campaign on my own", p.muted, p.light),
+        offer_buttons("Yes! Add the masterclass for $97", "No thanks, I'll figure out the campaign on my own", p),
     ], p.light, 56)
     return page([offer, details, decide, footer(BRAND, p)], p)
 
@@ -209,8 +189,7 @@ def _downsell() -> dict:
                      "The 7-day campaign plan, as a printable checklist",
                      "Lifetime access, upgrade to the full masterclass any time"], p.text, 17),
             text("<p><strong>Only $37</strong>, one payment</p>", p.text, 20),
-            button("Yes, add the workshop for $37", p, align="left"),
-            quiet_link("No thanks, take me to my purchase", p.muted, "#ffffff", align="left"),
+            offer_buttons("Yes, add the workshop for $37", "No thanks, take me to my purchase", p),
         ], 7),
     ], 48)], "#ffffff", 72)
     return page([offer, details, footer(BRAND, p)], p)
@@ -245,8 +224,6 @@ def build_steps() -> list[dict]:
              _sales()),
         step(KEY, "checkout", "Order form", "order_form", "Complete your order",
              "Complete your order for the Scroll-Stopper Swipe File.", _order_form()),
-        step(KEY, "add-template-pack", "Order bump", "order_bump", "Add the Ad Template Pack",
-             "Add 30 done-for-you ad designs to your order.", _order_bump()),
         step(KEY, "masterclass", "Upsell", "upsell", "One-time offer: the Ad Launch Masterclass",
              "A one-time offer for new customers: the Ad Launch Masterclass for $97.", _upsell()),
         step(KEY, "workshop", "Downsell", "downsell", "Start with the recorded workshop",
@@ -259,11 +236,11 @@ def build_steps() -> list[dict]:
 TEMPLATE = SystemTemplate(
     key=KEY, name="Tripwire sale", funnel_name="Swipe file offer",
     description="Sell a low-priced first product, then raise the order value: a sales page, an order form "
-                "that collects the buyer's details next to the order summary, an order bump, an upsell with a "
-                "countdown, a downsell and a thank-you page with the download.",
+                "that takes the card next to the order summary, with an order bump, a one-click upsell with a "
+                "countdown, a one-click downsell and a thank-you page with the download.",
     funnel_type="sales", category="Sell a product", build_steps=build_steps,
-    checklist=("Payments: Leadforge does not take payments yet, so link the buy buttons to your own payment "
-               "page (Stripe, PayPal…)",
+    checklist=("Products: choose what the order form, its order bump, the upsell and the downsell sell (each "
+               "step's Products page)",
                "Every page: your product, prices and guarantee",
                "Thank you: the download button's link (your product)", "Upsell and thank you: the videos"),
     cover="tripwire-swipe-file.svg")
