@@ -77,6 +77,8 @@ def client() -> stripe.StripeClient:
 def _failure(error: stripe.StripeError) -> PaymentError:
     if isinstance(error, stripe.CardError):
         payment_intent = getattr(error.error, "payment_intent", None) if error.error else None
+        if payment_intent is not None and hasattr(payment_intent, "to_dict"):
+            payment_intent = payment_intent.to_dict()
         return PaymentError(error.user_message or "Your card was declined.", code=error.code or "card_declined",
                             declined=True, payment_intent=payment_intent)
     log.warning("stripe call failed: %s", error)
@@ -129,11 +131,11 @@ def saved_card(setup_intent_id: str, customer_id: str) -> str:
     intent = _retrieve(api.setup_intents, setup_intent_id)
     if intent.status != "succeeded" or not intent.payment_method:
         raise PaymentError("Your card could not be saved. Check its details and try again.", code="setup_incomplete")
-    if _id(intent.customer) not in (None, customer_id):
+    if _id(getattr(intent, "customer", None)) not in (None, customer_id):
         raise PaymentError("This card belongs to another checkout.", code="wrong_customer")
     method_id = _id(intent.payment_method)
     method = _retrieve(api.payment_methods, method_id)
-    if not _id(method.customer):
+    if not _id(getattr(method, "customer", None)):
         _call(lambda params: api.payment_methods.attach(method_id, params), {"customer": customer_id})
     return method_id
 
