@@ -36,6 +36,8 @@
     return function (value) { return format.format(value); };
   }
 
+  function ratioFor(width) { return width && width < 560 ? 1.4 : 3; }
+
   function draw(Chart, canvas, data) {
     var existing = Chart.getChart(canvas);
     if (existing) existing.destroy();
@@ -50,13 +52,17 @@
           { type: "bar", label: "Revenue (" + data.currency + ")", data: data.revenue, yAxisID: "revenue",
             backgroundColor: accent, borderRadius: 3, order: 2 },
           { type: "line", label: "Paid orders", data: data.orders, yAxisID: "orders", borderColor: muted,
-            backgroundColor: muted, tension: 0.25, pointRadius: data.labels.length > 62 ? 0 : 2, order: 1 },
+            backgroundColor: muted, tension: 0, pointRadius: data.labels.length > 62 ? 0 : 2, order: 1 },
         ],
       },
       options: {
         responsive: true,
         maintainAspectRatio: true,
-        aspectRatio: window.matchMedia("(max-width: 640px)").matches ? 1.4 : 3,
+        aspectRatio: ratioFor(canvas.parentNode.clientWidth),
+        onResize: function (chart, size) {  // taller on a phone, where 30 bars are narrow
+          var ratio = ratioFor(size.width);
+          if (chart.options.aspectRatio !== ratio) { chart.options.aspectRatio = ratio; chart.resize(); }
+        },
         animation: false,
         interaction: { mode: "index", intersect: false },
         scales: {
