@@ -13,7 +13,8 @@ from app.extensions import db
 from tests import factories
 
 # GET routes that answer 404 even for the account's own freshly made row, and why.
-OWN_ROW_404 = {"dashboard.job_download": "the populated job has no finished file"}
+OWN_ROW_404 = {"dashboard.job_download": "the populated job has no finished file",
+               "orders.checkout_offer": "a route of the published site: only the site's host serves it"}
 
 
 def tenant_models():

@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy.exc import IntegrityError
 
 from app.core import audit, events
 from app.core.errors import ValidationError
@@ -20,9 +21,12 @@ def get_or_create(account, name: str, color: str = "gray") -> Tag:
     name = text_value({"name": name}, "name", "tag name", 50, required=True)
     tag = find_by_name(account, name)
     if tag is None:
-        tag = Tag(account_id=account.id, name=name, color=color)
-        db.session.add(tag)
-        db.session.flush()
+        try:
+            with db.session.begin_nested():  # two visitors' forms may make the same new tag at once
+                tag = Tag(account_id=account.id, name=name, color=color)
+                db.session.add(tag)
+        except IntegrityError:
+            tag = find_by_name(account, name)
     return tag
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
+
 from app.core.errors import ConflictError, ValidationError
 from app.crm.services import contacts, tags, timeline
 from app.extensions import db
@@ -60,7 +62,11 @@ def start(account, step, customer: dict, bump_price_ids, coupon_code: str, check
     quote = pricing.quote(account, step, bump_price_ids, coupon_code, strict=True)
     if quote.coupon_error:
         raise ValidationError(quote.coupon_error, fields={"coupon": quote.coupon_error})
-    contact, _ = contacts.upsert(account, customer, source="checkout")
+    try:
+        contact, _ = contacts.upsert(account, customer, source="checkout")
+    except IntegrityError:  # the same customer's other checkout created the contact a moment ago: update it
+        db.session.rollback()
+        contact, _ = contacts.upsert(account, customer, source="checkout")
     for name in tag_names:
         tags.tag_contact(account, contact, tags.get_or_create(account, name))
     published: list = []
@@ -108,8 +114,8 @@ def _fill(order: Order, contact, customer: dict, quote: pricing.Quote) -> None:
     for position, line in enumerate(quote.lines):
         order.items.append(OrderItem(
             account_id=order.account_id, kind=line.kind, product_id=line.price.product_id, price_id=line.price.id,
-            step_id=order.step_id, name=line.name[:160], unit_amount_cents=line.unit_amount_cents,
-            discount_cents=line.discount_cents, amount_cents=line.amount_cents, position=position))
+            step_id=order.step_id, name=line.name[:160], quantity=1, unit_amount_cents=line.unit_amount_cents,
+            discount_cents=line.discount_cents, amount_cents=line.amount_cents, refunded_cents=0, position=position))
     orders.recompute_totals(order)
 
 
@@ -260,8 +266,8 @@ def accept_offer(account, order: Order, step) -> Outcome:
     db.session.flush()
     order.items.append(OrderItem(
         account_id=order.account_id, kind=kind, product_id=price.product_id, price_id=price.id, step_id=step.id,
-        payment_id=payment.id, name=price.product.name[:160], unit_amount_cents=price.amount_cents,
-        amount_cents=price.amount_cents, position=len(order.items)))
+        payment_id=payment.id, name=price.product.name[:160], quantity=1, unit_amount_cents=price.amount_cents,
+        discount_cents=0, amount_cents=price.amount_cents, position=len(order.items)))
     db.session.flush()
     db.session.refresh(payment)
     orders.log(order, f"{kind}.accepted", f"{kind.capitalize()} accepted: {price.product.name}")

@@ -160,16 +160,13 @@ def checkout_start(page_id):
             account, step, customer, request.form.getlist("bumps"), request.form.get("coupon", "")[:40],
             _checkout_key(), tag_names=(form.get("props") or {}).get("tags") or ())
     except ValidationError as error:
-        db.session.rollback()
         known = {child["id"] for child in submissions.form_fields(form)}
         if set(error.fields or {}) - known - {"", "coupon", "bumps"}:
             error = submissions.form_field_errors(error, form)
         return _refused(error)
     except gateway.PaymentError as error:
-        db.session.rollback()
         return _json("failed", 503 if error.code in ("not_configured", "unavailable") else 402, message=error.message)
     except ServiceError as error:
-        db.session.rollback()
         return _refused(error)
     response, status = _json("card", order_number=order.number, client_secret=client_secret,
                              stripe_key=gateway.publishable_key(), stripe_js=gateway.stripe_js_url())
@@ -190,7 +187,6 @@ def checkout_pay(page_id):
     except gateway.PaymentError as error:
         return _json("failed", 503, message=error.message)
     except ServiceError as error:
-        db.session.rollback()
         return _refused(error)
     return _outcome(outcome, _url_after(step))
 
@@ -209,7 +205,6 @@ def checkout_confirm(page_id):
     except gateway.PaymentError as error:
         return _json("failed", 503, message=error.message)
     except ServiceError as error:
-        db.session.rollback()
         return _refused(error)
     return _outcome(outcome, _url_after(step))
 
@@ -234,7 +229,6 @@ def offer_accept(page_id):
     except gateway.PaymentError as error:
         return _offer_refusal(error.message, page, 503)
     except ServiceError as error:
-        db.session.rollback()
         return _offer_refusal(error.message, page, error.status)
     next_url = _url_after(step, skip_downsells=True)
     if _wants_json():
