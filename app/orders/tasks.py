@@ -1,4 +1,4 @@
-"""Background jobs of the orders: the (filtered) orders list exported as CSV or XLSX."""
+"""Background jobs of the orders: the (filtered) orders list exported as CSV or XLSX, and receipts."""
 import json
 import uuid
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import current_app
 
 from app.auth.models import Account
-from app.core import jobs
+from app.core import events, jobs
 from app.core.db import utcnow
 from app.extensions import db
 from app.orders.services import backoffice
@@ -35,3 +35,21 @@ def export_orders(job_id: str, account_id: str, filters_json: str, file_format: 
         total = backoffice.write_xlsx(account, filters, str(path), report)
     return {"path": str(path), "name": f"orders-{utcnow():%Y-%m-%d}.{file_format}",
             "message": f"{total:,} orders exported."}
+
+
+def send_receipt(order_id: str) -> None:
+    """Job: the receipt of a paid order, once (a second run finds it sent and does nothing)."""
+    from app.orders.models import Order
+    from app.orders.services import receipts
+
+    order = db.session.get(Order, uuid.UUID(order_id))
+    if order is None or order.receipt_sent_at is not None or not order.email:
+        return
+    receipts.send_receipt(order)
+
+
+@events.subscribe("order.paid")
+def receipt_when_paid(name: str, payload: dict) -> None:
+    """Every paid order gets its receipt by e-mail, sent by a job (a slow mail server never slows the
+    checkout, and a failure is retried)."""
+    jobs.enqueue(send_receipt, payload["order_id"])

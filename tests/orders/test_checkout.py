@@ -15,6 +15,7 @@ from app.extensions import db
 from app.orders.models import Coupon, Order, Payment
 from app.orders.services import catalog
 from tests import factories
+from tests.conftest import run_jobs
 
 SITE = "http://pages.example.com"
 GOOD_CARD = "4242424242424242"
@@ -110,7 +111,7 @@ def test_the_published_order_form_loads_its_products_bumps_and_summary_from_the_
     assert client.get(base + "/offer").status_code == 404  # the app host never serves the checkout
 
 
-def test_a_visitor_buys_with_the_bump_then_takes_the_upsell_with_one_click(client, shop, published):
+def test_a_visitor_buys_with_the_bump_then_takes_the_upsell_with_one_click(client, shop, published, app, outbox):
     paid = checkout(client, shop, bumps=[shop["bump"].id])
     assert paid["status"] == "succeeded"
     assert paid["next_url"].endswith(page_url(shop, "upsell"))
@@ -133,6 +134,10 @@ def test_a_visitor_buys_with_the_bump_then_takes_the_upsell_with_one_click(clien
     summaries = db.session.execute(select(TimelineEntry.summary).where(
         TimelineEntry.contact_id == contact.id)).scalars().all()
     assert any("Order #1001 paid: $24.00" in text for text in summaries)
+    run_jobs(app)  # the receipt, sent by a job once the order is paid
+    assert [message["To"] for message in outbox] == ["jordan@example.com"]
+    db.session.expire_all()
+    assert "#1001" in outbox[0]["Subject"] and the_order().receipt_sent_at is not None
 
 
 def test_an_upsell_accepted_twice_is_charged_once(client, shop):
