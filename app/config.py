@@ -89,6 +89,8 @@ def load_config() -> dict:
         "STRIPE_TIMEOUT": _int("STRIPE_TIMEOUT", 20),
         # A checkout whose customer never paid shows as abandoned after this many minutes.
         "CHECKOUT_ABANDON_MINUTES": _int("CHECKOUT_ABANDON_MINUTES", 60),
+        # Builder saves of one page by one person within this many minutes are one version (0: one each).
+        "VERSION_COALESCE_MINUTES": _int("VERSION_COALESCE_MINUTES", 5),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         "LOG_FORMAT": os.environ.get("LOG_FORMAT") or ("text" if debug else "json"),
     }

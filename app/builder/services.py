@@ -13,7 +13,7 @@ from app.core.validation import FieldErrors, row_of_account, text_value, uuid_or
 from app.extensions import db
 from app.funnels import services as funnels
 from app.funnels.models import FunnelStep, Page
-from app.funnels.versions import record_version
+from app.funnels.versions import SETTINGS_SUMMARY, record_page_save, record_version
 from app.pages import history
 from app.pages import tree as trees
 from app.pages.history import TEXT_FIELDS
@@ -32,34 +32,39 @@ def get_page(account, page_id) -> Page:
 
 
 def save_tree(account, page: Page, new_tree: dict, actor=None, summary: str = "Edited the page",
-              revision=None, validated: bool = False) -> Page:
+              revision=None, validated: bool = False, autosave: bool = False) -> Page:
     """Validate (unless the caller just did), keep the old tree for undo, save, record a version. A stale
-    `revision` (the page changed since it was read) is a ConflictError; the same tree again changes nothing."""
+    `revision` (the page changed since it was read) is a ConflictError; the same tree again changes nothing.
+    An `autosave` (the editor's edits) folds into the version of the same person's save of a few minutes
+    ago (versions.record_page_save); any other save makes a version of its own."""
     history.check_revision(page, revision)
     new_tree = new_tree if validated else trees.validate(new_tree)
     if history.save(page, new_tree):
-        _store(account, page, actor, summary)
+        _store(account, page, actor, summary, autosave)
     return page
 
 
-def undo(account, page: Page, actor=None, revision=None) -> Page:
+def undo(account, page: Page, actor=None, revision=None, autosave: bool = False) -> Page:
     history.check_revision(page, revision)
     history.undo(page)
-    _store(account, page, actor, "Undo")
+    _store(account, page, actor, "Undo", autosave)
     return page
 
 
-def redo(account, page: Page, actor=None, revision=None) -> Page:
+def redo(account, page: Page, actor=None, revision=None, autosave: bool = False) -> Page:
     history.check_revision(page, revision)
     history.redo(page)
-    _store(account, page, actor, "Redo")
+    _store(account, page, actor, "Redo", autosave)
     return page
 
 
-def _store(account, page: Page, actor, summary: str) -> None:
+def _store(account, page: Page, actor, summary: str, autosave: bool) -> None:
     page.updated_at = utcnow()
     page.step.funnel.updated_at = page.updated_at
-    record_version(account, page.step.funnel, actor, f"{page.step.name}: {summary}", page=page)
+    if autosave:
+        record_page_save(account, page, actor, summary)
+    else:
+        record_version(account, page.step.funnel, actor, f"{page.step.name}: {summary}", page=page)
     db.session.commit()
 
 
@@ -83,7 +88,7 @@ def update_settings(account, page: Page, data: dict, actor=None) -> Page:
         setattr(page, key, value)
     if changed:
         page.updated_at = utcnow()
-        record_version(account, step.funnel, actor, f"{step.name}: page settings", page=page)
+        record_version(account, step.funnel, actor, f"{step.name}: {SETTINGS_SUMMARY}", page=page)
         audit.record("page.updated", page, f"Page {page.title} settings changed", account=account, user=actor)
     db.session.commit()
     return page

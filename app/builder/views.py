@@ -133,7 +133,7 @@ def edit(view):
 
 def _save(page: Page, new_tree: dict, summary: str, validated: bool = False) -> None:
     services.save_tree(current_account(), page, new_tree, actor=current_user, summary=summary,
-                       validated=validated)
+                       validated=validated, autosave=True)
 
 
 def _element_id() -> str:
@@ -280,14 +280,14 @@ def element_shift(page: Page):
 @bp.route("/builder/<uuid:page_id>/undo", methods=["POST"])
 @edit
 def undo(page: Page):
-    services.undo(current_account(), page, actor=current_user)
+    services.undo(current_account(), page, actor=current_user, autosave=True)
     return _after_history(page)
 
 
 @bp.route("/builder/<uuid:page_id>/redo", methods=["POST"])
 @edit
 def redo(page: Page):
-    services.redo(current_account(), page, actor=current_user)
+    services.redo(current_account(), page, actor=current_user, autosave=True)
     return _after_history(page)
 
 

@@ -3,13 +3,18 @@ version at each save, reading them, and restoring one (a page's content, or the 
 
 A funnel version (kind "funnel") holds the funnel's settings, steps and pages: the shape of `snapshot_of`,
 which templates share. A page version (kind "page") holds one page's title, SEO fields, images and tree.
+Consecutive builder saves of one page by one person within VERSION_COALESCE_MINUTES are one version
+(`record_page_save`): the version list stays readable and small. Explicit actions (a restore, the page
+settings, a funnel-level save, publishing) make versions of their own, which later saves do not fold into.
 Every page that a restore changes goes through `app.pages.history.restore`, so the tree it replaces is
 one undo away in the builder, whichever kind of version was restored; the restore is itself a new
 version. Plain functions: the services record versions as part of their own transaction.
 """
 import copy
 import uuid
+from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -24,6 +29,11 @@ from app.funnels.models import FUNNEL_TYPES, STEP_TYPES, Funnel, FunnelStep, Fun
 from app.funnels.slugs import SLUG_MAX, SLUG_PATTERN, funnel_slug_taken
 from app.pages import history
 from app.pages import tree as trees
+
+# The summaries of a page version made by an explicit action ("<step>: page settings", "<step>: Restored
+# version 3"): saves in the builder do not fold into those (record_page_save).
+SETTINGS_SUMMARY = "page settings"
+RESTORED_SUMMARY = "Restored version"
 
 # ---- snapshots ----------------------------------------------------------------------------------------
 
@@ -67,6 +77,39 @@ def record_version(account, funnel: Funnel, actor, summary: str, page: Page | No
     return version
 
 
+def record_page_save(account, page: Page, actor, summary: str) -> FunnelVersion:
+    """The page version of a builder save (an autosave). When the funnel's newest version is a page version
+    of this page by the same person, made by a save less than VERSION_COALESCE_MINUTES ago, that version is
+    updated instead (the new snapshot and summary, its number kept, its time now); else a new one. The
+    caller commits."""
+    funnel = page.step.funnel
+    newest = db.session.execute(select(FunnelVersion).where(FunnelVersion.funnel_id == funnel.id)
+                                .order_by(FunnelVersion.number.desc()).limit(1)).scalar_one_or_none()
+    if newest is None or not _continues(newest, page, actor):
+        return record_version(account, funnel, actor, f"{page.step.name}: {summary}", page=page)
+    newest.snapshot = page_snapshot(page)
+    newest.summary = f"{page.step.name}: {summary}"[:200]
+    newest.created_at = utcnow()
+    return newest
+
+
+def _continues(version: FunnelVersion, page: Page, actor) -> bool:
+    """Whether a save of `page` by `actor` folds into `version` (see record_page_save)."""
+    minutes = current_app.config.get("VERSION_COALESCE_MINUTES", 5)
+    actor_id = getattr(actor, "id", None)
+    if not minutes or minutes <= 0 or actor_id is None:
+        return False
+    return (version.kind == "page" and version.page_id == page.id and version.created_by_id == actor_id
+            and version.created_at is not None and version.created_at > utcnow() - timedelta(minutes=minutes)
+            and not _explicit(version))
+
+
+def _explicit(version: FunnelVersion) -> bool:
+    """A page version of an explicit action (a restore, the page settings), which no save folds into."""
+    summary = version.summary or ""
+    return summary.endswith(f": {SETTINGS_SUMMARY}") or f": {RESTORED_SUMMARY} " in summary
+
+
 def versions_query(funnel: Funnel):
     """Newest first, with who made each and the page (and step) it is of: a list of them is one query each."""
     return (select(FunnelVersion).where(FunnelVersion.funnel_id == funnel.id)
@@ -102,7 +145,7 @@ def restore_version(account, funnel: Funnel, version: FunnelVersion, actor=None)
     builder, since each page's current tree goes to its history first."""
     if version.funnel_id != funnel.id or version.account_id != account.id:
         raise NotFoundError("No such version of this funnel.")
-    summary = f"Restored version {version.number}"
+    summary = f"{RESTORED_SUMMARY} {version.number}"
     if version.kind == "page":
         page = version.page
         if page is None or page.step is None or page.step.funnel_id != funnel.id:

@@ -1,5 +1,7 @@
 """Versions of a funnel: every save makes one; the versions page lists them; a version can be viewed and
 restored (a page's content, or the whole funnel), and restoring is itself a new version."""
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from app.builder import services as builder
@@ -186,3 +188,91 @@ def test_a_version_of_another_funnel_or_account_is_404(as_owner, owner, funnel):
         assert as_owner.post(base + "/restore").status_code == 404
     assert fresh(Funnel, other.id).name == "Other"
     assert db.session.execute(select(func.count(FunnelVersion.id))).scalar_one() == 3
+
+
+# ---- consecutive saves in the builder are one version ------------------------------------------------
+
+def autosave(account, page, user, text):
+    builder.save_tree(account, fresh(Page, page.id), headline_page(text), user, summary=f"Wrote {text}",
+                      autosave=True)
+
+
+def test_three_builder_saves_within_the_window_are_one_version_holding_the_last_tree(owner, funnel):
+    user, account = owner
+    page = funnel.steps[0].page
+    for text in ("One", "Two", "Three"):
+        autosave(account, page, user, text)
+    page_versions = [v for v in versions_of(funnel) if v.kind == "page"]
+    assert len(page_versions) == 1
+    only = page_versions[0]
+    assert only.number == 2 and only.created_by_id == user.id
+    assert only.summary.endswith(": Wrote Three")
+    assert only.snapshot["tree"] == fresh(Page, page.id).tree
+    assert "Three" in str(only.snapshot["tree"]) and "Two" not in str(only.snapshot["tree"])
+    # the page's undo history still has every save
+    assert len(fresh(Page, page.id).history) == 3
+
+
+def test_a_save_after_the_window_or_by_another_person_or_another_page_is_a_new_version(app, owner, funnel):
+    user, account = owner
+    page, other_page = funnel.steps[0].page, funnel.steps[1].page
+    autosave(account, page, user, "One")
+    first = latest(funnel)
+    first.created_at = first.created_at - timedelta(minutes=app.config["VERSION_COALESCE_MINUTES"] + 1)
+    db.session.commit()
+    autosave(account, page, user, "Two")  # after the window
+    assert [v.number for v in versions_of(funnel)] == [3, 2, 1]
+    assert "One" in str(fresh(FunnelVersion, first.id).snapshot["tree"])
+    colleague = factories.add_member(account, "user", "colleague@example.com")
+    autosave(account, page, colleague, "Three")  # another person
+    assert latest(funnel).number == 4 and latest(funnel).created_by_id == colleague.id
+    autosave(account, other_page, colleague, "Four")  # another page
+    assert latest(funnel).number == 5 and latest(funnel).page_id == other_page.id
+    autosave(account, page, colleague, "Five")  # back to the first page: the newest version is another's
+    assert latest(funnel).number == 6
+
+
+def test_explicit_actions_make_their_own_versions_which_saves_do_not_fold_into(owner, funnel):
+    user, account = owner
+    page = funnel.steps[0].page
+    autosave(account, page, user, "One")
+    builder.update_settings(account, fresh(Page, page.id), {"seo_title": "Hello there"}, user)
+    assert latest(funnel).number == 3 and latest(funnel).summary.endswith(": page settings")
+    autosave(account, page, user, "Two")
+    assert latest(funnel).number == 4
+    services.update_funnel(account, funnel, {"name": "Free checklist"}, user)  # a funnel-level save
+    autosave(account, page, user, "Three")
+    assert [v.number for v in versions_of(funnel)] == [6, 5, 4, 3, 2, 1]
+    # an API save (not an autosave) is a version of its own too
+    builder.save_tree(account, fresh(Page, page.id), headline_page("Four"), user)
+    assert latest(funnel).number == 7
+
+
+def test_restore_still_works_with_saves_folded_and_is_not_folded_into(owner, funnel):
+    user, account = owner
+    page = funnel.steps[0].page
+    autosave(account, page, user, "One")
+    saved_one = latest(funnel)
+    saved_one.created_at = saved_one.created_at - timedelta(minutes=10)
+    db.session.commit()
+    autosave(account, page, user, "Two")
+    autosave(account, page, user, "Three")
+    assert latest(funnel).number == 3
+    restored = versions.restore_version(account, fresh(Funnel, funnel.id), fresh(FunnelVersion, saved_one.id), user)
+    assert restored.number == 4 and restored.summary.endswith("Restored version 2")
+    assert "One" in str(fresh(Page, page.id).tree)
+    autosave(account, page, user, "Four")  # right after the restore: a version of its own
+    assert latest(funnel).number == 5
+    assert "One" in str(fresh(FunnelVersion, restored.id).snapshot["tree"])
+    # the folded version restores to its last save
+    versions.restore_version(account, fresh(Funnel, funnel.id), versions_of(funnel)[2], user)
+    assert "Three" in str(fresh(Page, page.id).tree)
+
+
+def test_no_folding_when_the_window_is_zero(app, owner, funnel, monkeypatch):
+    user, account = owner
+    monkeypatch.setitem(app.config, "VERSION_COALESCE_MINUTES", 0)
+    page = funnel.steps[0].page
+    autosave(account, page, user, "One")
+    autosave(account, page, user, "Two")
+    assert latest(funnel).number == 3
