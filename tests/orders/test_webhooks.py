@@ -295,3 +295,29 @@ def test_a_dispute_is_noted_on_its_order(client, owner, stripe_config, published
     unknown = {**dispute, "charge": "ch_unknown"}
     response = deliver(client, event("charge.dispute.created", unknown))
     assert response.status_code == 200 and response.get_json()["outcome"] == "ignored: unknown charge"
+
+
+def test_two_deliveries_at_once_are_processed_once(app, owner, stripe_config, published):
+    """Both in flight together: the second waits on the first's stored id, then finds it."""
+    import threading
+
+    _, account = owner
+    order, payment, result = real_order(account, stripe_config)
+    body = event("payment_intent.succeeded", intent_object(payment, "succeeded", latest_charge=result.charge_id))
+    start, answers = threading.Barrier(4), []
+
+    def send():
+        with app.app_context():  # each thread its own context and database session, as in a server
+            client = app.test_client()
+            start.wait()
+            response = deliver(client, body)
+            answers.append((response.status_code, response.get_json().get("duplicate")))
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(answers) == [(200, False), (200, True), (200, True), (200, True)]
+    assert fresh(order).status == "paid"
+    assert len(named(published, "order.paid")) == 1
