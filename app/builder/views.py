@@ -22,8 +22,9 @@ from markupsafe import escape
 from app.assets.models import Asset
 from app.assets.services import app_url
 from app.builder import bp, services
-from app.core.errors import ConflictError, ValidationError
-from app.core.forms import refusal
+from app.builder.forms import PageSettingsForm, settings_values
+from app.core.errors import ConflictError, ServiceError, ValidationError
+from app.core.forms import apply_error, refusal
 from app.core.roles import can, role_required
 from app.core.tenancy import current_account, scoped
 from app.core.web import json_error, redirect_to, render, wants_fragment
@@ -361,40 +362,37 @@ def _panel_values(element: dict, form) -> tuple[dict, dict, list | None, dict]:
 
 # ---- page settings ------------------------------------------------------------------------------------
 
-SETTINGS_FIELDS = ("title", "slug", "seo_title", "seo_description", "og_image_id", "favicon_id")
-
-
 @bp.route("/builder/<uuid:page_id>/settings", methods=["GET", "POST"])
 @role_required("viewer")
 def page_settings(page_id):
     page = _page(page_id)
-    values = _settings_values(page)
-    errors, saved = {}, False
+    saved = False
     if request.method == "POST":
         if not can("user"):
             abort(403, description="This needs the user role or higher.")
-        values = {name: (request.form.get(name) or "") for name in SETTINGS_FIELDS}
-        with refusal() as refused:
-            services.update_settings(current_account(), page, values, actor=current_user)
-            saved, values = True, _settings_values(page)
-        if refused:
-            errors = refused.error.fields or {"title": refused.error.message}
+        form = PageSettingsForm()
+        if form.validate_on_submit():
+            try:
+                services.update_settings(current_account(), page, form.service_data(), actor=current_user)
+            except ServiceError as error:
+                apply_error(form, error)
+            else:
+                saved = True
+                form = PageSettingsForm(formdata=None, data=settings_values(page))  # as saved (the slug cleaned)
+    else:
+        form = PageSettingsForm(data=settings_values(page))
     if saved and not wants_fragment():
         return redirect_to(url_for("builder.editor", page_id=page.id))
+    failed = request.method == "POST" and not saved
     images = db.session.execute(scoped(Asset).order_by(Asset.created_at.desc()).limit(200)).scalars().all()
-    response = make_response(render("builder/_settings.html", block="settings", status=422 if errors else 200,
-                                    page=page, values=values, errors=errors, saved=saved, images=images,
-                                    editable=can("user"), step=page.step, fragment=wants_fragment()))
+    form.offer_images(images)
+    response = make_response(render("builder/_settings.html", block="settings", status=422 if failed else 200,
+                                    page=page, form=form, saved=saved, images=images, editable=can("user"),
+                                    step=page.step, fragment=wants_fragment()))
     if saved:
         response.headers["X-Page-Title"] = page.title
         response.headers["X-Step-Name"] = page.step.name
     return response
-
-
-def _settings_values(page: Page) -> dict:
-    return {"title": page.title, "slug": page.step.slug, "seo_title": page.seo_title,
-            "seo_description": page.seo_description, "og_image_id": str(page.og_image_id or ""),
-            "favicon_id": str(page.favicon_id or "")}
 
 
 # ---- preview and publishing ---------------------------------------------------------------------------

@@ -154,6 +154,20 @@ def test_page_settings_are_saved_and_errors_keep_what_was_typed(editor, owner, f
     assert fresh(page).title == "Spring guide"
 
 
+def test_a_bad_page_setting_is_said_next_to_its_field_and_nothing_is_saved(editor, page):
+    before = fresh(page).seo_title
+    response = editor.post(f"/builder/{page.id}/settings", headers={"HX-Request": "true"}, data={
+        "title": "Spring guide", "slug": "opt-in", "seo_title": "x" * 201, "seo_description": "Free."})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert '<p class="error" id="ps-seo_title-error">The SEO title has at most 200 characters.</p>' in html
+    assert 'aria-describedby="ps-seo_title-error" aria-invalid="true"' in html
+    assert 'id="ps-seo_description-error"' not in html and "Free.</textarea>" in html  # the others kept
+    assert "Settings saved" not in html
+    saved = fresh(page)
+    assert saved.seo_title == before and saved.title != "Spring guide"
+
+
 def test_page_settings_refuse_another_accounts_image(editor, owner, page):
     from tests import factories
 
