@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
+STRIPE_PORT ?= 8420
 HOST ?= 127.0.0.1
 export FLASK_APP := wsgi.py
 # `make run`: the app on HOST:PORT; the published site on another origin of the same server (localhost).
@@ -23,7 +24,11 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+$(VENV)/.installed-localstripe: requirements-localstripe.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-localstripe.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt requirements-localstripe.txt $(VENV)/.installed
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -31,16 +36,23 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
-## Serve the app on http://$(HOST):$(PORT) with a demo workspace (SQLite unless DATABASE_URL is set).
-run: install
+## Serve the app on http://$(HOST):$(PORT) with a demo workspace (SQLite unless DATABASE_URL is set). With no
+## STRIPE_SECRET_KEY, payments go to localstripe (a local stand-in for Stripe) on STRIPE_PORT: test card 4242...
+run: install $(VENV)/.installed-localstripe
 	@$(RUN_ENV) $(BIN)/flask db upgrade
 	@$(RUN_ENV) $(BIN)/flask seed-demo
 	@echo ""
 	@echo "  Leadforge is running at http://$(HOST):$(PORT)"
 	@echo "  Log in as demo@example.com with the password leadforge-demo"
 	@echo "  Published funnels are served on $${SITE_URL:-http://localhost:$(PORT)} (another origin than the app)"
+	@if [ -z "$$STRIPE_SECRET_KEY" ]; then echo "  Payments: localstripe on http://localhost:$(STRIPE_PORT), pay with the test card 4242 4242 4242 4242"; fi
 	@echo ""
-	@$(RUN_ENV) $(BIN)/flask run --host $(HOST) --port $(PORT)
+	@if [ -z "$$STRIPE_SECRET_KEY" ]; then \
+	  $(BIN)/python -m tests.stripe_standin --port $(STRIPE_PORT) >/dev/null 2>&1 & \
+	  trap "kill $$! 2>/dev/null" EXIT INT TERM; \
+	  export STRIPE_SECRET_KEY=sk_test_localstripe STRIPE_PUBLISHABLE_KEY=pk_test_localstripe \
+	    STRIPE_API_BASE=http://localhost:$(STRIPE_PORT) STRIPE_JS_URL=http://localhost:$(STRIPE_PORT)/js.stripe.com/v3/; \
+	fi; $(RUN_ENV) $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 ## Make sure PostgreSQL and Redis answer on 127.0.0.1 (start them if they are installed but down).
 services:

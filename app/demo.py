@@ -20,8 +20,9 @@ TEAM = [("maria@example.com", "Maria Lopez", "admin"), ("sam@example.com", "Sam 
 def _seeders() -> list:
     from app.crm.demo import seed_crm
     from app.funnels.demo import seed_funnels
+    from app.orders.demo import seed_orders
 
-    return [seed_crm, seed_funnels]
+    return [seed_crm, seed_funnels, seed_orders]
 
 
 def seed_demo() -> tuple[Account, User]:

@@ -248,9 +248,9 @@ def localstripe_url():
     import urllib.request
 
     port = free_port()
-    executable = os.path.join(os.path.dirname(sys.executable), "localstripe")
-    process = subprocess.Popen([executable, "--port", str(port)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([sys.executable, "-m", "tests.stripe_standin", "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     url = f"http://127.0.0.1:{port}"
 
     def answers() -> bool:
@@ -260,7 +260,7 @@ def localstripe_url():
         except OSError:
             return False
 
-    if not wait_for(answers, timeout=15):
+    if not wait_for(answers, timeout=60):
         process.kill()
         raise RuntimeError("localstripe did not start")
     yield url

@@ -286,7 +286,7 @@ def test_two_visitors_buying_at_once_get_distinct_order_numbers(app, shop):
                 client = app.test_client()
                 form = order_form(client, shop)
                 answer = client.post(form["base"] + "/start", base_url=SITE, data=form["fields"]).get_json()
-                numbers.append(answer["order_number"])
+                numbers.append(answer.get("order_number", answer))
         except Exception as error:  # reported below
             errors.append(error)
 

@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.auth.models import Account
 from app.core import events
 from app.core.db import utcnow
 from app.core.errors import ConflictError
@@ -85,9 +86,10 @@ def change_status(order: Order, status: str, published: list, message: str = "",
     text = message or f"Order #{order.number} {ORDER_STATUSES[status].lower()}"
     log(order, f"order.{status}", text, previous=previous)
     if order.contact_id is not None:
-        timeline.add(_account_stub(order), order.contact_id, f"order.{status}", _timeline_text(order, status),
-                     actor=actor, obj=order, details={"number": order.number, "total_cents": order.total_cents,
-                                                      "currency": order.currency})
+        account = db.session.get(Account, order.account_id)
+        details = {"number": order.number, "total_cents": order.total_cents, "currency": order.currency}
+        timeline.add(account, order.contact_id, f"order.{status}", _timeline_text(order, status), actor=actor,
+                     obj=order, details=details)
     name = STATUS_EVENTS.get(status)
     if name:
         published.append((name, {**payload(order), "previous_status": previous}))
@@ -101,17 +103,6 @@ def _timeline_text(order: Order, status: str) -> str:
         refunded = format_money(order.refunded_cents, order.currency)
         return f"Order #{order.number} {ORDER_STATUSES[status].lower()}: {refunded} of {total} refunded"
     return f"Order #{order.number} {ORDER_STATUSES[status].lower()} ({total})"
-
-
-class _AccountRef:
-    """timeline.add wants the account only for its id."""
-
-    def __init__(self, account_id):
-        self.id = account_id
-
-
-def _account_stub(order: Order) -> _AccountRef:
-    return _AccountRef(order.account_id)
 
 
 def counted_items(order: Order) -> list:
