@@ -1,4 +1,7 @@
-"""Styled error pages (HTML) and JSON errors for /api/; a 500 is logged with its request id."""
+"""Styled error pages (HTML) and JSON errors for /api/; a 500 is logged with its request id.
+
+`register_error_handlers` is the one set of handlers: the app's, and a blueprint's with a look of its own
+(the published site: app/site/errorpages.py), which passes the function that draws its pages."""
 import logging
 
 from flask import g, make_response, render_template, request
@@ -46,35 +49,45 @@ def as_http_exception(error: ServiceError) -> HTTPException:
     return exception() if isinstance(error, NotFoundError) else exception(description=error.message)
 
 
-def register_error_handlers(app) -> None:
-    @app.errorhandler(ServiceError)
+def custom_description(error: HTTPException) -> str | None:
+    """What the code that raised the error said, or None for the class's generic wording."""
+    return error.description if error.description != type(error).description else None
+
+
+def register_error_handlers(target, render=render_error, log_message: str = "unhandled error") -> None:
+    """The error handlers of the app, or of a blueprint (`target`) whose pages `render(status, description)`
+    draws: refused operations no view answered rolled back and shown with their status, CSRF failures, HTTP
+    errors (a 405 naming the allowed methods) and unhandled errors (rolled back, logged with
+    `log_message`, a 500)."""
+    @target.errorhandler(ServiceError)
     def service_error(error: ServiceError):
         # The one place a refused operation that no view answered is rolled back: nothing half-written.
         db.session.rollback()
         return http_error(as_http_exception(error))
 
-    @app.errorhandler(CSRFError)
+    @target.errorhandler(CSRFError)
     def csrf_error(error):
-        return render_error(400, "The form expired or was sent from elsewhere (missing CSRF token). "
-                                 "Reload the page and try again.")
+        return render(400, "The form expired or was sent from elsewhere (missing CSRF token). "
+                           "Reload the page and try again.")
 
-    @app.errorhandler(HTTPException)
+    @target.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        description = error.description if error.description != type(error).description else None
-        response = make_response(render_error(error.code or 500, description))
+        response = make_response(render(error.code or 500, custom_description(error)))
         if isinstance(error, MethodNotAllowed) and error.valid_methods:
             response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
         return response
 
-    @app.errorhandler(InternalServerError)
-    @app.errorhandler(Exception)
+    @target.errorhandler(InternalServerError)
+    @target.errorhandler(Exception)
     def server_error(error):
         original = getattr(error, "original_exception", None) or error
+        if isinstance(original, ServiceError):
+            return service_error(original)
         if isinstance(original, HTTPException) and not isinstance(original, InternalServerError):
             return http_error(original)
-        log.error("unhandled error", exc_info=original)
+        log.error(log_message, exc_info=original)
         try:
             db.session.rollback()
         except Exception:
             pass
-        return render_error(500)
+        return make_response(render(500, None))

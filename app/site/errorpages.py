@@ -1,40 +1,18 @@
-"""The site blueprint's error pages: on the site host (or a custom domain) the site's own, plain pages
-(a cached 404 for unknown addresses); on the app host (the export views of this blueprint) the app's.
-Like the app's handlers (app/core/errorpages.py), they discard what a failed request left in the session."""
-import logging
-
-from werkzeug.exceptions import HTTPException, InternalServerError
-
-from app.core.errorpages import as_http_exception, render_error
-from app.core.errors import ServiceError
-from app.extensions import db
+"""The site blueprint's error pages: the app's handlers (app/core/errorpages.py: the same rollback, status
+and logging) drawing the site's own plain pages on the site host or a custom domain (site/error.html
+under the site's CSP; a cached 404 for unknown addresses), and the app's pages on the app host (the
+export views of this blueprint)."""
+from app.core.errorpages import register_error_handlers, render_error
 from app.site import bp, serving
 from app.site.views import entry_response, site_error, site_kind
 
-log = logging.getLogger(__name__)
 
-
-@bp.errorhandler(HTTPException)
-def http_error(error: HTTPException):
+def render_site_error(status: int, description: str | None = None):
     if not site_kind():
-        return render_error(error.code or 500)
-    if error.code == 404:
+        return render_error(status, description)
+    if status == 404:
         return entry_response(serving.not_found_entry())
-    custom = error.description if error.description != type(error).description else None
-    return site_error(error.code or 500, custom if error.code != 429 else None)
+    return site_error(status, description if status != 429 else None)  # a rate limit's wording is the site's
 
 
-@bp.errorhandler(InternalServerError)
-@bp.errorhandler(Exception)
-def server_error(error):
-    original = getattr(error, "original_exception", None) or error
-    if isinstance(original, ServiceError):
-        db.session.rollback()
-        return http_error(as_http_exception(original))
-    if isinstance(original, HTTPException) and not isinstance(original, InternalServerError):
-        return http_error(original)
-    log.error("site error", exc_info=original)
-    db.session.rollback()
-    if not site_kind():
-        return render_error(500)
-    return site_error(500)
+register_error_handlers(bp, render=render_site_error, log_message="site error")

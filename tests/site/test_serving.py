@@ -228,3 +228,23 @@ def test_funnel_slug_change_and_step_delete_take_effect_at_once(client, live, ow
     assert site_get(client, "/new-guide/thanks").status_code == 200
     funnels.delete_step(account, live, live.steps[1], user)
     assert site_get(client, "/new-guide/thanks").status_code == 404
+
+
+def test_an_unhandled_error_on_the_site_is_the_sites_500_from_the_apps_handlers(app, client, live, monkeypatch,
+                                                                                 caplog):
+    """The site's errors go through app/core/errorpages.py (rolled back, logged) and keep the site's look."""
+    import logging
+
+    from app.site import serving
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    monkeypatch.setattr(serving, "entry_for", boom)
+    with caplog.at_level(logging.ERROR):
+        response = site_get(client, "/free-guide/not-cached-yet")
+    assert response.status_code == 500
+    assert "lf-error" in response.text and "kaboom" not in response.text
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]  # the site's CSP
+    assert "site error" in caplog.text and "kaboom" in caplog.text
