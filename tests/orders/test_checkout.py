@@ -310,3 +310,16 @@ def test_checkouts_never_paid_become_abandoned_after_an_hour(client, shop, publi
     assert abandon_stale() == 1
     assert the_order().status == "abandoned" and the_order().contact_id is not None
     assert "order.abandoned" in [name for name, _ in published]
+
+
+def test_the_marketer_sees_whether_payments_are_configured(app, client, owner, login):
+    user, account = owner
+    login(user, account)
+    for path in ("/orders", "/products"):
+        html = client.get(path).get_data(as_text=True)
+        assert "Payments are not configured" in html and "/api/v1/webhooks/stripe" in html
+    app.config.update(STRIPE_SECRET_KEY="sk_test_x", STRIPE_PUBLISHABLE_KEY="pk_test_x")
+    try:
+        assert "Payments are not configured" not in client.get("/orders").get_data(as_text=True)
+    finally:
+        app.config.update(STRIPE_SECRET_KEY=None, STRIPE_PUBLISHABLE_KEY=None)
