@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 
 import stripe
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.core.db import utcnow
@@ -80,8 +80,8 @@ def receive(payload: bytes, signature: str) -> dict:
         db.session.rollback()
         raise RetryLater(f"Stripe could not be reached to handle {event['type']}; send it again later.") from error
     db.session.flush()
-    db.session.execute(update(StripeEvent).where(StripeEvent.id == event["id"][:80])
-                       .values(outcome=outcome, **noted))
+    db.session.execute(_NOTE_OUTCOME, {"event_id": event["id"][:80], "outcome": outcome,
+                                       "account_id": noted.get("account_id"), "order_id": noted.get("order_id")})
     orders.commit(published)
     return {"received": True, "duplicate": False, "outcome": outcome}
 
@@ -91,11 +91,19 @@ def _store_once(event: dict) -> bool:
     still being handled holds the key until it commits (then this one finds it) or rolls back (then this
     one is the first). One statement (ON CONFLICT DO NOTHING) rather than a savepoint and an IntegrityError:
     the same guarantee in a third of the round trips."""
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (dialect.insert(StripeEvent)
-                 .values(id=event["id"][:80], type=event["type"][:80], payload=event, outcome="", received_at=utcnow())
-                 .on_conflict_do_nothing(index_elements=["id"]).returning(StripeEvent.id))
-    return db.session.execute(statement).scalar() is not None
+    statement = _INSERT_ONCE[db.session.get_bind().dialect.name == "postgresql"]
+    values = {"id": event["id"][:80], "type": event["type"][:80], "payload": event, "outcome": "",
+              "received_at": utcnow()}
+    return db.session.execute(statement, values).scalar() is not None
+
+
+# Built once (the statements' values are bound at execution), so SQLAlchemy compiles each once.
+_INSERT_ONCE = {postgres: (postgresql if postgres else sqlite).insert(StripeEvent.__table__)
+                .on_conflict_do_nothing(index_elements=["id"]).returning(StripeEvent.__table__.c.id)
+                for postgres in (True, False)}
+_NOTE_OUTCOME = (StripeEvent.__table__.update().where(StripeEvent.__table__.c.id == bindparam("event_id"))
+                 .values(outcome=bindparam("outcome"), account_id=bindparam("account_id"),
+                         order_id=bindparam("order_id")))
 
 
 def handle(event: dict, noted: dict, published: list) -> str:
