@@ -77,15 +77,16 @@ def start_localstripe(log) -> tuple[subprocess.Popen, str]:
     executable = Path(sys.executable).with_name("localstripe")
     process = subprocess.Popen([str(executable), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 2 * STARTUP_TIMEOUT
+    while time.monotonic() < deadline and process.poll() is None:
         try:
-            with urllib.request.urlopen(url + "/js.stripe.com/v3/", timeout=1):
+            with urllib.request.urlopen(url + "/js.stripe.com/v3/", timeout=2):
                 return process, url
         except OSError:
-            time.sleep(0.1)
+            time.sleep(0.2)
     process.kill()
-    raise RuntimeError("localstripe did not start")
+    log.seek(0)
+    raise RuntimeError(f"localstripe did not start: {log.read()[-500:]}")
 
 
 def stop_process(process: subprocess.Popen) -> None:
