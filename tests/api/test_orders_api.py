@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.extensions import db
-from app.funnels import models as _funnel_models  # noqa: F401 (TEMP: reports.py reads the funnels table at import)
 from app.orders.models import Order
 from tests import factories
 from tests.api.conftest import assert_json_error

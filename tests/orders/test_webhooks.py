@@ -10,7 +10,6 @@ import stripe
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.funnels import models as _funnel_models  # noqa: F401 (TEMP: reports.py reads the funnels table at import)
 from app.orders import gateway
 from app.orders.models import Order, OrderEvent, Payment, Refund, StripeEvent
 from tests.conftest import STRIPE_WEBHOOK_SECRET
