@@ -39,11 +39,11 @@ from app.pages.elements import CONTACT_FIELDS, FORM_TYPES, element_type, video_e
 from app.pages.render import RenderContext, render_tree, site_script_version, site_stylesheet
 
 FORM_TOKEN_SLOT = re.compile(r"\{\{lf-form-token:([A-Za-z0-9_-]+)\}\}")
-CHECKOUT_SCRIPTS = ("/static/vendor/htmx.min.js", "/static/site/checkout.js")  # served by the site host
+CHECKOUT_SCRIPT = "/static/site/checkout.js"  # served by the site host
 SITE_SCRIPT_URL = "/_site.js"  # served by the site host itself, so that CSP script-src 'self' allows it
 SOURCE_MARK = "<!--lf-source:"
 SCRIPTED_TYPES = {"form", "order_form", "offer_buttons", "countdown_timer", "countdown_evergreen"}
-CHECKOUT_TYPES = {"order_form", "offer_buttons"}  # pages that also load htmx and the checkout script
+CHECKOUT_TYPES = {"order_form", "offer_buttons"}  # pages that also load the checkout script
 IMAGE_TYPES = ("image", "gif")
 
 
@@ -257,9 +257,8 @@ def page_document(page: Page, ctx: RenderContext, assets: dict[str, Asset] | Non
     head.append(f"<style>{site_stylesheet()}</style>")
     if needs_script(page.tree):
         head.append(f'<script src="{escape(script_src or script_url())}" defer></script>')
-    if has_checkout(page.tree):  # the order summary (htmx) and the payment (Stripe.js, loaded by checkout.js)
-        head.append(f'<script src="{CHECKOUT_SCRIPTS[0]}" defer></script>')
-        head.append(f'<script src="{CHECKOUT_SCRIPTS[1]}" defer></script>')
+    if has_checkout(page.tree):  # the order's summary and payment (Stripe.js, loaded by checkout.js)
+        head.append(f'<script src="{CHECKOUT_SCRIPT}" defer></script>')
     body = render_tree(page.tree, "publish", ctx)
     html = ("<!doctype html>\n<html lang=\"en\">\n<head>\n" + "\n".join(head) + "\n</head>\n"
             f"<body class=\"lf-body\">\n{body}\n</body>\n</html>\n")

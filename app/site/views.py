@@ -26,7 +26,7 @@ from app.pages.render import site_script, site_script_version
 from app.site import bp, export, serving, submissions
 from app.site.serving import site_kind, site_only
 
-SITE_STATIC = ("site/", "img/", "vendor/htmx.min.js")  # the only static files a published page may use
+SITE_STATIC = ("site/", "img/")  # the only static folders a published page may use
 
 
 def entry_response(entry):

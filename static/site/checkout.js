@@ -1,6 +1,9 @@
-/* Leadforge checkout on published pages: the order form's payment and the one-click offers.
-   No dependencies of its own; Stripe.js is loaded from the URL the server gives (Stripe's, or localstripe's
-   in development), only when a payment needs it. The server computes every amount. */
+/* Leadforge checkout on published pages: what the order form sells and its summary (HTML fragments of the
+   server), the payment, and the one-click offers. No dependencies of its own; Stripe.js is loaded from the
+   URL the server gives (Stripe's, or localstripe's in development), only when a payment needs it. The server
+   computes every amount.
+   Why not htmx for the fragments: localstripe's fake Stripe.js declares a global `class Element`, which
+   shadows the DOM's Element for every script of the page, and htmx's `instanceof Element` checks then fail. */
 (function () {
   "use strict";
 
@@ -121,10 +124,46 @@
     else if (form.matches && form.matches("form[data-offer-accept]")) acceptOffer(form, event);
   }, true);  // before site.js' guard, which would lock the form
 
-  document.addEventListener("htmx:afterSettle", function (event) {
+  // ---- what is sold, and the summary (fragments of the server) ------------------------------------------
+
+  function loadOffer(form) {
+    var slot = form.querySelector("[data-offer-url]");
+    if (!slot) return;
+    fetch(slot.getAttribute("data-offer-url"), { credentials: "same-origin" })
+      .then(function (response) { if (!response.ok) throw new Error(); return response.text(); })
+      .then(function (html) { slot.innerHTML = html; setupCard(form); })
+      .catch(function () { slot.innerHTML = ""; showErrors(form, "Your order could not be loaded. Reload the page."); });
+  }
+
+  function refreshSummary(form) {
+    var box = form.querySelector("[data-summary-url]");
+    var summary = form.querySelector("[data-summary]");
+    if (!box || !summary) return;
+    var data = new FormData(form);
+    summary.setAttribute("aria-busy", "true");
+    fetch(box.getAttribute("data-summary-url"), { method: "POST", body: data, credentials: "same-origin" })
+      .then(function (response) { if (!response.ok) throw new Error(); return response.text(); })
+      .then(function (html) { summary.innerHTML = html; })
+      .catch(function () { showErrors(form, "The summary could not be updated. Check your connection."); })
+      .then(function () { summary.removeAttribute("aria-busy"); });
+  }
+
+  document.addEventListener("change", function (event) {
     var form = event.target.closest && event.target.closest("form[data-checkout]");
-    if (form) setupCard(form);
+    if (form && event.target.matches(".lf-bump__input")) refreshSummary(form);
   });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-coupon-apply]");
+    if (button) refreshSummary(button.closest("form[data-checkout]"));
+  });
+  document.addEventListener("keydown", function (event) {  // Enter in the coupon field applies it
+    if (event.key !== "Enter" || !event.target.matches || !event.target.matches("input[name=coupon]")) return;
+    event.preventDefault();
+    refreshSummary(event.target.closest("form[data-checkout]"));
+  });
+
+  var forms = document.querySelectorAll("form[data-checkout]");
+  for (var i = 0; i < forms.length; i++) loadOffer(forms[i]);
 
   // ---- one-click offers ----------------------------------------------------------------------------------
 
