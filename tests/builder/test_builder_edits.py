@@ -40,7 +40,7 @@ def test_the_editor_shows_the_library_canvas_and_panel(editor, page):
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Spring guide" in html and "Opt-in" in html
-    assert html.count('class="lf-tile"') == 27  # every element type, in the library (the order form and one-click offer since issue 10)
+    assert html.count('class="lf-tile"') == 27  # every element type, in the library (27 since issue 10)
     assert 'data-element-id="root"' in html and "lf-children" in html
     assert "site/site.css" in html
     assert "Select an element" in html
