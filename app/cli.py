@@ -1,4 +1,4 @@
-"""Commands of the app: `flask seed-demo`, `flask worker`."""
+"""Commands of the app: `flask seed-demo`, `flask worker`, `flask orders-abandon`..."""
 import click
 
 
@@ -34,6 +34,13 @@ def register_cli(app) -> None:
         from app.crm.services.contacts import purge_deleted
 
         click.echo(f"Removed {purge_deleted():,} contacts deleted more than 30 days ago.")
+
+    @app.cli.command("orders-abandon")
+    def orders_abandon_command():
+        """Mark checkouts unpaid for CHECKOUT_ABANDON_MINUTES as abandoned (order.abandoned); run it from cron."""
+        from app.orders.services.orders import abandon_stale
+
+        click.echo(f"{abandon_stale():,} checkouts marked abandoned.")
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Exit when the queue is empty.")

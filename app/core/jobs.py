@@ -13,6 +13,7 @@ import logging
 import threading
 import uuid
 from datetime import timedelta
+from functools import lru_cache
 
 from flask import current_app
 
@@ -37,9 +38,16 @@ def _resolve(path: str):
 
 
 def redis_connection():
+    """The process's client of REDIS_URL (one connection pool, kept: opening a connection for each job
+    enqueued cost more than the enqueue itself)."""
+    return _client_for(current_app.config["REDIS_URL"])
+
+
+@lru_cache(maxsize=4)
+def _client_for(url: str):
     from redis import Redis
 
-    return Redis.from_url(current_app.config["REDIS_URL"])
+    return Redis.from_url(url)
 
 
 def queue():

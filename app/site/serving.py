@@ -337,11 +337,13 @@ def site_kind() -> str:
 def live_page(page_id):
     """The published page a visitor posted to (a form, the checkout), served on this host; else 404."""
     from flask import abort
+    from sqlalchemy.orm import joinedload
 
     from app.extensions import db
-    from app.funnels.models import Page
+    from app.funnels.models import FunnelStep, Page
 
-    page = db.session.get(Page, page_id)
+    # One query for the page, its step and its funnel (what every visitor's post reads next).
+    page = db.session.get(Page, page_id, options=[joinedload(Page.step).joinedload(FunnelStep.funnel)])
     if page is None or page.published_html is None:
         abort(404)
     funnel = page.step.funnel

@@ -52,10 +52,11 @@ def quote(account, step, bump_price_ids, coupon_code: str = "", strict: bool = T
     """The checkout's lines and totals. A bump id that the step does not offer (tampered, another
     workspace's) is a ValidationError when `strict` (the order is being placed), ignored otherwise (the
     summary while the visitor ticks boxes). A coupon that cannot be used leaves `coupon_error` set."""
-    mains = catalog.step_offers(step, "main")
+    offers = catalog.step_offers(step)
+    mains = [offer for offer in offers if offer.role == "main"]
     if not mains:
         raise ValidationError("This product is not available right now.", fields={"": "Nothing to buy on this step."})
-    bumps = catalog.step_offers(step, "bump")
+    bumps = [offer for offer in offers if offer.role == "bump"]
     offered = {str(offer.price_id): offer for offer in bumps}
     wanted = [str(value) for value in bump_price_ids or [] if value]
     unknown = [value for value in wanted if value not in offered]
