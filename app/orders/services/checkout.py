@@ -64,7 +64,7 @@ def start(account, step, customer: dict, bump_price_ids, coupon_code: str, check
         raise ValidationError(quote.coupon_error, fields={"coupon": quote.coupon_error})
     try:
         contact, _ = contacts.upsert(account, customer, source="checkout")
-    except IntegrityError:  # the same customer's other checkout created the contact a moment ago: update it
+    except (IntegrityError, contacts.DuplicateContact):  # the customer's other checkout made it a moment ago
         db.session.rollback()
         contact, _ = contacts.upsert(account, customer, source="checkout")
     for name in tag_names:

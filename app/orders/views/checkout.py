@@ -90,6 +90,17 @@ def _url_after(step, skip_downsells: bool = True) -> str:
     return publishing.public_url(following if following is not None else step)
 
 
+def visitor_post(rule: str):
+    """A route of the site host that visitors post to: no CSRF cookie (they have no session), rate-limited
+    per IP and page."""
+
+    def decorator(view):
+        limited = limiter.limit(_rate_limit, key_func=_rate_key)(csrf.exempt(serving.site_only(view)))
+        return bp.route(rule, methods=["POST"])(limited)
+
+    return decorator
+
+
 def _json(status: str, http_status: int = 200, **data):
     return jsonify({"status": status, **data}), http_status
 
@@ -127,10 +138,7 @@ def checkout_offer(page_id):
                            stripe_js=gateway.stripe_js_url())
 
 
-@bp.route("/_site/_checkout/<uuid:page_id>/summary", methods=["POST"])
-@serving.site_only
-@csrf.exempt
-@limiter.limit(_rate_limit, key_func=_rate_key)
+@visitor_post("/_site/_checkout/<uuid:page_id>/summary")
 def checkout_summary(page_id):
     page, account, step = _context(page_id)
     try:
@@ -143,10 +151,7 @@ def checkout_summary(page_id):
 
 # ---- paying ---------------------------------------------------------------------------------------------
 
-@bp.route("/_site/_checkout/<uuid:page_id>/start", methods=["POST"])
-@serving.site_only
-@csrf.exempt
-@limiter.limit(_rate_limit, key_func=_rate_key)
+@visitor_post("/_site/_checkout/<uuid:page_id>/start")
 def checkout_start(page_id):
     page, account, step = _context(page_id)
     form_id = request.form.get("form_id", "")
@@ -179,35 +184,29 @@ def checkout_start(page_id):
     return _with_cookie(response, order), status
 
 
-@bp.route("/_site/_checkout/<uuid:page_id>/pay", methods=["POST"])
-@serving.site_only
-@csrf.exempt
-@limiter.limit(_rate_limit, key_func=_rate_key)
+@visitor_post("/_site/_checkout/<uuid:page_id>/pay")
 def checkout_pay(page_id):
-    page, account, step = _context(page_id)
-    order = _visitor_order(account)
-    if order is None or order.step_id != step.id:
-        return _json("invalid", 409, message="Your order was not found. Reload the page and try again.")
-    try:
-        outcome = checkout.pay(account, order, (request.form.get("setup_intent") or "")[:80])
-    except gateway.PaymentError as error:
-        return _json("failed", 503, message=error.message)
-    except ServiceError as error:
-        return _refused(error)
-    return _outcome(outcome, _url_after(step))
+    return _payment_step(page_id, lambda account, order: checkout.pay(account, order, _posted("setup_intent")),
+                         same_step=True)
 
 
-@bp.route("/_site/_checkout/<uuid:page_id>/confirm", methods=["POST"])
-@serving.site_only
-@csrf.exempt
-@limiter.limit(_rate_limit, key_func=_rate_key)
+@visitor_post("/_site/_checkout/<uuid:page_id>/confirm")
 def checkout_confirm(page_id):
+    return _payment_step(page_id, lambda account, order: checkout.confirm(account, order, _posted("payment_intent")))
+
+
+def _posted(name: str) -> str:
+    return (request.form.get(name) or "")[:80]
+
+
+def _payment_step(page_id, operation, same_step: bool = False):
+    """Pay or confirm the visitor's order, and say what the page does next (JSON for checkout.js)."""
     page, account, step = _context(page_id)
     order = _visitor_order(account)
-    if order is None:
+    if order is None or (same_step and order.step_id != step.id):
         return _json("invalid", 409, message="Your order was not found. Reload the page and try again.")
     try:
-        outcome = checkout.confirm(account, order, (request.form.get("payment_intent") or "")[:80])
+        outcome = operation(account, order)
     except gateway.PaymentError as error:
         return _json("failed", 503, message=error.message)
     except ServiceError as error:
@@ -221,10 +220,7 @@ def _wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
 
 
-@bp.route("/_site/_checkout/<uuid:page_id>/accept", methods=["POST"])
-@serving.site_only
-@csrf.exempt
-@limiter.limit(_rate_limit, key_func=_rate_key)
+@visitor_post("/_site/_checkout/<uuid:page_id>/accept")
 def offer_accept(page_id):
     page, account, step = _context(page_id)
     order = _visitor_order(account)
@@ -245,10 +241,7 @@ def offer_accept(page_id):
                                              "again.", page, 402)
 
 
-@bp.route("/_site/_checkout/<uuid:page_id>/decline", methods=["POST"])
-@serving.site_only
-@csrf.exempt
-@limiter.limit(_rate_limit, key_func=_rate_key)
+@visitor_post("/_site/_checkout/<uuid:page_id>/decline")
 def offer_decline(page_id):
     page, account, step = _context(page_id)
     order = _visitor_order(account)
