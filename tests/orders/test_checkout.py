@@ -325,3 +325,40 @@ def test_the_marketer_sees_whether_payments_are_configured(app, client, owner, l
         assert "Payments are not configured" not in client.get("/orders").get_data(as_text=True)
     finally:
         app.config.update(STRIPE_SECRET_KEY=None, STRIPE_PUBLISHABLE_KEY=None)
+
+
+def authenticate(shop, client_secret: str, success: bool = True) -> None:
+    """What localstripe's confirmCardPayment does when the visitor completes (or fails) the bank's check."""
+    intent = client_secret.split("_secret_")[0]
+    answer = requests.post(f"{shop['stripe']}/v1/payment_intents/{intent}/_authenticate?success={str(success).lower()}",
+                           json={"key": "pk_test_leadforge", "client_secret": client_secret}, timeout=10)
+    assert answer.ok, answer.text
+
+
+def test_an_upsell_the_bank_must_confirm_is_added_once_confirmed_and_a_failed_one_keeps_the_order(client, shop):
+    paid = checkout(client, shop, number=THREE_D_SECURE)
+    authenticate(shop, paid["client_secret"])
+    form = order_form(client, shop)
+    assert client.post(form["base"] + "/confirm", base_url=SITE, data={
+        "payment_intent": paid["client_secret"].split("_secret_")[0]}).get_json()["status"] == "succeeded"
+
+    json_headers = {"Accept": "application/json"}
+    upsell = offer_base(client, shop, "upsell")
+    asked = client.post(upsell + "/accept", base_url=SITE, headers=json_headers).get_json()
+    assert asked["status"] == "requires_action" and asked["stripe_js"].endswith("/js.stripe.com/v3/")
+    assert the_order().total_cents == 700  # not counted before the bank says yes
+    authenticate(shop, asked["client_secret"])
+    done = client.post(upsell + "/confirm", base_url=SITE, data={
+        "payment_intent": asked["client_secret"].split("_secret_")[0]}, headers=json_headers).get_json()
+    assert done["status"] == "succeeded" and done["next_url"].endswith(page_url(shop, "thank_you"))
+    assert the_order().total_cents == 700 + 9700
+
+    downsell = offer_base(client, shop, "downsell")
+    asked = client.post(downsell + "/accept", base_url=SITE, headers=json_headers).get_json()
+    authenticate(shop, asked["client_secret"], success=False)
+    failed = client.post(downsell + "/confirm", base_url=SITE, data={
+        "payment_intent": asked["client_secret"].split("_secret_")[0]}, headers=json_headers)
+    assert failed.status_code == 402 and failed.get_json()["message"]
+    order = the_order()
+    assert order.status == "paid" and order.total_cents == 700 + 9700
+    assert sorted(item.kind for item in order.items) == ["main", "upsell"]
