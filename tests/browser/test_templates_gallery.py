@@ -96,7 +96,7 @@ def test_template_gallery_journey(live_server, new_context, screenshot, artifact
     own = page.locator("#your-templates .tpl-card")
     expect(own).to_have_count(1)
     expect(own).to_contain_text("Our spring offer")
-    expect(own).to_contain_text("6 steps")
+    expect(own).to_contain_text("5 steps")
     page.locator("#your-templates").scroll_into_view_if_needed()
     shot("with-your-templates")
     own.get_by_role("link", name="Preview").click()
