@@ -137,7 +137,7 @@ def pay(account, order: Order, setup_intent_id: str) -> Outcome:
     published: list = []
     if order.total_cents <= 0:  # a 100 % coupon: nothing to charge, the card is kept for the offers
         orders.change_status(order, "paid", published, f"Order #{order.number} paid (nothing to charge)")
-        _redeem(order)
+        payments.redeem_coupon(order)
         orders.commit(published)
         return Outcome("succeeded")
     payment = Payment(account_id=order.account_id, order=order, purpose="checkout", amount_cents=order.total_cents,
@@ -188,8 +188,7 @@ def _charge(order: Order, payment: Payment, off_session: bool, idempotency_key: 
 
 def _apply(order: Order, payment: Payment, result: gateway.Charge, published: list) -> Outcome:
     if result.status == "succeeded":
-        if payments.succeeded(payment, result.charge_id, published) and payment.purpose == "checkout":
-            _redeem(order)
+        payments.succeeded(payment, result.charge_id, published)
         orders.commit(published)
         return Outcome("succeeded")
     if result.status == "requires_action":
@@ -204,16 +203,6 @@ def _apply(order: Order, payment: Payment, result: gateway.Charge, published: li
     payments.failed(payment, message, published)
     orders.commit(published)
     return Outcome("failed", message=message)
-
-
-def _redeem(order: Order) -> None:
-    if order.coupon_id is not None:
-        from sqlalchemy import update
-
-        from app.orders.models import Coupon
-
-        db.session.execute(update(Coupon).where(Coupon.id == order.coupon_id)
-                           .values(times_redeemed=Coupon.times_redeemed + 1))
 
 
 def confirm(account, order: Order, payment_intent_id: str) -> Outcome:

@@ -36,6 +36,7 @@ def succeeded(payment: Payment, charge_id: str | None, published: list) -> bool:
         order.failure_message = ""
         if orders.can_change(order, "paid"):
             orders.change_status(order, "paid", published)
+            redeem_coupon(order)
     else:
         orders.recompute_totals(order)  # the offer's item counts from now on
         published.append(("order.updated", orders.payload(order)))
@@ -63,6 +64,17 @@ def failed(payment: Payment, message: str, published: list) -> bool:
                 order.items.remove(item)
         orders.recompute_totals(order)
     return True
+
+
+def redeem_coupon(order: Order) -> None:
+    """The order's coupon counts one more use (an UPDATE, so two orders at once both count)."""
+    if order.coupon_id is not None:
+        from sqlalchemy import update
+
+        from app.orders.models import Coupon
+
+        db.session.execute(update(Coupon).where(Coupon.id == order.coupon_id)
+                           .values(times_redeemed=Coupon.times_redeemed + 1))
 
 
 def requires_action(payment: Payment) -> bool:
