@@ -74,8 +74,9 @@ def start_localstripe(log) -> tuple[subprocess.Popen, str]:
     import urllib.request
 
     port = free_port()
-    executable = Path(sys.executable).with_name("localstripe")
-    process = subprocess.Popen([str(executable), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    # In memory (tests/stripe_standin.py): localstripe's own disk store is one file shared by every instance.
+    process = subprocess.Popen([sys.executable, "-m", "tests.stripe_standin", "--port", str(port)], stdout=log,
+                               stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 2 * STARTUP_TIMEOUT
     while time.monotonic() < deadline and process.poll() is None:
