@@ -8,12 +8,12 @@ order that was rolled back.
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.auth.models import Account
 from app.core import events
 from app.core.db import utcnow
 from app.core.errors import ConflictError
@@ -86,7 +86,7 @@ def change_status(order: Order, status: str, published: list, message: str = "",
     text = message or f"Order #{order.number} {ORDER_STATUSES[status].lower()}"
     log(order, f"order.{status}", text, previous=previous)
     if order.contact_id is not None:
-        account = db.session.get(Account, order.account_id)
+        account = SimpleNamespace(id=order.account_id)  # all the timeline reads of it (no query, no autoflush)
         details = {"number": order.number, "total_cents": order.total_cents, "currency": order.currency}
         timeline.add(account, order.contact_id, f"order.{status}", _timeline_text(order, status), actor=actor,
                      obj=order, details=details)
