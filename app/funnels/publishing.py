@@ -36,7 +36,13 @@ from app.funnels.services import next_step
 from app.funnels.versions import page_snapshot
 from app.pages import tree as trees
 from app.pages.elements import CONTACT_FIELDS, FORM_TYPES, element_type, video_embed
-from app.pages.render import RenderContext, render_tree, site_script_version, site_stylesheet
+from app.pages.render import (
+    RenderContext,
+    checkout_stylesheet,
+    render_tree,
+    site_script_version,
+    site_stylesheet,
+)
 
 FORM_TOKEN_SLOT = re.compile(r"\{\{lf-form-token:([A-Za-z0-9_-]+)\}\}")
 CHECKOUT_SCRIPT = "/static/site/checkout.js"  # served by the site host
@@ -258,6 +264,7 @@ def page_document(page: Page, ctx: RenderContext, assets: dict[str, Asset] | Non
     if needs_script(page.tree):
         head.append(f'<script src="{escape(script_src or script_url())}" defer></script>')
     if has_checkout(page.tree):  # the order's summary and payment (Stripe.js, loaded by checkout.js)
+        head.append(f"<style>{checkout_stylesheet()}</style>")
         head.append(f'<script src="{CHECKOUT_SCRIPT}" defer></script>')
     body = render_tree(page.tree, "publish", ctx)
     html = ("<!doctype html>\n<html lang=\"en\">\n<head>\n" + "\n".join(head) + "\n</head>\n"

@@ -99,6 +99,11 @@ def render_element(element: dict, mode: str, ctx: RenderContext | None = None) -
     return _render(element, _run(mode, ctx))
 
 
+def checkout_stylesheet() -> str:
+    """The CSS of the checkout's parts (inlined only in pages with an order form or a one-click offer)."""
+    return _read_static("site/checkout.css", minify=True)
+
+
 def site_stylesheet() -> str:
     """The CSS of published pages (inlined into every published document), without comments and spaces."""
     return _read_static("site/site.css", minify=True)

@@ -33,12 +33,12 @@ def test_a_failing_subscriber_does_not_break_the_publisher(caplog):
     def broken(name, payload):
         raise ValueError("bug in a subscriber")
 
-    events.subscribe("order.paid")(broken)
+    events.subscribe("test.happened")(broken)  # an event no domain subscribes to
     try:
         with caplog.at_level(logging.ERROR):
-            assert events.publish("order.paid", order_id="o1") == 0
+            assert events.publish("test.happened", order_id="o1") == 0
     finally:
-        events.unsubscribe("order.paid", broken)
+        events.unsubscribe("test.happened", broken)
     assert "event subscriber failed" in caplog.text
 
 

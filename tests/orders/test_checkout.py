@@ -362,3 +362,10 @@ def test_an_upsell_the_bank_must_confirm_is_added_once_confirmed_and_a_failed_on
     order = the_order()
     assert order.status == "paid" and order.total_cents == 700 + 9700
     assert sorted(item.kind for item in order.items) == ["main", "upsell"]
+
+
+def test_only_pages_that_sell_carry_the_checkout_styles_and_script(client, shop):
+    order_page = client.get(page_url(shop, "order_form"), base_url=SITE).get_data(as_text=True)
+    sales_page = client.get(page_url(shop, "page"), base_url=SITE).get_data(as_text=True)
+    assert ".lf-summary__table" in order_page and "/static/site/checkout.js" in order_page
+    assert ".lf-summary__table" not in sales_page and "checkout.js" not in sales_page
