@@ -65,10 +65,10 @@ def test_the_migration_gives_older_workspaces_their_pipeline_on_postgresql(app):
 
 def _head() -> str:
     """The newest migration (the upgrade goes through MIGRATION to it)."""
+    from pathlib import Path
+
     from alembic.config import Config
     from alembic.script import ScriptDirectory
-
-    from pathlib import Path
 
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).resolve().parents[2] / "migrations"))
