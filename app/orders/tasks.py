@@ -53,3 +53,10 @@ def receipt_when_paid(name: str, payload: dict) -> None:
     """Every paid order gets its receipt by e-mail, sent by a job (a slow mail server never slows the
     checkout, and a failure is retried)."""
     jobs.enqueue(send_receipt, payload["order_id"])
+
+
+def handle_stripe_event(event_id: str) -> None:
+    """Job: act on a stored Stripe webhook event (once; a retry after Stripe was unreachable does it then)."""
+    from app.orders.services import webhooks
+
+    webhooks.process(event_id)

@@ -1,10 +1,11 @@
 """Stripe webhook events: verified, stored once by their id, and acted on whatever their order of arrival.
 
-`receive(payload, signature)` is all the view calls. The event row is INSERTed first (ON CONFLICT DO NOTHING),
-in the same transaction as what the event changes: a second delivery of the same id (even one arriving while
-the first is being handled: it waits on the unique key until the first commits) finds the row and changes
-nothing. If handling fails (Stripe unreachable when we ask for the current PaymentIntent), everything is rolled back,
-the row too, and the answer is a 503 so that Stripe delivers the event again later.
+`receive(payload, signature)` is all the view calls: the event row is INSERTed (ON CONFLICT DO NOTHING: a
+second delivery of the same id, even one arriving at the same moment, finds it and changes nothing), and a
+job (`tasks.handle_stripe_event` -> `process`) acts on it, so Stripe gets its answer at once, as it asks.
+`process` locks the row, acts, and keeps the outcome on it in the same transaction: run twice, it does
+nothing the second time. If handling fails (Stripe unreachable when we ask for the current PaymentIntent),
+everything is rolled back and the job is retried (RQ's retries).
 
 Events can arrive in any order and late: a payment_intent.payment_failed or .requires_action may describe a
 PaymentIntent that has succeeded since. For those the current PaymentIntent is fetched from Stripe and its
@@ -13,10 +14,8 @@ is (no call to Stripe); and app/orders/services/payments.py never moves a settle
 """
 from __future__ import annotations
 
-import json
-
 import stripe
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.core.db import utcnow
@@ -51,8 +50,7 @@ def verify(payload: bytes, signature: str) -> dict:
     if not signature:
         raise BadEvent("The Stripe-Signature header is missing.", field="Stripe-Signature")
     try:
-        gateway.read_event(payload, signature)
-        event = json.loads(payload)
+        event = gateway.read_event(payload, signature)
     except stripe.SignatureVerificationError as error:
         raise BadEvent(f"The signature does not verify: {error.user_message or error}",
                        field="Stripe-Signature") from error
@@ -67,32 +65,52 @@ def verify(payload: bytes, signature: str) -> dict:
 
 
 def receive(payload: bytes, signature: str) -> dict:
-    """Verify, store once and handle a webhook delivery; returns the answer's JSON body."""
+    """Verify a webhook delivery and store its event once, then hand it to a job (`tasks.handle_stripe_event`):
+    Stripe is answered at once, as it asks, and the work is done (and retried) by the workers. A second
+    delivery of the same id answers `duplicate` and queues nothing. An event of a type Leadforge does not
+    handle is stored as ignored. Returns the answer's JSON body."""
     event = verify(payload, signature)
-    if not _store_once(event):
+    handled = event["type"] in HANDLED
+    if not _store_once(event, "" if handled else "ignored: not a type Leadforge handles"):
         db.session.rollback()
         return {"received": True, "duplicate": True}
+    db.session.commit()
+    if handled:
+        from app.core import jobs
+        from app.orders import tasks
+
+        jobs.enqueue(tasks.handle_stripe_event, event["id"][:80])
+    return {"received": True, "duplicate": False}
+
+
+def process(event_id: str) -> str:
+    """Act on a stored event, once: its row is locked while it is handled and keeps the outcome, so a second
+    run (a retry, two workers) finds it done. Stripe unreachable: RetryLater, nothing kept, the job is
+    retried. Returns the outcome."""
+    row = db.session.execute(select(StripeEvent).where(StripeEvent.id == event_id).with_for_update()
+                             ).scalar_one_or_none()
+    if row is None or row.outcome:
+        db.session.rollback()
+        return row.outcome if row is not None else "unknown event"
     published: list = []
     noted: dict = {}
     try:
-        outcome = handle(event, noted, published)[:200]
+        outcome = handle(row.payload, noted, published)[:200] or "done"
     except gateway.PaymentError as error:
         db.session.rollback()
-        raise RetryLater(f"Stripe could not be reached to handle {event['type']}; send it again later.") from error
-    db.session.flush()
-    db.session.execute(_NOTE_OUTCOME, {"event_id": event["id"][:80], "outcome": outcome,
-                                       "account_id": noted.get("account_id"), "order_id": noted.get("order_id")})
+        raise RetryLater(f"Stripe could not be reached to handle {row.type}; the job is tried again.") from error
+    row.outcome, row.account_id, row.order_id = outcome, noted.get("account_id"), noted.get("order_id")
     orders.commit(published)
-    return {"received": True, "duplicate": False, "outcome": outcome}
+    return outcome
 
 
-def _store_once(event: dict) -> bool:
+def _store_once(event: dict, outcome: str) -> bool:
     """INSERT the event's row unless its id is there: False for a second delivery. A delivery of the same id
     still being handled holds the key until it commits (then this one finds it) or rolls back (then this
     one is the first). One statement (ON CONFLICT DO NOTHING) rather than a savepoint and an IntegrityError:
     the same guarantee in a third of the round trips."""
     statement = _INSERT_ONCE[db.session.get_bind().dialect.name == "postgresql"]
-    values = {"id": event["id"][:80], "type": event["type"][:80], "payload": event, "outcome": "",
+    values = {"id": event["id"][:80], "type": event["type"][:80], "payload": event, "outcome": outcome,
               "received_at": utcnow()}
     return db.session.execute(statement, values).scalar() is not None
 
@@ -101,11 +119,6 @@ def _store_once(event: dict) -> bool:
 _INSERT_ONCE = {postgres: (postgresql if postgres else sqlite).insert(StripeEvent.__table__)
                 .on_conflict_do_nothing(index_elements=["id"]).returning(StripeEvent.__table__.c.id)
                 for postgres in (True, False)}
-_NOTE_OUTCOME = (StripeEvent.__table__.update().where(StripeEvent.__table__.c.id == bindparam("event_id"))
-                 .values(outcome=bindparam("outcome"), account_id=bindparam("account_id"),
-                         order_id=bindparam("order_id")))
-
-
 def handle(event: dict, noted: dict, published: list) -> str:
     """Act on a stored event; returns what was done (kept on its row, with the account and order in `noted`)."""
     kind = event["type"]
