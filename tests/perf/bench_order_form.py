@@ -137,7 +137,7 @@ def prepare(url: str, env: dict) -> dict:
         db.session.remove()
     client = app.test_client()
     html = client.get(shop["path"], base_url=env["SITE_URL"]).get_data(as_text=True)
-    fragment = re.search(r'hx-get="(/_checkout/[0-9a-f-]+/offer\?form_id=[^"]+)"', html)
+    fragment = re.search(r'data-offer-url="(/_checkout/[0-9a-f-]+/offer\?form_id=[^"]+)"', html)
     if fragment is None:
         raise RuntimeError("the published order form does not load its offer fragment")
     with app.app_context():
