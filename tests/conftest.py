@@ -8,7 +8,6 @@ import time
 import pytest
 from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app import create_app
@@ -135,9 +134,11 @@ def _clean_state(request, app):
         limiter.reset()
         yield
         db.session.remove()
-        tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        # DELETE, children first: on tables a test barely filled it costs nothing, where TRUNCATE of every
+        # table (about 45) cost ~0.4 s a test, a third of the suite's time.
         with db.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
         from redis import Redis
 
         with Redis.from_url(REDIS_URL) as redis:
