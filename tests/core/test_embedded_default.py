@@ -34,6 +34,10 @@ def test_embedded_app_migrates_seeds_serves_and_runs_jobs(tmp_path):
         client = app.test_client()
         assert client.post("/login", data={"email": DEMO_EMAIL, "password": DEMO_PASSWORD}).status_code == 303
         assert "Acme Marketing (demo)" in client.get("/").text
+        # the sales pages on SQLite too (what `make run` serves): orders, analytics with the demo's days
+        for path in ("/orders", "/orders/analytics", "/products", "/coupons"):
+            assert client.get(path).status_code == 200, path
+        assert "Scroll-Stopper Swipe File" in client.get("/orders/analytics").text
         started = client.post("/activity/export")
         assert started.status_code == 202
         job_id = started.text.split('id="job-', 1)[1].split('"', 1)[0]
