@@ -4,17 +4,17 @@ safe to call twice with the same news: a payment that succeeded stays succeeded,
 """
 from __future__ import annotations
 
+from sqlalchemy import select, update
+
 from app.core.formatting import format_money
 from app.extensions import db
-from app.orders.models import Order, Payment
+from app.orders.models import Coupon, Order, Payment
 from app.orders.services import orders
 
 SETTLED = ("succeeded", "refunded", "partially_refunded")
 
 
 def by_intent(payment_intent_id: str) -> Payment | None:
-    from sqlalchemy import select
-
     return db.session.execute(select(Payment).where(Payment.stripe_payment_intent_id == payment_intent_id)
                               ).scalar_one_or_none()
 
@@ -30,7 +30,7 @@ def succeeded(payment: Payment, charge_id: str | None, published: list) -> bool:
     if charge_id:
         payment.stripe_charge_id = charge_id
     amount = format_money(payment.amount_cents, payment.currency)
-    orders.log(order, "payment.succeeded", f"Payment of {amount} succeeded ({_label(payment)})",
+    orders.log(order, "payment.succeeded", f"Payment of {amount} succeeded ({payment.purpose})",
                payment_intent=payment.stripe_payment_intent_id)
     if payment.purpose == "checkout":
         order.failure_message = ""
@@ -52,7 +52,7 @@ def failed(payment: Payment, message: str, published: list) -> bool:
     payment.status = "failed"
     payment.failure_message = (message or "The payment failed.")[:300]
     orders.log(order, "payment.failed", f"Payment of {format_money(payment.amount_cents, payment.currency)} "
-                                       f"failed ({_label(payment)}): {payment.failure_message}",
+                                       f"failed ({payment.purpose}): {payment.failure_message}",
                payment_intent=payment.stripe_payment_intent_id)
     if payment.purpose == "checkout":
         order.failure_message = payment.failure_message
@@ -69,10 +69,6 @@ def failed(payment: Payment, message: str, published: list) -> bool:
 def redeem_coupon(order: Order) -> None:
     """The order's coupon counts one more use (an UPDATE, so two orders at once both count)."""
     if order.coupon_id is not None:
-        from sqlalchemy import update
-
-        from app.orders.models import Coupon
-
         db.session.execute(update(Coupon).where(Coupon.id == order.coupon_id)
                            .values(times_redeemed=Coupon.times_redeemed + 1))
 
@@ -82,14 +78,6 @@ def requires_action(payment: Payment) -> bool:
         return False
     payment.status = "requires_action"
     orders.log(payment.order, "payment.requires_action",
-               f"The bank asked the customer to authenticate the payment ({_label(payment)})",
+               f"The bank asked the customer to authenticate the payment ({payment.purpose})",
                payment_intent=payment.stripe_payment_intent_id)
     return True
-
-
-def _label(payment: Payment) -> str:
-    return {"checkout": "checkout", "upsell": "upsell", "downsell": "downsell"}.get(payment.purpose, payment.purpose)
-
-
-def order_of(payment: Payment) -> Order:
-    return payment.order

@@ -115,22 +115,22 @@ def _checked_action() -> None:
 @bp.route("/orders/<uuid:order_id>/fulfil", methods=["POST"])
 @role_required("user")
 def order_fulfil(order_id):
-    order = _order(order_id)
-    _checked_action()
-    with flashed_refusal():
-        backoffice.fulfil(current_account(), order, actor=current_user)
-        flash(f"Order #{order.number} marked fulfilled.", "success")
-    return redirect_to(url_for("orders.order_detail", order_id=order_id))
+    return _status_action(order_id, backoffice.fulfil, "marked fulfilled")
 
 
 @bp.route("/orders/<uuid:order_id>/cancel", methods=["POST"])
 @role_required("user")
 def order_cancel(order_id):
+    return _status_action(order_id, backoffice.cancel, "cancelled")
+
+
+def _status_action(order_id, change, done: str):
+    """A button of the order page that moves its status (a refusal is flashed), then back to the order."""
     order = _order(order_id)
     _checked_action()
     with flashed_refusal():
-        backoffice.cancel(current_account(), order, actor=current_user)
-        flash(f"Order #{order.number} cancelled.", "success")
+        change(current_account(), order, actor=current_user)
+        flash(f"Order #{order.number} {done}.", "success")
     return redirect_to(url_for("orders.order_detail", order_id=order_id))
 
 
