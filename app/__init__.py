@@ -51,6 +51,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
+    from app.analytics import models as analytics_models  # noqa: F401
     from app.assets import models as asset_models  # noqa: F401
     from app.auth.models import User
     from app.core import models  # noqa: F401 (register the core tables)
@@ -71,6 +72,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app.analytics import bp as analytics_bp
     from app.api import bp as api_bp
     from app.api import docs_bp
     from app.assets import bp as assets_bp
@@ -84,7 +86,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.site import bp as site_bp
 
     csrf.exempt(api_bp)  # machines authenticate with API keys, not cookies
-    for blueprint in (auth_bp, dashboard_bp, crm_bp, funnels_bp, builder_bp, assets_bp, orders_bp, site_bp, settings_bp,
+    for blueprint in (auth_bp, dashboard_bp, crm_bp, funnels_bp, builder_bp, assets_bp, orders_bp, analytics_bp, site_bp,
+                      settings_bp,
                       api_bp,
                       docs_bp):
         app.register_blueprint(blueprint)

@@ -54,6 +54,13 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def include_name(name, type_, parent_names):
+    """Autogenerate ignores the monthly partitions of analytics_events: they are made at run time."""
+    from app.analytics.models import is_partition
+
+    return not (type_ == "table" and is_partition(name))
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -104,6 +111,7 @@ def run_migrations_online():
             connection=connection,
             target_metadata=get_metadata(),
             render_item=render_item,
+            include_name=include_name,
             **conf_args
         )
 

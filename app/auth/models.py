@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import TenantMixin, Timestamps, UTCDateTime, UUIDPrimaryKey, utcnow
@@ -48,6 +48,10 @@ class Account(UUIDPrimaryKey, Timestamps, db.Model):
     name: Mapped[str] = mapped_column(String(120), nullable=False)
     timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="UTC")
     currency: Mapped[str] = mapped_column(String(3), nullable=False, default="USD")
+    # Analytics privacy: visitors' IP addresses stored "truncated" (last octet / 80 bits zeroed) or "none";
+    # with respect_dnt, browsers sending Do-Not-Track are not tracked at all.
+    analytics_ip_mode: Mapped[str] = mapped_column(String(10), nullable=False, default="truncated")
+    analytics_respect_dnt: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
     memberships: Mapped[list["Membership"]] = relationship(
         back_populates="account", cascade="all, delete-orphan"

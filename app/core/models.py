@@ -57,3 +57,30 @@ class Job(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
     @property
     def done(self) -> bool:
         return self.state in ("finished", "failed")
+
+
+class Notification(UUIDPrimaryKey, TenantMixin, db.Model):
+    """A message for one user in the app (the bell in the header): an export is ready, an endpoint was
+    disabled. `url` is where clicking it leads."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_created", "user_id", "created_at"),)
+    __url_param__ = "notification_id"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    body: Mapped[str] = mapped_column(String(500), nullable=False, default="")
+    url: Mapped[str] = mapped_column(String(500), nullable=False, default="")
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class ScheduledRun(db.Model):
+    """When each scheduled task last ran (app/core/schedule.py): a run missed while no worker was up is
+    made once when one is back."""
+
+    __tablename__ = "scheduled_runs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_run_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_status: Mapped[str] = mapped_column(String(200), nullable=False, default="")

@@ -3,7 +3,7 @@ app.pages, its undo history and its published document); versions of a funnel an
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.assets.models import Asset
@@ -76,7 +76,10 @@ class FunnelStep(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
     settings: Mapped[dict] = mapped_column(JSONType, nullable=False, default=dict)
 
     funnel: Mapped[Funnel] = relationship(back_populates="steps")
-    page: Mapped["Page | None"] = relationship(back_populates="step", cascade="all, delete-orphan")
+    # The step's own page; the variant pages of its split tests (Page.is_variant) are not it.
+    page: Mapped["Page | None"] = relationship(
+        back_populates="step", cascade="all, delete-orphan",
+        primaryjoin="and_(FunnelStep.id == Page.step_id, Page.is_variant.is_(False))")
 
     @property
     def type_label(self) -> str:
@@ -91,10 +94,17 @@ class Page(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
     (app/funnels/publishing.py), None while the page is not published."""
 
     __tablename__ = "pages"
+    __table_args__ = (
+        unique_where("uq_pages_step", "step_id", where="NOT is_variant"),
+        Index("ix_pages_step_id", "step_id"),
+    )
     __url_param__ = "page_id"
 
     step_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("funnel_steps.id", ondelete="CASCADE"), unique=True, nullable=False)
+        Uuid, ForeignKey("funnel_steps.id", ondelete="CASCADE"), nullable=False)
+    # A variant of the step's page in a split test (SplitVariant.page): edited in the builder like any
+    # page, published with it, never the step's own page.
+    is_variant: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     funnel_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("funnels.id", ondelete="CASCADE"), index=True, nullable=False)
     title: Mapped[str] = mapped_column(String(TEXT_FIELDS["title"]), nullable=False, default="")
@@ -111,7 +121,8 @@ class Page(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
     published_revision: Mapped[int | None] = mapped_column(Integer)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    step: Mapped[FunnelStep] = relationship(back_populates="page")
+    step: Mapped[FunnelStep] = relationship(
+        back_populates="page", primaryjoin="FunnelStep.id == Page.step_id", foreign_keys=[step_id])
     og_image: Mapped[Asset | None] = relationship(foreign_keys=[og_image_id])
     favicon: Mapped[Asset | None] = relationship(foreign_keys=[favicon_id])
 
@@ -154,3 +165,51 @@ class FunnelTemplate(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
     funnel_type: Mapped[str] = mapped_column(String(20), nullable=False, default="other")
     snapshot: Mapped[dict] = mapped_column(JSONType, nullable=False, default=dict)
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
+
+
+SPLIT_TEST_STATUSES = ("running", "completed", "stopped")
+
+
+class SplitTest(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
+    """An A/B split test of one step: visitors of the step see one of the variants' pages, chosen at
+    random by weight and kept for that visitor (app/site: by their visitor cookie). One running test per
+    step. Results are computed by app/analytics from the exposures."""
+
+    __tablename__ = "split_tests"
+    __table_args__ = (unique_where("uq_split_tests_running_step", "step_id", where="status = 'running'"),)
+    __url_param__ = "test_id"
+
+    funnel_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("funnels.id", ondelete="CASCADE"), index=True, nullable=False)
+    step_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("funnel_steps.id", ondelete="CASCADE"), index=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="running")
+    # Visitors each variant needs before a winner may be declared (peeking early declares false winners).
+    min_sample: Mapped[int] = mapped_column(Integer, nullable=False, default=100)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    winner_variant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # one of its variants (no FK: a cycle)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
+
+    step: Mapped[FunnelStep] = relationship()
+    variants: Mapped[list["SplitVariant"]] = relationship(
+        back_populates="test", order_by="SplitVariant.position", cascade="all, delete-orphan",
+        foreign_keys="SplitVariant.test_id")
+
+
+class SplitVariant(UUIDPrimaryKey, TenantMixin, db.Model):
+    __tablename__ = "split_variants"
+    __url_param__ = "variant_id"
+
+    test_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("split_tests.id", ondelete="CASCADE"), index=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    is_control: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    page_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("pages.id", ondelete="CASCADE"), nullable=False)
+    weight: Mapped[int] = mapped_column(Integer, nullable=False)  # percent of the step's visitors
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    test: Mapped[SplitTest] = relationship(back_populates="variants", foreign_keys=[test_id])
+    page: Mapped[Page] = relationship()

@@ -186,6 +186,10 @@ class Order(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
     abandoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     receipt_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where the buyer came from, read from the tracker's cookies at checkout (analytics' revenue by source).
+    visitor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    session_id: Mapped[str | None] = mapped_column(String(100))
+    traffic_source: Mapped[str] = mapped_column(String(100), nullable=False, default="direct")
 
     items: Mapped[list["OrderItem"]] = relationship(back_populates="order", order_by="OrderItem.position",
                                                     cascade="all, delete-orphan")
