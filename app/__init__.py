@@ -86,10 +86,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.site import bp as site_bp
 
     csrf.exempt(api_bp)  # machines authenticate with API keys, not cookies
-    for blueprint in (auth_bp, dashboard_bp, crm_bp, funnels_bp, builder_bp, assets_bp, orders_bp, analytics_bp, site_bp,
-                      settings_bp,
-                      api_bp,
-                      docs_bp):
+    for blueprint in (auth_bp, dashboard_bp, crm_bp, funnels_bp, builder_bp, assets_bp, orders_bp, analytics_bp,
+                      site_bp, settings_bp, api_bp, docs_bp):
         app.register_blueprint(blueprint)
 
 

@@ -5,8 +5,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from app import create_app
-from app.extensions import db
 from app.analytics.models import is_partition
+from app.extensions import db
 
 
 def include_name(name, type_, parent_names):
