@@ -60,6 +60,8 @@ def load_config() -> dict:
         "FORM_TOKEN_MAX_AGE": _int("FORM_TOKEN_MAX_AGE", 24 * 3600),
         "FORM_EXPORT_TOKEN_MAX_AGE": _int("FORM_EXPORT_TOKEN_MAX_AGE", 365 * 24 * 3600),
         "FORM_RATE_LIMIT": os.environ.get("FORM_RATE_LIMIT", "10 per minute"),
+        # Tracked events a second from one IP address (POST /api/v1/analytics/track); 0 turns the limit off.
+        "ANALYTICS_RATE_LIMIT": _int("ANALYTICS_RATE_LIMIT", 100),
         "SITE_CACHE_SIZE": _int("SITE_CACHE_SIZE", 512),  # published responses kept in each process
         # 0: every site request asks Redis for the cache version (unpublish is exact); > 0: seconds to reuse it.
         "SITE_VERSION_TTL": float(os.environ.get("SITE_VERSION_TTL") or 0),

@@ -2,3 +2,11 @@
 from flask import Blueprint
 
 bp = Blueprint("analytics", __name__)
+
+
+@bp.record_once
+def _install_tracking(state) -> None:
+    """The track endpoint is a WSGI layer of its own (app/analytics/tracking.py), put in place with the blueprint."""
+    from app.analytics.tracking import install
+
+    install(state.app)
