@@ -31,7 +31,7 @@ from app.core import audit, events
 from app.core.db import utcnow
 from app.core.errors import ValidationError
 from app.extensions import db
-from app.funnels.models import Page
+from app.funnels.models import Page, SplitTest, SplitVariant
 from app.funnels.services import next_step
 from app.funnels.versions import page_snapshot
 from app.pages import tree as trees
@@ -357,12 +357,39 @@ def unpublish_page(account, page: Page, actor=None) -> Page:
     return page
 
 
+def running_variants(funnel) -> list[SplitVariant]:
+    """The variants (not the controls: those are the steps' own pages) of the funnel's running split tests,
+    with their pages. They are published with the funnel and served in place of their step's page
+    (app/site/serving.py), never at an address of their own."""
+    query = (select(SplitVariant).join(SplitTest, SplitTest.id == SplitVariant.test_id)
+             .where(SplitTest.funnel_id == funnel.id, SplitTest.status == "running", SplitVariant.is_control.is_(False))
+             .order_by(SplitTest.step_id, SplitVariant.position))
+    return list(db.session.execute(query).scalars())
+
+
+def publish_variant_pages(pages: list[Page]) -> list[Page]:
+    """Store the documents of split-test variant pages that pass the checks (the caller commits); those
+    that do not stay unpublished (the builder lists their problems). The pages stored are returned."""
+    stored = []
+    for page in pages:
+        if not problems(page):
+            _store_document(page)
+            stored.append(page)
+    return stored
+
+
 def funnel_problems(funnel) -> list[dict]:
-    """The problems of every step's page, each with the step's id and name."""
+    """The problems of every step's page, each with the step's id and name; and of the variant pages of the
+    funnel's running split tests (with the variant's name)."""
     found = []
     for step in funnel.steps:
         for problem in problems(step.page):
             found.append({**problem, "step_id": str(step.id), "step_name": step.name, "page_id": str(step.page.id)})
+    for variant in running_variants(funnel):
+        page = variant.page
+        for problem in problems(page):
+            found.append({**problem, "message": f"{variant.name} (split test variant): {problem['message']}",
+                          "step_id": str(page.step_id), "step_name": page.step.name, "page_id": str(page.id)})
     return found
 
 
@@ -375,12 +402,13 @@ def publish_funnel(account, funnel, actor=None):
         steps_count = f"{steps} step{'' if steps == 1 else 's'}"
         raise PublishRefused(found, f"Nothing was published: fix {problems_count} on {steps_count} first.")
     pages = [step.page for step in funnel.steps]
+    pages += [variant.page for variant in running_variants(funnel)]  # split-test variants go live with them
     for page in pages:
         _store_document(page)
     funnel.status = "published"
     funnel.published_at = utcnow()
     audit.record("funnel.published", funnel, f"Funnel {funnel.name} published", account=account, user=actor,
-                 details={"steps": len(pages)})
+                 details={"steps": len(funnel.steps)})
     db.session.commit()
     _after_change("page.published", account, pages)
     events.publish("funnel.published", account_id=account.id, funnel_id=funnel.id)
@@ -390,12 +418,15 @@ def publish_funnel(account, funnel, actor=None):
 def unpublish_funnel(account, funnel, actor=None):
     """Every page offline, the funnel back to draft."""
     pages = [step.page for step in funnel.steps if step.page is not None and step.page.is_published]
+    steps = len(pages)
+    pages += db.session.execute(select(Page).where(  # and every split-test variant page of the funnel
+        Page.funnel_id == funnel.id, Page.is_variant.is_(True), Page.published_html.is_not(None))).scalars().all()
     for page in pages:
         _clear_document(page)
     if funnel.status == "published":
         funnel.status = "draft"
     audit.record("funnel.unpublished", funnel, f"Funnel {funnel.name} unpublished", account=account, user=actor,
-                 details={"steps": len(pages)})
+                 details={"steps": steps})
     db.session.commit()
     _after_change("page.unpublished", account, pages)
     events.publish("funnel.unpublished", account_id=account.id, funnel_id=funnel.id)

@@ -3,7 +3,8 @@ process at once through one version value.
 
 Why a version and not per-key deletes: each gunicorn worker has its own in-process LRU, and a publish
 happens in one of them. Every change that can alter what the site answers (publish, unpublish, funnel
-status / slug / custom domain / deletion, step slug / order / deletion) sets a new random version in
+status / slug / custom domain / deletion, step slug / order / deletion, a split test started, ended or
+re-weighted) sets a new random version in
 Redis after its commit; each site request reads the version (one Redis GET, ~0.1 ms) and uses a cached
 entry only if it was filled under the same version. So an unpublish is effective on the very next
 request of every worker, with no time window. (SITE_VERSION_TTL > 0 trades that for throughput: each
@@ -38,6 +39,9 @@ WATCHED = {
     "Funnel": ("slug", "status", "custom_domain", "deleted_at"),
     "FunnelStep": ("slug", "position", "funnel_id"),
     "Page": ("published_html", "published_etag"),
+    # A split test's start, end and traffic split change which document a step's address answers.
+    "SplitTest": ("status", "step_id"),
+    "SplitVariant": ("weight", "page_id"),
 }
 
 
@@ -52,6 +56,7 @@ class Entry:
     refresh_at: float = float("inf")  # when its form tokens must be minted again (monotonic clock)
     version: str = ""
     extra: dict = field(default_factory=dict)
+    split: object | None = None  # a running split test's variants (app/site/serving.py Split), else None
 
 
 class SiteCache:
@@ -291,7 +296,8 @@ def _changed(obj) -> bool:
 def _alters_site(obj) -> bool:
     """Adding or deleting it changes some address's answer (a new slug, a page gone)."""
     kind = type(obj).__name__
-    return kind in ("Funnel", "FunnelStep") or (kind == "Page" and obj.published_html is not None)
+    return (kind in ("Funnel", "FunnelStep", "SplitTest", "SplitVariant")
+            or (kind == "Page" and obj.published_html is not None))
 
 
 def _after_flush(session, flush_context) -> None:

@@ -12,9 +12,12 @@ app. `SiteDispatcher` decides per request, before Flask does anything:
 """
 from __future__ import annotations
 
+import dataclasses
 import gzip
+import hashlib
 import logging
 import time
+import uuid
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -46,6 +49,8 @@ UNKNOWN = object()  # the cache version, not asked yet
 NOT_FOUND_KEY = ("", "404")  # no host is "": never an address's key
 GZIP_MIN_BYTES = 1024
 TOKEN_REFRESH_SECONDS = 3600  # cached pages with forms get new tokens hourly (tokens live 24 h)
+VISITOR_COOKIE = "lf_vid"  # the visitor's id (a UUID), set by the tracking script, or here on a split test
+VISITOR_COOKIE_ATTRIBUTES = "; Max-Age=63072000; Path=/; SameSite=Lax"  # two years
 
 
 # ---- hosts --------------------------------------------------------------------------------------------
@@ -107,14 +112,16 @@ def security_headers() -> list[tuple[str, str]]:
 
 
 def make_entry(status: int, body: bytes, etag: str = "", cache_control: str = PAGE_CACHE_CONTROL,
-               version: str = "", refresh_at: float = float("inf")) -> Entry:
-    """A response with every header computed once: plain and gzip'd bodies, and the 304's headers."""
+               version: str = "", refresh_at: float = float("inf"), vary_cookie: bool = False) -> Entry:
+    """A response with every header computed once: plain and gzip'd bodies, and the 304's headers.
+    `vary_cookie`: the answer depends on the visitor's cookie (a split test's variant)."""
     from http import HTTPStatus
 
     base = [("Content-Type", HTML_TYPE), ("Cache-Control", cache_control), *security_headers()]
     gzip_body = gzip.compress(body, 6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
-    if gzip_body is not None:
-        base.append(("Vary", "Accept-Encoding"))
+    vary = [name for name, wanted in (("Accept-Encoding", gzip_body is not None), ("Cookie", vary_cookie)) if wanted]
+    if vary:
+        base.append(("Vary", ", ".join(vary)))
     tagged = [("ETag", f'"{etag}"')] if etag else []
     entry = Entry(status=f"{status} {HTTPStatus(status).phrase}",
                   headers=base + tagged + [("Content-Length", str(len(body)))], body=body,
@@ -138,7 +145,10 @@ def _matches(if_none_match: str, etag: str) -> str:
 
 
 def choose(entry: Entry, environ) -> tuple[str, list, bytes]:
-    """(status, headers, body) for this request: 304, gzip'd or plain; no body for HEAD."""
+    """(status, headers, body) for this request: 304, gzip'd or plain; no body for HEAD. An address with a
+    running split test answers the visitor's variant (`choose_variant`)."""
+    if entry.split is not None:
+        return choose_variant(entry.split, environ)
     if entry.etag:
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         if if_none_match:
@@ -151,6 +161,86 @@ def choose(entry: Entry, environ) -> tuple[str, list, bytes]:
     else:
         status, headers, body = entry.status, entry.headers, entry.body
     return status, headers, b"" if environ.get("REQUEST_METHOD") == "HEAD" else body
+
+
+# ---- split tests ---------------------------------------------------------------------------------------
+# A step with a running split test: its address's cached entry holds every variant's response and the
+# cumulative weights (`Split`). Per request, the visitor's id (cookie lf_vid; made and set when missing or
+# not a UUID) and the test's id are hashed to a number in [0, 100) that falls in one variant's share: at
+# random by weight across visitors, the same variant for a visitor at every visit, in every process,
+# without storing anything. Each variant's response says `Vary: Cookie` and has an ETag of its own.
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    test_id: str
+    bounds: tuple[int, ...]  # cumulative weights: variant i takes [bounds[i-1], bounds[i]) of [0, total)
+    entries: tuple[Entry, ...]  # the variants' responses, in the same order
+    variant_ids: tuple[str, ...]
+
+    @property
+    def total(self) -> int:
+        return self.bounds[-1]
+
+
+def visitor_cookie(environ) -> str | None:
+    """The visitor id of the request's lf_vid cookie, normalised, or None when missing or not a UUID."""
+    header = environ.get("HTTP_COOKIE")
+    if not header or VISITOR_COOKIE not in header:
+        return None
+    for part in header.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == VISITOR_COOKIE:
+            try:
+                return str(uuid.UUID(value.strip().strip('"')))
+            except ValueError:
+                return None
+    return None
+
+
+def bucket(test_id: str, visitor_id: str) -> int:
+    """The visitor's place in [0, 100) for this test: a hash, uniform across visitors, fixed for one."""
+    digest = hashlib.blake2b(f"{test_id}:{visitor_id}".encode(), digest_size=8).digest()
+    return (int.from_bytes(digest, "big") * 100) >> 64
+
+
+def pick(split: Split, visitor_id: str) -> int:
+    """The index of the visitor's variant."""
+    place = bucket(split.test_id, visitor_id)
+    if split.total != 100:  # some variant is not published: the others share the traffic by their weights
+        place = place * split.total // 100
+    for index, bound in enumerate(split.bounds):
+        if place < bound:
+            return index
+    return len(split.bounds) - 1
+
+
+def _secure(environ) -> bool:
+    return environ.get("wsgi.url_scheme") == "https" or environ.get("HTTP_X_FORWARDED_PROTO", "").startswith("https")
+
+
+def choose_variant(split: Split, environ) -> tuple[str, list, bytes]:
+    """The visitor's variant's response; with a Set-Cookie of a new visitor id when they had none."""
+    visitor_id = visitor_cookie(environ)
+    new_visitor = visitor_id is None
+    if new_visitor:
+        visitor_id = str(uuid.uuid4())
+    status, headers, body = choose(split.entries[pick(split, visitor_id)], environ)
+    if new_visitor:
+        cookie = f"{VISITOR_COOKIE}={visitor_id}{VISITOR_COOKIE_ATTRIBUTES}" + ("; Secure" if _secure(environ) else "")
+        headers = [*headers, ("Set-Cookie", cookie)]
+    return status, headers, body
+
+
+def split_entry(control: Entry, test_id, variants: list[tuple[str, int, Entry]]) -> Entry:
+    """The address's entry for a running test: the control's, holding every variant's (id, weight, entry)."""
+    bounds, total = [], 0
+    for _, weight, _ in variants:
+        total += weight
+        bounds.append(total)
+    split = Split(test_id=str(test_id), bounds=tuple(bounds), entries=tuple(entry for _, _, entry in variants),
+                  variant_ids=tuple(str(variant_id) for variant_id, _, _ in variants))
+    refresh_at = min(entry.refresh_at for _, _, entry in variants)
+    return dataclasses.replace(control, split=split, refresh_at=refresh_at)
 
 
 # ---- the dispatcher -----------------------------------------------------------------------------------
@@ -216,7 +306,7 @@ def normal_path(path: str) -> str:
 # ---- the lookup (inside a Flask request: app context, database) ---------------------------------------
 
 def _page_query(kind: str, segments: list[str]):
-    from app.funnels.models import Funnel, FunnelStep, Page
+    from app.funnels.models import Funnel, FunnelStep, Page, SplitTest
     from app.funnels.slugs import SLUG_PATTERN
 
     if kind == "site":
@@ -231,16 +321,21 @@ def _page_query(kind: str, segments: list[str]):
         step_slug = segments[0] if segments else None
     if not all(SLUG_PATTERN.match(slug) for slug in segments):
         return None  # not a slug: no query
-    query = (select(Page.id, Page.published_html, Page.published_etag)
+    # The step's own page (a split test's variant pages have no address), and its running test if any.
+    running_test = (select(SplitTest.id).where(SplitTest.step_id == FunnelStep.id, SplitTest.status == "running")
+                    .correlate(FunnelStep).limit(1).scalar_subquery())
+    query = (select(Page.id, Page.published_html, Page.published_etag, running_test.label("test_id"))
              .join(FunnelStep, Page.step_id == FunnelStep.id).join(Funnel, FunnelStep.funnel_id == Funnel.id)
-             .where(funnel_condition, Funnel.deleted_at.is_(None), Funnel.status != "archived"))
+             .where(funnel_condition, Page.is_variant.is_(False), Funnel.deleted_at.is_(None),
+                    Funnel.status != "archived"))
     if step_slug is not None:
         return query.where(FunnelStep.slug == step_slug).limit(1)
     return query.order_by(FunnelStep.position).limit(1)  # the funnel's address is its first step
 
 
 def find_published(kind: str, path: str):
-    """(page id, stored document, stored etag) of the page live at this address, or None."""
+    """(page id, stored document, stored etag, running split test id or None) of the page live at this
+    address, or None."""
     from app.extensions import db
 
     query = _page_query(kind, [part for part in path.split("/") if part])
@@ -259,13 +354,44 @@ def fill_tokens(document: str, page_id: str, export: bool = False) -> str:
     return FORM_TOKEN_SLOT.sub(lambda match: mint_token(page_id, match[1], export=export), document)
 
 
-def page_entry(page_id, stored: str, stored_etag: str, version: str = "") -> Entry:
+def page_entry(page_id, stored: str, stored_etag: str, version: str = "", variant_id=None) -> Entry:
+    """The response of a published page. `variant_id`: the page is served as this variant of a running
+    split test (the tracker's script tag carries it as data-variant): its answer varies with the visitor's
+    cookie and its ETag is its own."""
     document = visible_document(stored)
     if FORM_TOKEN_SLOT.search(document):
         body = fill_tokens(document, str(page_id)).encode("utf-8")
-        return make_entry(200, body, etag_of(body), version=version,
-                          refresh_at=time.monotonic() + TOKEN_REFRESH_SECONDS)
-    return make_entry(200, document.encode("utf-8"), stored_etag or etag_of(document), version=version)
+        etag, refresh_at = etag_of(body), time.monotonic() + TOKEN_REFRESH_SECONDS
+    else:
+        body, etag, refresh_at = document.encode("utf-8"), stored_etag or etag_of(document), float("inf")
+    if variant_id:
+        etag = etag_of(body + f":{variant_id}".encode())
+    return make_entry(200, body, etag, version=version, refresh_at=refresh_at, vary_cookie=bool(variant_id))
+
+
+def split_test_entry(row, version: str = "") -> Entry:
+    """The entry of an address whose step has a running split test (row: find_published's): every
+    published variant's response and weight. A variant whose page is not published is left out (the others
+    share its traffic by their weights; the test's page says so)."""
+    from app.extensions import db
+    from app.funnels.models import Page, SplitVariant
+
+    variants = db.session.execute(
+        select(SplitVariant.id, SplitVariant.weight, SplitVariant.page_id, Page.published_html, Page.published_etag)
+        .join(Page, Page.id == SplitVariant.page_id).where(SplitVariant.test_id == row.test_id)
+        .order_by(SplitVariant.position)).all()
+    served = []
+    for variant in variants:
+        stored, stored_etag = variant.published_html, variant.published_etag
+        if variant.page_id == row.id:  # the control: the step's page as just read
+            stored, stored_etag = row.published_html, row.published_etag
+        if stored is None or variant.weight <= 0:
+            continue
+        served.append((variant.id, variant.weight,
+                       page_entry(variant.page_id, stored, stored_etag, version, variant_id=variant.id)))
+    if not served:
+        return page_entry(row.id, row.published_html, row.published_etag, version)
+    return split_entry(served[0][2], row.test_id, served)
 
 
 ERRORS = {
@@ -306,7 +432,10 @@ def entry_for(kind: str, path: str, version: str | None) -> Entry:
             entry = not_found_entry(version or "")
             cache.put(NOT_FOUND_KEY, entry)
         return entry
-    entry = page_entry(row.id, row.published_html, row.published_etag, version or "")
+    if row.test_id is not None:
+        entry = split_test_entry(row, version or "")
+    else:
+        entry = page_entry(row.id, row.published_html, row.published_etag, version or "")
     cache.put(key, entry)
     return entry
 
