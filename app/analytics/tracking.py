@@ -90,19 +90,21 @@ class FunnelDirectory:
         from app.extensions import db
         from app.funnels.models import Funnel, FunnelStep, Page, SplitTest, SplitVariant
 
+        funnel = uuid.UUID(funnel_id)
         with self.app.app_context():
             row = db.session.execute(
-                select(Funnel.account_id, Funnel.custom_domain, Account.analytics_ip_mode, Account.analytics_respect_dnt)
+                select(Funnel.account_id, Funnel.custom_domain, Account.analytics_ip_mode,
+                       Account.analytics_respect_dnt)
                 .join(Account, Account.id == Funnel.account_id)
-                .where(Funnel.id == uuid.UUID(funnel_id), Funnel.deleted_at.is_(None))).first()
+                .where(Funnel.id == funnel, Funnel.deleted_at.is_(None))).first()
             if row is None:
                 return None
             pages = db.session.execute(select(Page.id, Page.step_id).join(FunnelStep, FunnelStep.id == Page.step_id)
-                                       .where(FunnelStep.funnel_id == uuid.UUID(funnel_id))).all()
+                                       .where(FunnelStep.funnel_id == funnel)).all()
             variants = db.session.execute(select(SplitVariant.id, SplitTest.step_id)
                                           .join(SplitTest, SplitTest.id == SplitVariant.test_id)
-                                          .where(SplitTest.funnel_id == uuid.UUID(funnel_id))).all()
-            steps = db.session.execute(select(FunnelStep.id).where(FunnelStep.funnel_id == uuid.UUID(funnel_id))).scalars()
+                                          .where(SplitTest.funnel_id == funnel)).all()
+            steps = db.session.execute(select(FunnelStep.id).where(FunnelStep.funnel_id == funnel)).scalars()
             return FunnelInfo(account_id=str(row.account_id), custom_domain=row.custom_domain,
                               step_of_page={str(p): str(s) for p, s in pages},
                               variants={str(v): str(s) for v, s in variants}, ip_mode=row.analytics_ip_mode,
@@ -223,7 +225,8 @@ def validate(event, info_of, now: datetime, own_hosts: set[str], origin_host: st
     return {
         "account_id": info.account_id, "funnel_id": funnel_id, "event_type": kind, "visitor_id": visitor_id,
         "session_id": session_id, "page_id": ids["page_id"], "step_id": step_id,
-        "previous_step_id": ids["previous_step_id"], "next_step_id": ids["next_step_id"] if kind == "step_exit" else None,
+        "previous_step_id": ids["previous_step_id"],
+        "next_step_id": ids["next_step_id"] if kind == "step_exit" else None,
         "variant_id": ids["variant_id"], "exit_outcome": outcome if kind == "step_exit" else None,
         "conversion_type": conversion_type if kind == "conversion" else None, "value_cents": value,
         "conversion_goal_id": ids["conversion_goal_id"], "url": _text(event, "url"),
