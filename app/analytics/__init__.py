@@ -10,3 +10,6 @@ def _install_tracking(state) -> None:
     from app.analytics.tracking import install
 
     install(state.app)
+
+
+from app.analytics import abtests  # noqa: E402,F401 (registers the split-test results with app.funnels.splittests)
