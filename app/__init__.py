@@ -33,6 +33,10 @@ def create_app(config: dict | None = None) -> Flask:
     from app.site.serving import install as install_site
 
     install_site(app)  # published pages: host dispatch in front of Flask (app/site/serving.py)
+    _load_tasks()
+    from app.core import schedule
+
+    schedule.init_app(app)  # without Redis, the web process runs the schedules (app/core/schedule.py)
     from app.cli import register_cli
 
     register_cli(app)
@@ -89,6 +93,16 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (auth_bp, dashboard_bp, crm_bp, funnels_bp, builder_bp, assets_bp, orders_bp, analytics_bp,
                       site_bp, settings_bp, api_bp, docs_bp):
         app.register_blueprint(blueprint)
+
+
+def _load_tasks() -> None:
+    """Import every domain's tasks.py: the schedules they register (app.core.schedule) and the events they
+    subscribe to are then known in every process, the worker's included."""
+    import importlib
+    from pathlib import Path
+
+    for tasks_file in sorted(Path(__file__).parent.glob("*/tasks.py")):
+        importlib.import_module(f"app.{tasks_file.parent.name}.tasks")
 
 
 def _register_request_hooks(app: Flask) -> None:

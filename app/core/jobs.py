@@ -150,6 +150,28 @@ def progress(job_id: str, percent: int, message: str = "") -> None:
     db.session.commit()
 
 
+def remove_expired_results(now=None) -> int:
+    """Delete the files of job results past their 24 hours (or of finished jobs older than that, which
+    never had an expiry) and forget their paths: their download links then answer 410. Returns how many."""
+    from pathlib import Path
+
+    from sqlalchemy import and_, or_, select
+
+    now = now or utcnow()
+    expired = db.session.execute(select(Job).where(Job.result_path.is_not(None), or_(
+        Job.expires_at <= now, and_(Job.expires_at.is_(None), Job.finished_at <= now - RESULT_LIFETIME))
+    ).with_for_update(skip_locked=True).limit(1000)).scalars().all()
+    for job in expired:
+        try:
+            Path(job.result_path).unlink(missing_ok=True)
+        except OSError:
+            log.warning("expired job result not deleted", extra={"job": str(job.id), "path": job.result_path})
+            continue
+        job.result_path = None
+    db.session.commit()
+    return len(expired)
+
+
 def run_worker(burst: bool = False) -> None:
     """Process the queue in this process (the app context is the CLI's); RQ's scheduler included."""
     from rq import SimpleWorker

@@ -3,7 +3,9 @@ service, and is safe to run twice."""
 import uuid
 
 from app.auth.models import Account, User
+from app.core.schedule import scheduled
 from app.crm.models import ContactImport
+from app.crm.services import contacts
 from app.crm.services.imports import job as import_job
 from app.extensions import db
 
@@ -17,3 +19,9 @@ def run_import(job_id: str | None, import_id: str) -> dict:
     account = db.session.get(Account, upload.account_id)
     actor = db.session.get(User, upload.created_by_id) if upload.created_by_id else None
     return import_job.run(account, upload, actor, job_id)
+
+
+@scheduled("crm-purge-deleted", "0 3 * * *")
+def purge_deleted() -> dict:
+    """Remove contacts deleted more than 30 days ago, in every workspace (daily at 03:00 UTC)."""
+    return {"message": f"{contacts.purge_deleted():,} deleted contacts removed."}

@@ -7,6 +7,7 @@ from flask import current_app
 from app.auth.models import Account
 from app.core import jobs
 from app.core.db import utcnow
+from app.core.schedule import scheduled
 from app.dashboard import services
 from app.extensions import db
 
@@ -25,3 +26,9 @@ def export_activity_csv(job_id: str, account_id: str, user_id: str | None, actio
     with path.open("w", newline="", encoding="utf-8") as handle:
         total = services.write_activity_csv(account, user_id, action, handle, report)
     return {"path": str(path), "name": f"activity-{utcnow():%Y-%m-%d}.csv", "message": f"{total:,} rows exported."}
+
+
+@scheduled("exports-cleanup", "15 * * * *")
+def remove_expired_exports() -> dict:
+    """Delete the files of exports (every job result) past their 24 hours; their links then answer 410."""
+    return {"message": f"{jobs.remove_expired_results():,} expired export files deleted."}

@@ -8,8 +8,9 @@ from flask import current_app
 from app.auth.models import Account
 from app.core import events, jobs
 from app.core.db import utcnow
+from app.core.schedule import scheduled
 from app.extensions import db
-from app.orders.services import backoffice
+from app.orders.services import backoffice, orders
 
 EXPORT_FORMATS = ("csv", "xlsx")
 
@@ -60,3 +61,9 @@ def handle_stripe_event(event_id: str) -> None:
     from app.orders.services import webhooks
 
     webhooks.process(event_id)
+
+
+@scheduled("orders-abandon", "*/10 * * * *")
+def abandon_stale_checkouts() -> dict:
+    """Mark checkouts unpaid for CHECKOUT_ABANDON_MINUTES as abandoned (every 10 minutes)."""
+    return {"message": f"{orders.abandon_stale():,} checkouts marked abandoned."}

@@ -171,8 +171,8 @@ def test_background_jobs_are_functions_of_tasks_modules():
     """What core.jobs.enqueue runs is a function of a domain's tasks.py (take ids, load, call a service)."""
     wrong, seen = [], 0
     for path in _sources():
-        if path.parts[-2:] == ("core", "jobs.py"):
-            continue
+        if path.parts[-2:] in (("core", "jobs.py"), ("core", "schedule.py")):
+            continue  # the queue itself, and the scheduler, which enqueues what tasks.py modules registered
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "enqueue":
                 seen += 1

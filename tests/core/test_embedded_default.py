@@ -50,7 +50,22 @@ def test_embedded_app_migrates_seeds_serves_and_runs_jobs(tmp_path):
         download.close()
         client.post("/forgot-password", data={"email": DEMO_EMAIL})
         assert list((tmp_path / "outbox").glob("*.eml"))
+        assert "schedule_ticker" in app.extensions  # no worker: the web process runs the scheduled work
+        with app.app_context():
+            from app.core import schedule
+            from app.core.models import ScheduledRun
+
+            def all_started():
+                db.session.expire_all()
+                return len(db.session.query(ScheduledRun).all()) == len(schedule.REGISTRY)
+
+            deadline = time.monotonic() + 10
+            while not all_started() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert all_started()
     finally:
+        if "schedule_ticker" in app.extensions:
+            app.extensions["schedule_ticker"].set()  # stop its thread
         with app.app_context():
             db.engine.dispose()
 
