@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -286,12 +286,17 @@ def _record_exposures(rows: list[dict]) -> None:
                     "value_cents": 0}
         if exposures:
             db.session.execute(_insert(Exposure).on_conflict_do_nothing(), list(exposures.values()))
-    for row in converting:
-        running = select(SplitTest.id).where(SplitTest.funnel_id == row["funnel_id"], SplitTest.status == "running")
-        db.session.execute(
-            update(Exposure).where(Exposure.visitor_id == row["visitor_id"], Exposure.test_id.in_(running),
-                                   Exposure.first_seen_at <= row["created_at"])
-            .values(conversions=Exposure.conversions + 1, value_cents=Exposure.value_cents + (row["value_cents"] or 0)))
+    if not converting:
+        return
+    tested = set(db.session.execute(select(SplitTest.funnel_id).where(
+        SplitTest.funnel_id.in_({row["funnel_id"] for row in converting}), SplitTest.status == "running")).scalars())
+    credits = [{"visitor": row["visitor_id"], "funnel": row["funnel_id"], "at": row["created_at"],
+                "value": row["value_cents"] or 0} for row in converting if row["funnel_id"] in tested]
+    if credits:  # one statement, executed for each conversion in a pipeline
+        db.session.execute(text(
+            "UPDATE analytics_ab_exposures SET conversions = conversions + 1, value_cents = value_cents + :value "
+            "WHERE visitor_id = :visitor AND first_seen_at <= :at AND test_id IN "
+            "(SELECT id FROM split_tests WHERE funnel_id = :funnel AND status = 'running')"), credits)
 
 
 def _zones(account_ids) -> dict:
