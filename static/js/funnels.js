@@ -1,6 +1,7 @@
 // Funnel pages: the live preview of a funnel's or step's public address while its name or slug is typed,
-// and the scaled preview frames of the versions pages. Dragging the steps into order is app.js's sortable
-// behaviour (data-sortable on the list). No inline scripts (CSP).
+// the total of a new split test's traffic shares, and the scaled preview frames of the versions pages.
+// Dragging the steps into order is app.js's sortable behaviour (data-sortable on the list). No inline
+// scripts (CSP).
 (function () {
   "use strict";
 
@@ -45,7 +46,27 @@
     box.classList.add("is-scaled");
   }
 
+  // A new split test: the total of the traffic shares while they are typed (the server checks it too).
+  function updateSplitTotal(form) {
+    var total = 0, bad = false;
+    form.querySelectorAll("[data-split-weight]").forEach(function (input) {
+      var text = input.value.trim().replace(/%$/, "");
+      if (!text) return;
+      if (!/^\d+$/.test(text)) { bad = true; return; }
+      total += parseInt(text, 10);
+    });
+    var line = form.querySelector("[data-split-total]");
+    if (!line) return;
+    line.querySelector("[data-split-sum]").textContent = bad ? "?" : String(total);
+    var off = bad || total !== 100;
+    line.classList.toggle("is-off", off);
+    line.querySelector("[data-split-note]").textContent = bad ? "— use whole numbers" :
+      (total > 100 ? "— " + (total - 100) + "% too many: it must be 100%" :
+       (total < 100 ? "— " + (100 - total) + "% left to share: it must be 100%" : "✓"));
+  }
+
   function init() {
+    document.querySelectorAll("[data-split-form]").forEach(updateSplitTotal);
     document.querySelectorAll("[data-slug-preview]").forEach(function (preview) {
       if (preview.dataset.wired) return;
       preview.dataset.wired = "1";
@@ -72,6 +93,9 @@
     }
   }
 
+  document.addEventListener("input", function (event) {
+    if (event.target.matches("[data-split-weight]")) updateSplitTotal(event.target.closest("[data-split-form]"));
+  });
   document.addEventListener("htmx:load", init);
   window.leadforgeFunnels = { init: init, slugify: slugify };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

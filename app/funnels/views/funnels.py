@@ -15,7 +15,7 @@ from app.core.roles import role_required
 from app.core.tenancy import current_account
 from app.core.web import redirect_to, render, wants_fragment
 from app.extensions import db
-from app.funnels import bp, publishing, services, versions
+from app.funnels import bp, publishing, services, splittests, versions
 from app.funnels.forms import FunnelForm, FunnelSettingsForm, StepForm
 from app.funnels.models import FUNNEL_STATUSES, FUNNEL_TYPES, STEP_TYPES, Funnel, FunnelStep
 
@@ -96,7 +96,8 @@ def _detail_context(funnel: Funnel, step_form=None, **extra) -> dict:
         .options(selectinload(FunnelStep.page)).order_by(FunnelStep.position, FunnelStep.created_at)
     ).scalars().all()
     context = {"funnel": funnel, "steps": steps, "step_form": step_form or StepForm(formdata=None),
-               "problems": [], "notice": None, "step_error": None}
+               "problems": [], "notice": None, "step_error": None,
+               "split_tests": splittests.running_tests(current_account(), funnel)}
     context.update(extra)
     return context
 
@@ -196,8 +197,7 @@ def _problems_by_step(funnel: Funnel, problems: list) -> list[dict]:
             base = builder_url(page)
             groups.append({"step": step, "builder": base, "sources": items, "items": [
                 {"message": item.get("message") or "A problem on this page.",
-                 "link": f"{base}?element={item['element_id']}" if item.get("element_id") else base}
-                for item in items]})
+                 "link": _problem_link(item, page, base)} for item in items]})
     placed = {id(item) for group in groups for item in group.get("sources", [])}
     rest = [problem for problem in problems if id(problem) not in placed]
     if rest:  # problems that name no step of this funnel: listed all the same
@@ -205,6 +205,13 @@ def _problems_by_step(funnel: Funnel, problems: list) -> list[dict]:
             {"message": (p.get("message") if isinstance(p, dict) else str(p)) or "A problem.", "link": None}
             for p in rest]})
     return groups
+
+
+def _problem_link(item: dict, page, base: str) -> str:
+    """The builder at the element at fault, on the page it is on (the step's, or a split-test variant's)."""
+    if item.get("page_id") and page is not None and str(item["page_id"]) != str(page.id):
+        base = url_for("builder.editor", page_id=item["page_id"])
+    return f"{base}?element={item['element_id']}" if item.get("element_id") else base
 
 
 @bp.route("/funnels/<uuid:funnel_id>/unpublish", methods=["POST"])
