@@ -94,7 +94,7 @@ def _read_day(raw, field: str, zone_name: str) -> date | None:
             day = date.fromisoformat(text)
     except (ValueError, OverflowError):
         raise PeriodError(f"{field} is not a date: use ISO 8601, like 2026-03-01.", field=field) from None
-    if not dates.in_range(day - timedelta(days=1)) or not dates.in_range(day + timedelta(days=1)):
+    if not dates.in_range(day):
         raise PeriodError(f"{field}: use a date {dates.RANGE_TEXT}.", field=field)
     return day
 

@@ -10,7 +10,9 @@ from datetime import UTC, datetime, time, timedelta
 
 from app.analytics import ingest
 from app.core import dates
+from app.extensions import db
 from app.funnels import services as funnels
+from tests import factories
 
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
           "Version/17.0 Mobile/15E148 Safari/604.1")
@@ -94,3 +96,29 @@ def known_traffic(funnel, at=None) -> dict:
     rows += path_rows(funnel, a, at + timedelta(days=1), 1, new=False, leave="close")
     ingest.ingest_events(rows)
     return {"at": at, "rows": rows, "visitors": VISITORS}
+
+
+def known_orders(account, funnel, other_funnel, at) -> dict:
+    """Orders of the funnel and around it, for the revenue figures:
+
+    - paid, 5,000 cents of "Course" on the order form, from google, made at `at` (visitor A);
+    - partially refunded: 2,000 of "Course lite" and a 700 bump "Swipe file" refunded, from facebook, at `at`;
+    - left out: a pending order, a paid order of another funnel, one made 40 days before, one in euros.
+    Gross 7,700, refunded 700, net 7,000; on the order form: 2 orders."""
+    course, course_price = factories.make_product(account, "Course", 5000)
+    lite, lite_price = factories.make_product(account, "Course lite", 2000)
+    swipe, swipe_price = factories.make_product(account, "Swipe file", 700)
+    _, euro_price = factories.make_product(account, "Kurs", 3000, currency="eur")
+    order_form = funnel.steps[1]
+    first = factories.make_order(account, [(course_price, "main")], funnel_id=funnel.id, created_at=at)
+    first.traffic_source, first.step_id, first.visitor_id = "google", order_form.id, VISITORS[0]
+    second = factories.make_order(account, [(lite_price, "main"), (swipe_price, "bump")], funnel_id=funnel.id,
+                                  created_at=at + timedelta(minutes=5))
+    second.traffic_source, second.step_id, second.visitor_id = "facebook", order_form.id, VISITORS[1]
+    second.status, second.refunded_cents, second.items[1].refunded_cents = "partially_refunded", 700, 700
+    factories.make_order(account, [(course_price, "main")], status="pending", funnel_id=funnel.id, created_at=at)
+    factories.make_order(account, [(course_price, "main")], funnel_id=other_funnel.id, created_at=at)
+    factories.make_order(account, [(course_price, "main")], funnel_id=funnel.id, created_at=at - timedelta(days=40))
+    factories.make_order(account, [(euro_price, "main")], funnel_id=funnel.id, created_at=at)
+    db.session.commit()
+    return {"products": {"course": course.id, "lite": lite.id, "swipe": swipe.id}, "orders": [first, second]}
