@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select, text
+from sqlalchemy import Uuid, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -33,10 +33,12 @@ from app.analytics.models import (
 )
 from app.analytics.useragents import describe
 from app.auth.models import Account
+from app.core.db import UTCDateTime
 from app.extensions import db
 from app.funnels.models import SplitTest, SplitVariant
 
 log = logging.getLogger(__name__)
+NO_TEXT = str(NO_ID)
 
 BUFFER_KEY = "analytics:buffer"
 DRAIN_LOCK_KEY = "analytics:drain-lock"
@@ -63,20 +65,25 @@ def time_bucket(seconds: int) -> int:
 
 # ---- rows ---------------------------------------------------------------------------------------------
 
-def _uuid(value):
-    if value is None or value == "" or isinstance(value, uuid.UUID):
-        return value or None
-    return uuid.UUID(str(value))
+def _id_text(value) -> str | None:
+    """Ids travel as canonical UUID text (what the endpoint sends): keys of the rollups, and COPY's input."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value if len(value) == 36 and value.islower() else str(uuid.UUID(str(value)))
 
 
 def _prepare(row: dict) -> dict:
     """A complete events-table row from what the endpoint, the generator or a job gives."""
     prepared = {column: row.get(column) for column in EVENT_COLUMNS}
     for column in UUID_COLUMNS:
-        prepared[column] = _uuid(prepared[column])
-    prepared["metadata"] = dict(row.get("metadata") or {})
+        if prepared[column] is not None:
+            prepared[column] = _id_text(prepared[column])
+    metadata = row.get("metadata") or {}
     if row.get("exit_reason"):
-        prepared["metadata"]["exit_reason"] = str(row["exit_reason"])[:40]
+        metadata = {**metadata, "exit_reason": str(row["exit_reason"])[:40]}
+    prepared["metadata"] = metadata
     created_at = row.get("created_at") or datetime.now(UTC)
     if isinstance(created_at, str):
         created_at = datetime.fromisoformat(created_at)
@@ -107,8 +114,8 @@ class Batch:
 
     def add(self, row: dict) -> None:
         account, funnel = row["account_id"], row["funnel_id"]
-        step = row["step_id"] or NO_ID
-        variant = row["variant_id"] or NO_ID
+        step = row["step_id"] or NO_TEXT
+        variant = row["variant_id"] or NO_TEXT
         moment = row["created_at"]
         hour_key = (funnel, step, variant, moment.replace(minute=0, second=0, microsecond=0))
         day = moment.astimezone(self.zones.get(account, UTC)).date()
@@ -117,7 +124,7 @@ class Batch:
         kind = row["event_type"]
         visitor = row["visitor_id"]
         if visitor is not None:
-            self._seen(account, funnel, NO_ID, day, visitor)
+            self._seen(account, funnel, NO_TEXT, day, visitor)
         if kind == "page_view":
             counters["page_views"] += 1
             if row["_session_start"]:
@@ -127,7 +134,7 @@ class Batch:
             counters["entries"] += 1
             if visitor is not None:
                 self._seen(account, funnel, step, day, visitor)
-                if variant != NO_ID:
+                if variant != NO_TEXT:
                     self._seen(account, funnel, variant, day, visitor)
             for dimension, value in self._visitor_values(row):
                 self._dimension(account, funnel, step, day, dimension, value)["entries"] += 1
@@ -211,7 +218,8 @@ def _store_events(rows: list[dict]) -> None:
                                 for c in EVENT_COLUMNS])
     else:
         db.session.execute(AnalyticsEvent.__table__.insert(),
-                           [{c: row[c] for c in EVENT_COLUMNS} for row in rows])
+                           [{c: uuid.UUID(row[c]) if c in UUID_COLUMNS and row[c] else row[c] for c in EVENT_COLUMNS}
+                            for row in rows])
 
 
 def _drop_counted_purchases(rows: list[dict]) -> list[dict]:
@@ -252,16 +260,17 @@ def _merge_sketches(visitors: dict) -> None:
     for (funnel, day), scopes in stored.items():
         for scope, raw in db.session.execute(
                 select(UniqueSketch.scope_id, UniqueSketch.registers).where(
-                    UniqueSketch.funnel_id == funnel, UniqueSketch.day == day, UniqueSketch.scope_id.in_(scopes))):
-            existing[(funnel, scope, day)] = raw
+                    UniqueSketch.funnel_id == uuid.UUID(funnel), UniqueSketch.day == day,
+                    UniqueSketch.scope_id.in_([uuid.UUID(scope) for scope in scopes]))):
+            existing[(funnel, str(scope), day)] = raw
     rows = []
     for (account, funnel, scope, day), hashes in visitors.items():
         sketch = sketches.Sketch()
         if (funnel, scope, day) in existing:
             sketch.add_stored(existing[(funnel, scope, day)])
         sketch.add_hashes(hashes)
-        rows.append({"account_id": account, "funnel_id": funnel, "scope_id": scope, "day": day,
-                     "registers": sketch.to_bytes()})
+        rows.append({"account_id": uuid.UUID(account), "funnel_id": uuid.UUID(funnel), "scope_id": uuid.UUID(scope),
+                     "day": day, "registers": sketch.to_bytes()})
     statement = _insert(UniqueSketch)
     statement = statement.on_conflict_do_update(index_elements=["funnel_id", "scope_id", "day"],
                                                 set_={"registers": statement.excluded.registers})
@@ -273,40 +282,45 @@ def _record_exposures(rows: list[dict]) -> None:
     variant_ids = {row["variant_id"] for row in rows if row["variant_id"] and row["event_type"] == "step_entry"}
     converting = [row for row in rows if row["event_type"] == "conversion" and row["visitor_id"]]
     if variant_ids:
-        tests = dict(db.session.execute(
+        tests = {str(variant): test for variant, test in db.session.execute(
             select(SplitVariant.id, SplitVariant.test_id).join(SplitTest, SplitTest.id == SplitVariant.test_id)
-            .where(SplitVariant.id.in_(variant_ids), SplitTest.status == "running")).all())
+            .where(SplitVariant.id.in_([uuid.UUID(v) for v in variant_ids]), SplitTest.status == "running"))}
         exposures = {}
         for row in rows:
             test_id = tests.get(row["variant_id"]) if row["event_type"] == "step_entry" else None
             if test_id and row["visitor_id"] and (test_id, row["visitor_id"]) not in exposures:
                 exposures[(test_id, row["visitor_id"])] = {
-                    "test_id": test_id, "visitor_id": row["visitor_id"], "variant_id": row["variant_id"],
-                    "account_id": row["account_id"], "first_seen_at": row["created_at"], "conversions": 0,
-                    "value_cents": 0}
+                    "test_id": test_id, "visitor_id": uuid.UUID(row["visitor_id"]),
+                    "variant_id": uuid.UUID(row["variant_id"]), "account_id": uuid.UUID(row["account_id"]),
+                    "first_seen_at": row["created_at"], "conversions": 0, "value_cents": 0}
         if exposures:
             db.session.execute(_insert(Exposure).on_conflict_do_nothing(), list(exposures.values()))
     if not converting:
         return
-    tested = set(db.session.execute(select(SplitTest.funnel_id).where(
-        SplitTest.funnel_id.in_({row["funnel_id"] for row in converting}), SplitTest.status == "running")).scalars())
-    credits = [{"visitor": row["visitor_id"], "funnel": row["funnel_id"], "at": row["created_at"],
-                "value": row["value_cents"] or 0} for row in converting if row["funnel_id"] in tested]
+    tested = {str(funnel) for funnel in db.session.execute(select(SplitTest.funnel_id).where(
+        SplitTest.funnel_id.in_({uuid.UUID(row["funnel_id"]) for row in converting}),
+        SplitTest.status == "running")).scalars()}
+    credits = [{"visitor": uuid.UUID(row["visitor_id"]), "funnel": uuid.UUID(row["funnel_id"]),
+                "at": row["created_at"], "value": row["value_cents"] or 0}
+               for row in converting if row["funnel_id"] in tested]
     if credits:  # one statement, executed for each conversion in a pipeline
         db.session.execute(text(
             "UPDATE analytics_ab_exposures SET conversions = conversions + 1, value_cents = value_cents + :value "
             "WHERE visitor_id = :visitor AND first_seen_at <= :at AND test_id IN "
-            "(SELECT id FROM split_tests WHERE funnel_id = :funnel AND status = 'running')"), credits)
+            "(SELECT id FROM split_tests WHERE funnel_id = :funnel AND status = 'running')").bindparams(
+            bindparam("visitor", type_=Uuid), bindparam("funnel", type_=Uuid),
+            bindparam("at", type_=UTCDateTime)), credits)
 
 
 def _zones(account_ids) -> dict:
-    rows = db.session.execute(select(Account.id, Account.timezone).where(Account.id.in_(set(account_ids))))
+    ids = {uuid.UUID(account_id) for account_id in set(account_ids)}
+    rows = db.session.execute(select(Account.id, Account.timezone).where(Account.id.in_(ids)))
     zones = {}
     for account_id, name in rows:
         try:
-            zones[account_id] = ZoneInfo(name or "UTC")
+            zones[str(account_id)] = ZoneInfo(name or "UTC")
         except (KeyError, ValueError):
-            zones[account_id] = ZoneInfo("UTC")
+            zones[str(account_id)] = ZoneInfo("UTC")
     return zones
 
 
@@ -326,12 +340,14 @@ def ingest_events(rows: list[dict], commit: bool = True) -> int:
     batch = Batch(_zones(row["account_id"] for row in prepared))
     for row in prepared:
         batch.add(row)
+    as_id = uuid.UUID
     _upsert_counters(StepHour, ["funnel_id", "step_id", "variant_id", "hour"], STEP_COUNTERS,
-                     [{"funnel_id": f, "step_id": s, "variant_id": v, "hour": h, "account_id": batch.accounts[key],
-                       **counters} for key, counters in batch.hours.items() for (f, s, v, h) in [key]])
+                     [{"funnel_id": as_id(f), "step_id": as_id(s), "variant_id": as_id(v), "hour": h,
+                       "account_id": as_id(batch.accounts[key]), **counters}
+                      for key, counters in batch.hours.items() for (f, s, v, h) in [key]])
     _upsert_counters(DimensionDay, ["funnel_id", "step_id", "day", "dimension", "value"], DIMENSION_COUNTERS,
-                     [{"funnel_id": f, "step_id": s, "day": d, "dimension": dim, "value": val,
-                       "account_id": batch.accounts[key], **counters}
+                     [{"funnel_id": as_id(f), "step_id": as_id(s), "day": d, "dimension": dim, "value": val,
+                       "account_id": as_id(batch.accounts[key]), **counters}
                       for key, counters in batch.dimensions.items() for (f, s, d, dim, val) in [key]])
     _merge_sketches(batch.visitors)
     _record_exposures(prepared)

@@ -27,8 +27,9 @@ _ALPHA = 0.7213 / (1 + 1.079 / REGISTERS)
 
 
 def visitor_hash(visitor_id) -> int:
-    raw = visitor_id.bytes if isinstance(visitor_id, uuid.UUID) else uuid.UUID(str(visitor_id)).bytes
-    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big")
+    """64 bits of the visitor id's canonical text (a UUID object and its text hash alike)."""
+    text = visitor_id if isinstance(visitor_id, str) else str(visitor_id)
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
 
 def _registers_of(hashes: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -113,11 +114,17 @@ class FunnelDirectory:
 
 # ---- one event ----------------------------------------------------------------------------------------
 
+CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _uuid_text(value, name: str, required: bool = False) -> str | None:
+    """The UUID in its canonical text (lower case, dashes): what every table and sketch keys on."""
     if value is None or value == "":
         if required:
             raise Invalid(f"{name} is required")
         return None
+    if isinstance(value, str) and CANONICAL_UUID.fullmatch(value):
+        return value
     try:
         return str(uuid.UUID(str(value)))
     except (ValueError, AttributeError, TypeError):
@@ -216,7 +223,7 @@ def validate(event, info_of, now: datetime, own_hosts: set[str], origin_host: st
     metadata = event.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise Invalid("metadata must be an object")
-    if len(json.dumps(metadata, separators=(",", ":"))) > MAX_METADATA:
+    if metadata and len(json.dumps(metadata, separators=(",", ":"))) > MAX_METADATA:
         raise Invalid(f"metadata is larger than {MAX_METADATA} bytes")
     seconds = event.get("time_on_step_seconds")
     if seconds is not None and (not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0):

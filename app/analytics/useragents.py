@@ -21,6 +21,7 @@ class Agent(NamedTuple):
     os: str
 
 
+@lru_cache(maxsize=20_000)
 def is_bot(user_agent: str) -> bool:
     return not user_agent or bool(BOT_PATTERN.search(user_agent))
 
