@@ -42,6 +42,7 @@ WATCHED = {
     # A split test's start, end and traffic split change which document a step's address answers.
     "SplitTest": ("status", "step_id"),
     "SplitVariant": ("weight", "page_id"),
+    "Account": ("analytics_respect_dnt",),  # the tracker's tag says it (data-dnt)
 }
 
 

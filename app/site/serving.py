@@ -6,7 +6,7 @@ app. `SiteDispatcher` decides per request, before Flask does anything:
   URL map has no page route, and the site's routes refuse requests that did not come through here);
 - on a site host, a GET/HEAD of a page path whose response is cached (and current, see app/site/cache.py)
   is answered right here: no Flask request, no session, no user, no database; 304 on If-None-Match.
-- every other site request (cache miss, form post, /_assets/, /_site.js, anything else) goes to Flask
+- every other site request (cache miss, form post, /_assets/, /_site.js, /_track.js, anything else) goes to Flask
   with its path prefixed by /_site, where only the site blueprint's routes (app/site/views.py) match:
   an app URL on the site host (/login, /contacts) is therefore the site's own 404, never the app.
 """
@@ -16,12 +16,14 @@ import dataclasses
 import gzip
 import hashlib
 import logging
+import os
 import time
 import uuid
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
+from markupsafe import escape
 from sqlalchemy import select
 
 from app.funnels.publishing import FORM_TOKEN_SLOT, etag_of, visible_document
@@ -35,7 +37,8 @@ SITE_FLAG = "leadforge.site"  # environ: "site" for SITE_URL's host, else the cu
 VERSION_FLAG = "leadforge.site_version"
 PAGE_CACHE_CONTROL = "public, max-age=0, must-revalidate"
 CSP = ("default-src 'none'; img-src https: data: 'self'; style-src 'unsafe-inline'; script-src 'self'{stripe}; "
-       "connect-src 'self'{stripe_api}; frame-src https://www.youtube-nocookie.com https://player.vimeo.com{stripe}; "
+       "connect-src 'self'{stripe_api}{track}; "
+       "frame-src https://www.youtube-nocookie.com https://player.vimeo.com{stripe}; "
        "media-src https: 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 # Stripe's documented needs for Stripe.js (the order form's card field and the bank's authentication).
 STRIPE_HOSTS = " https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com"
@@ -51,6 +54,9 @@ GZIP_MIN_BYTES = 1024
 TOKEN_REFRESH_SECONDS = 3600  # cached pages with forms get new tokens hourly (tokens live 24 h)
 VISITOR_COOKIE = "lf_vid"  # the visitor's id (a UUID), set by the tracking script, or here on a split test
 VISITOR_COOKIE_ATTRIBUTES = "; Max-Age=63072000; Path=/; SameSite=Lax"  # two years
+TRACK_SCRIPT = "site/track.js"  # under static/: the tracker every published page loads (see TRACKER below)
+TRACK_SCRIPT_URL = "/_track.js"  # served by the site host itself (script-src 'self')
+TRACK_PATH = "/api/v1/analytics/track"  # the endpoint, on the app's host (app/analytics/tracking.py)
 
 
 # ---- hosts --------------------------------------------------------------------------------------------
@@ -96,18 +102,22 @@ def _origin(url: str) -> str:
 
 
 @lru_cache(maxsize=8)
-def _site_csp(stripe_js_url: str, stripe_api_base: str) -> str:
-    """The published pages' CSP: their own scripts, and Stripe.js where it is served from (Stripe, or
-    localstripe in development and tests, whose fake Stripe.js calls its own API from the page)."""
+def _site_csp(stripe_js_url: str, stripe_api_base: str, base_url: str = "") -> str:
+    """The published pages' CSP: their own scripts, Stripe.js where it is served from (Stripe, or
+    localstripe in development and tests, whose fake Stripe.js calls its own API from the page), and the
+    tracker's beacons to the track endpoint on the app's host (BASE_URL)."""
     js_origin = _origin(stripe_js_url)
     stripe = STRIPE_HOSTS if js_origin == "https://js.stripe.com" else f" {js_origin}" if js_origin else ""
     api = " https://api.stripe.com" if js_origin == "https://js.stripe.com" else f" {_origin(stripe_api_base)}"
-    return CSP.format(stripe=stripe, stripe_api=api.rstrip() if api.strip() else "")
+    track = _origin(base_url)
+    return CSP.format(stripe=stripe, stripe_api=api.rstrip() if api.strip() else "",
+                      track=f" {track}" if track and track not in api.split() else "")
 
 
 def security_headers() -> list[tuple[str, str]]:
     config = current_app.config
-    csp = _site_csp(config.get("STRIPE_JS_URL") or "", config.get("STRIPE_API_BASE") or "")
+    csp = _site_csp(config.get("STRIPE_JS_URL") or "", config.get("STRIPE_API_BASE") or "",
+                    config.get("BASE_URL") or "")
     return [("Content-Security-Policy", csp), *OTHER_SECURITY_HEADERS]
 
 
@@ -303,9 +313,107 @@ def normal_path(path: str) -> str:
     return "/" + "/".join(part for part in path.split("/") if part)
 
 
+# ---- the tracker --------------------------------------------------------------------------------------
+# TRACKER. Every published page loads static/site/track.js (served at /_track.js?v=<hash>, cached a year):
+# its script tag is added when the page's cached entry is built (`page_entry`), so serving costs nothing
+# more per request. The tag says which funnel, step, page and split variant the page is, the funnel's
+# step ids in order with their public addresses (data-steps, data-urls: how a link is known to lead to a
+# later or an earlier step), whether the workspace respects Do-Not-Track, and the endpoint (BASE_URL +
+# TRACK_PATH, which the CSP's connect-src allows). Static exports leave it out (app/site/export.py).
+#
+# What the script does (the wire format is app/analytics/tracking.py's):
+# - cookies on the site host, read by the checkout too: lf_vid = the visitor's UUID (2 years; new_visitor
+#   when made now, or when this browser has not seen that id before: the site sets lf_vid itself on a
+#   split test's first view), lf_ses = "<session UUID>|<source>|<utm_medium>|<utm_campaign>" (Max-Age
+#   1800, set again at each send: 30 minutes without events end a session). A session starts when there
+#   is none, or when the visitor comes with another source (a new campaign). The source is utm_source,
+#   else the referrer's host when it is another site ("www." left out), else "direct"; it and the UTM
+#   medium and campaign are those of the session's first page, sent with every event of the session.
+# - on load, one request: page_view (session_start, new_visitor) and step_entry (previous_step_id: the
+#   step this tab showed before in the same session and funnel, kept in sessionStorage).
+# - on leave (pagehide, or the tab hidden: whichever comes first, once; time_on_step_seconds counts the
+#   time the page was visible), one request: step_exit with exit_outcome
+#     forward   a form sent (a form_submit conversion too, for the site's opt-in forms), an order paid
+#               (checkout.js dispatches "lf:purchase": a purchase conversion with value_cents and
+#               metadata.order_id; the server records it too, counted once per order), or a link to a later
+#               step followed; next_step_id is that step (a form's: the next step);
+#     backward  a link to an earlier step followed;
+#     bounce    a link to another site followed (exit_reason "external_link"), or the page left without
+#               any interaction: no click, key, scroll or typing ("no_interaction");
+#     close     the tab closed or hidden after some interaction; exit_reason "form_abandoned" when a form
+#               field was typed in, else "scrolled_less_than_25" (less than a quarter of the page seen)
+#               or "no_action".
+#   A tab hidden, then shown again and used, has already reported its exit (reporting "once" is what
+#   makes mobile browsers, which may discard a hidden tab without pagehide, count their exits).
+# - back to a page from the browser's page cache: a new page_view and step_entry.
+# - batches: every event of a moment in one request (sendBeacon with a text/plain Blob: no CORS preflight;
+#   else fetch with keepalive, no credentials); Do-Not-Track honoured in the browser when the workspace
+#   asks (data-dnt="1"), as the endpoint does; visitor and session ids are crypto.randomUUID()s (secure
+#   contexts: https, or localhost in development; elsewhere the script does nothing). It never throws
+#   into the page and sends nothing the page did not do.
+
+@dataclasses.dataclass(frozen=True)
+class Tracking:
+    """What a published page's tracker tag says of its funnel (from `find_published`'s row)."""
+
+    funnel_id: str
+    step_id: str
+    step_ids: tuple[str, ...]  # the funnel's steps in order
+    step_urls: tuple[str, ...]  # their public addresses, in the same order
+    dnt: bool  # the workspace respects Do-Not-Track
+
+
+def tracking_of(row) -> Tracking:
+    """The Tracking of `find_published`'s row: its steps column is "position:id:slug,..." (any order)."""
+    from types import SimpleNamespace
+
+    from app.funnels.publishing import public_url
+
+    funnel = SimpleNamespace(slug=row.funnel_slug, custom_domain=row.custom_domain)
+    steps = sorted((int(position), str(uuid.UUID(step_id)), slug) for position, step_id, slug in (
+        item.split(":", 2) for item in (row.steps or "").split(",") if item.count(":") >= 2))
+    return Tracking(funnel_id=str(row.funnel_id), step_id=str(row.step_id),
+                    step_ids=tuple(step_id for _, step_id, _ in steps),
+                    step_urls=tuple(public_url(SimpleNamespace(slug=slug, funnel=funnel)) for _, _, slug in steps),
+                    dnt=bool(row.respect_dnt))
+
+
+@lru_cache(maxsize=2)
+def _track_file(path: str, mtime: float) -> tuple[bytes, str]:
+    with open(path, "rb") as handle:
+        data = handle.read()
+    return data, hashlib.sha256(data).hexdigest()[:12]
+
+
+def track_script() -> tuple[bytes, str]:
+    """The tracker's bytes and a short hash of them (its URL carries the hash: cached for a year)."""
+    path = os.path.join(current_app.static_folder, TRACK_SCRIPT)
+    return _track_file(path, os.path.getmtime(path))
+
+
+def tracker_tag(tracking: Tracking, page_id, variant_id=None) -> str:
+    endpoint = (current_app.config.get("BASE_URL") or "").rstrip("/") + TRACK_PATH
+    data = {"endpoint": endpoint, "funnel": tracking.funnel_id, "step": tracking.step_id, "page": str(page_id),
+            "variant": str(variant_id or ""), "steps": ",".join(tracking.step_ids),
+            "urls": ",".join(tracking.step_urls), "dnt": "1" if tracking.dnt else "0"}
+    attributes = " ".join(f'data-{name}="{escape(value)}"' for name, value in data.items())
+    return f'<script defer src="{TRACK_SCRIPT_URL}?v={track_script()[1]}" {attributes}></script>'
+
+
+def with_tracker(document: str, tracking: Tracking, page_id, variant_id=None) -> str:
+    """The document with the tracker's tag at the end of its body."""
+    tag = tracker_tag(tracking, page_id, variant_id)
+    index = document.rfind("</body>")
+    return document + tag if index < 0 else f"{document[:index]}{tag}\n{document[index:]}"
+
+
 # ---- the lookup (inside a Flask request: app context, database) ---------------------------------------
 
 def _page_query(kind: str, segments: list[str]):
+    from sqlalchemy import String, cast, func
+    from sqlalchemy.orm import aliased
+
+    from app.auth.models import Account
     from app.funnels.models import Funnel, FunnelStep, Page, SplitTest
     from app.funnels.slugs import SLUG_PATTERN
 
@@ -324,8 +432,16 @@ def _page_query(kind: str, segments: list[str]):
     # The step's own page (a split test's variant pages have no address), and its running test if any.
     running_test = (select(SplitTest.id).where(SplitTest.step_id == FunnelStep.id, SplitTest.status == "running")
                     .correlate(FunnelStep).limit(1).scalar_subquery())
-    query = (select(Page.id, Page.published_html, Page.published_etag, running_test.label("test_id"))
+    # What the tracker's tag says (`tracking_of`): the funnel's steps as "position:id:slug", in one string.
+    other = aliased(FunnelStep)
+    steps = (select(func.aggregate_strings(
+        cast(other.position, String) + ":" + cast(other.id, String) + ":" + other.slug, ","))
+        .where(other.funnel_id == Funnel.id).correlate(Funnel).scalar_subquery())
+    query = (select(Page.id, Page.published_html, Page.published_etag, running_test.label("test_id"),
+                    Page.step_id, FunnelStep.funnel_id, Funnel.slug.label("funnel_slug"), Funnel.custom_domain,
+                    Account.analytics_respect_dnt.label("respect_dnt"), steps.label("steps"))
              .join(FunnelStep, Page.step_id == FunnelStep.id).join(Funnel, FunnelStep.funnel_id == Funnel.id)
+             .join(Account, Account.id == Funnel.account_id)
              .where(funnel_condition, Page.is_variant.is_(False), Funnel.deleted_at.is_(None),
                     Funnel.status != "archived"))
     if step_slug is not None:
@@ -334,7 +450,8 @@ def _page_query(kind: str, segments: list[str]):
 
 
 def find_published(kind: str, path: str):
-    """(page id, stored document, stored etag, running split test id or None) of the page live at this
+    """(page id, stored document, stored etag, running split test id or None, and what the tracker's tag
+    needs: step_id, funnel_id, funnel_slug, custom_domain, respect_dnt, steps) of the page live at this
     address, or None."""
     from app.extensions import db
 
@@ -354,11 +471,15 @@ def fill_tokens(document: str, page_id: str, export: bool = False) -> str:
     return FORM_TOKEN_SLOT.sub(lambda match: mint_token(page_id, match[1], export=export), document)
 
 
-def page_entry(page_id, stored: str, stored_etag: str, version: str = "", variant_id=None) -> Entry:
+def page_entry(page_id, stored: str, stored_etag: str, version: str = "", variant_id=None,
+               tracking: Tracking | None = None) -> Entry:
     """The response of a published page. `variant_id`: the page is served as this variant of a running
     split test (the tracker's script tag carries it as data-variant): its answer varies with the visitor's
-    cookie and its ETag is its own."""
+    cookie and its ETag is its own. `tracking`: the page gets the tracker's tag (TRACKER above)."""
     document = visible_document(stored)
+    if tracking is not None:
+        document = with_tracker(document, tracking, page_id, variant_id)
+        stored_etag = ""  # not the stored document any more
     if FORM_TOKEN_SLOT.search(document):
         body = fill_tokens(document, str(page_id)).encode("utf-8")
         etag, refresh_at = etag_of(body), time.monotonic() + TOKEN_REFRESH_SECONDS
@@ -369,7 +490,7 @@ def page_entry(page_id, stored: str, stored_etag: str, version: str = "", varian
     return make_entry(200, body, etag, version=version, refresh_at=refresh_at, vary_cookie=bool(variant_id))
 
 
-def split_test_entry(row, version: str = "") -> Entry:
+def split_test_entry(row, version: str = "", tracking: Tracking | None = None) -> Entry:
     """The entry of an address whose step has a running split test (row: find_published's): every
     published variant's response and weight. A variant whose page is not published is left out (the others
     share its traffic by their weights; the test's page says so)."""
@@ -388,9 +509,10 @@ def split_test_entry(row, version: str = "") -> Entry:
         if stored is None or variant.weight <= 0:
             continue
         served.append((variant.id, variant.weight,
-                       page_entry(variant.page_id, stored, stored_etag, version, variant_id=variant.id)))
+                       page_entry(variant.page_id, stored, stored_etag, version, variant_id=variant.id,
+                                  tracking=tracking)))
     if not served:
-        return page_entry(row.id, row.published_html, row.published_etag, version)
+        return page_entry(row.id, row.published_html, row.published_etag, version, tracking=tracking)
     return split_entry(served[0][2], row.test_id, served)
 
 
@@ -432,10 +554,11 @@ def entry_for(kind: str, path: str, version: str | None) -> Entry:
             entry = not_found_entry(version or "")
             cache.put(NOT_FOUND_KEY, entry)
         return entry
+    tracking = tracking_of(row)
     if row.test_id is not None:
-        entry = split_test_entry(row, version or "")
+        entry = split_test_entry(row, version or "", tracking)
     else:
-        entry = page_entry(row.id, row.published_html, row.published_etag, version or "")
+        entry = page_entry(row.id, row.published_html, row.published_etag, version or "", tracking=tracking)
     cache.put(key, entry)
     return entry
 

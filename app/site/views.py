@@ -63,6 +63,15 @@ def script():
                          IMMUTABLE_CACHE)
 
 
+@bp.route("/_site/_track.js")
+@site_only
+def track_script():
+    """The tracker (static/site/track.js) every published page loads; its URL carries its hash (?v=...), so it
+    is cached for a year."""
+    data, version = serving.track_script()
+    return file_response(data, "text/javascript; charset=utf-8", version, IMMUTABLE_CACHE)
+
+
 @bp.route("/_site/_assets/<path:key>")
 @site_only
 def asset(key):
