@@ -3,6 +3,10 @@ import click
 
 
 def register_cli(app) -> None:
+    from app.analytics.cli import analytics_cli
+
+    app.cli.add_command(analytics_cli)  # flask analytics generate / ingest ... (app/analytics/cli.py)
+
     @app.cli.command("seed-demo")
     def seed_demo_command():
         """Create (or complete) the demo workspace and print its login."""

@@ -1,0 +1,35 @@
+"""`flask analytics ...`: the analytics commands (the group is registered by app/cli.py)."""
+import click
+from flask.cli import AppGroup
+
+analytics_cli = AppGroup("analytics", help="Funnel analytics: generated traffic, the ingest worker.")
+
+
+@analytics_cli.command("generate")
+@click.option("--funnel", "funnel_ref", required=True, help="The funnel's id or slug.")
+@click.option("--events", "event_count", default=10_000, show_default=True, type=click.IntRange(1, 100_000_000),
+              help="About how many events to write.")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 396),
+              help="Spread over the last D days (13 months at most: the raw events' retention).")
+@click.option("--seed", default=None, type=int, help="The same seed gives the same traffic.")
+def generate_command(funnel_ref, event_count, days, seed):
+    """Fill a funnel with realistic traffic (sources, devices, step drop-off, conversions, A/B variants)
+    through the ingest, so the rollups are right."""
+    import time
+
+    from app.analytics import generator
+
+    funnel = generator.find_funnel(funnel_ref)
+    if funnel is None:
+        raise click.ClickException(f"No funnel {funnel_ref!r} (give its id or its slug).")
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        elapsed = time.monotonic() - started
+        click.echo(f"  {done:>12,} of {total:,} events  ({done / max(elapsed, 1e-9):,.0f}/s)")
+
+    stats = generator.generate(funnel, event_count, days, seed=seed, progress=progress)
+    elapsed = time.monotonic() - started
+    click.echo(f"{stats.events:,} events ({stats.visitors:,} visitors, {stats.sessions:,} sessions, "
+               f"{stats.conversions:,} conversions) for {funnel.name} over {days} days in {elapsed:,.1f} s "
+               f"({stats.events / max(elapsed, 1e-9):,.0f} events/s).")
