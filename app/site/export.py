@@ -9,6 +9,10 @@ Made by a background job (`start` enqueues app.site.tasks.run_export, which call
 stored published documents (exactly what visitors get): links between steps become relative
 (../<slug>/index.html), assets are copied and referenced relatively, and forms keep posting to the
 live site (absolute URL) with long-lived export tokens, so leads still reach the CRM.
+
+The copy has no tracker (static/site/track.js): the site adds its tag when it serves a page, never to the
+stored document, and a copy served elsewhere, from another origin, would send events the endpoint refuses
+(its Origin is not the site nor the funnel's domain) under addresses that are not the funnel's.
 """
 from __future__ import annotations
 
