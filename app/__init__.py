@@ -33,6 +33,9 @@ def create_app(config: dict | None = None) -> Flask:
     from app.site.serving import install as install_site
 
     install_site(app)  # published pages: host dispatch in front of Flask (app/site/serving.py)
+    from app.analytics.tracking import install as install_tracking
+
+    install_tracking(app)  # POST /api/v1/analytics/track answered in front of both (app/analytics/tracking.py)
     _load_tasks()
     from app.core import schedule
 

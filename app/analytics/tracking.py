@@ -242,7 +242,7 @@ def validate(event, info_of, now: datetime, own_hosts: set[str], origin_host: st
         "utm_campaign": _text(event, "utm_campaign"), "is_new_visitor": bool(event.get("new_visitor")),
         "session_start": bool(event.get("session_start")), "time_on_step_seconds": min(seconds, 86_400)
         if seconds is not None else None, "exit_reason": exit_reason[:40] if isinstance(exit_reason, str) else None,
-        "metadata": metadata, "created_at": _moment(event.get("timestamp"), now).isoformat(),
+        "metadata": metadata or None, "created_at": _moment(event.get("timestamp"), now).isoformat(),
         "_ip_mode": info.ip_mode, "_dnt": info.respect_dnt,
     }
 
@@ -351,7 +351,7 @@ class TrackingEndpoint:
             ip = (event.get("ip_address") if relayed else None) or environ.get("REMOTE_ADDR")
             row["ip_address"] = truncate_ip(ip if isinstance(ip, str) else None, row.pop("_ip_mode"))
             row["user_agent"] = agent[:1000] if isinstance(agent, str) else None
-            rows.append(row)
+            rows.append({key: value for key, value in row.items() if value is not None and value is not False})
         if errors:
             log.info("analytics: invalid events refused", extra={"refused": len(errors), "first": errors[0]["reason"]})
         result = {"accepted": len(rows), "rejected": len(errors), "ignored": ignored, "errors": errors[:10]}
@@ -400,7 +400,7 @@ class TrackingEndpoint:
 
 
 def install(app) -> None:
-    """Called by create_app, outside the site dispatcher: the track endpoint is on the app's host."""
+    """Called by create_app after the site dispatcher, so that tracking requests skip it (and Flask)."""
     endpoint = TrackingEndpoint(app, app.wsgi_app)
     app.extensions["analytics_tracking"] = endpoint
     app.wsgi_app = endpoint
