@@ -30,7 +30,8 @@ def test_two_proportion_z_test_matches_the_hand_computation():
     # Symmetric, and no difference is no confidence.
     assert abtests.z_test(130, 1000, 100, 1000)[0] == pytest.approx(-z)
     assert abtests.z_test(200, 1000, 200, 1000) == (0.0, 1.0)
-    # 50 of 500 against 75 of 500: pooled 0.125, se = sqrt(0.125 × 0.875 × 0.004) = 0.0209165, z = 2.39046, p = 0.016827.
+    # 50 of 500 against 75 of 500: pooled 0.125, se = sqrt(0.125 × 0.875 × 0.004) = 0.0209165, z = 2.39046,
+    # p = 0.016827.
     z, p = abtests.z_test(50, 500, 75, 500)
     assert z == pytest.approx(2.39046, abs=1e-5) and p == pytest.approx(0.016827, abs=1e-5)
     # Undefined: nobody on a side, or nobody (or everybody) converted on both.

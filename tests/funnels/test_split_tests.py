@@ -90,8 +90,7 @@ def test_weights_that_do_not_add_up_to_100_are_refused(owner, funnel):
 
 @pytest.mark.parametrize("variants, field, message", [
     ([{"name": "Original", "weight": 100}], "weights", "at least 2 variants"),
-    ([{"name": "A", "weight": 20}] * 0 + [{"name": f"V{i}", "weight": 20} for i in range(6)], "weights",
-     "at most 5 variants"),
+    ([{"name": f"V{i}", "weight": 20} for i in range(6)], "weights", "at most 5 variants"),
     ([{"name": "Original", "weight": 50}, {"name": "", "weight": 50}], "variant_1_name", "Enter a variant name"),
     ([{"name": "Original", "weight": 50}, {"name": "original", "weight": 50}], "variant_1_name", "its own name"),
     ([{"name": "Original", "weight": "half"}, {"name": "B", "weight": 50}], "variant_0_weight", "whole number"),
