@@ -33,3 +33,17 @@ def generate_command(funnel_ref, event_count, days, seed):
     click.echo(f"{stats.events:,} events ({stats.visitors:,} visitors, {stats.sessions:,} sessions, "
                f"{stats.conversions:,} conversions) for {funnel.name} over {days} days in {elapsed:,.1f} s "
                f"({stats.events / max(elapsed, 1e-9):,.0f} events/s).")
+
+
+@analytics_cli.command("ingest")
+@click.option("--once", is_flag=True, help="Store what is buffered now, then stop (otherwise: run until stopped).")
+def ingest_command(once):
+    """The ingest worker: tracked events from the buffer (Redis, or the database inbox while Redis was down)
+    into the events table and the rollups. Run one beside `flask worker` in production."""
+    from app.analytics import ingest
+
+    if once:
+        click.echo(f"{ingest.drain():,} events stored.")
+        return
+    click.echo("Storing tracked events as they come (Ctrl+C to stop).")
+    ingest.run_forever()
