@@ -94,9 +94,25 @@ def populate_funnels(account: Account, owner: User) -> dict:
 
     get_storage().save(asset.storage_key, ONE_PIXEL_PNG)  # the file route serves it
     version = versions.versions_query(funnel).limit(1)
-    return {"funnel_id": funnel.id, "step_id": funnel.steps[0].id, "page_id": funnel.steps[0].page.id,
-            "version_id": db.session.execute(version).scalar_one().id, "template_id": template.id,
-            "asset_id": asset.id}
+    ids = {"funnel_id": funnel.id, "step_id": funnel.steps[0].id, "page_id": funnel.steps[0].page.id,
+           "version_id": db.session.execute(version).scalar_one().id, "template_id": template.id,
+           "asset_id": asset.id}
+    return {**ids, **populate_split_test(account, owner, funnel)}
+
+
+def populate_split_test(account: Account, owner: User, funnel) -> dict:
+    """A running split test of the funnel's last step (two variants, a variant page) and a visitor exposed to it."""
+    import uuid
+
+    from app.analytics.models import Exposure
+    from app.funnels import splittests
+
+    test = splittests.create_test(account, funnel, funnel.steps[-1], {"name": "Headline test", "variants": [
+        {"name": "Original", "weight": 50}, {"name": "Variant B", "weight": 50}]}, owner)
+    variant = test.variants[1]
+    db.session.add(Exposure(account_id=account.id, test_id=test.id, visitor_id=uuid.uuid4(), variant_id=variant.id))
+    db.session.commit()
+    return {"test_id": test.id, "variant_id": variant.id}
 
 
 def populate_crm(account: Account, owner: User) -> dict:
