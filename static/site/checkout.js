@@ -81,6 +81,10 @@
   }
 
   function finish(form, base, answer) {
+    if (answer.purchase) {  // the tracker (track.js) reports it; the server does too, counted once per order
+      var detail = { order_id: answer.purchase.order_id, value_cents: answer.purchase.value_cents, next_url: answer.next_url };
+      try { document.dispatchEvent(new CustomEvent("lf:purchase", { detail: detail })); } catch (e) { /* no tracker */ }
+    }
     if (answer.status === "succeeded" || answer.status === "processing") { window.location.assign(answer.next_url); return; }
     if (answer.status === "requires_action") {
       return form._stripe.confirmCardPayment(answer.client_secret, answer.payment_method ? { payment_method: answer.payment_method } : undefined)

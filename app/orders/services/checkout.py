@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from sqlalchemy.exc import IntegrityError
 
@@ -52,10 +54,27 @@ def open_order(account, checkout_key: str | None, step) -> Order | None:
         Order.status.in_(OPEN_STATUSES))).scalar_one_or_none()
 
 
+def attribution(visitor_cookie: str | None, session_cookie: str | None) -> dict:
+    """Where the buyer came from, read from the tracker's cookies (static/site/track.js): lf_vid is the
+    visitor's UUID, lf_ses "<session UUID>|<source>|..." (the source URL-encoded). Anything else is ignored:
+    no visitor or session id, source "direct"."""
+
+    def as_uuid(value: str | None) -> str | None:
+        try:
+            return str(uuid.UUID((value or "").strip()))
+        except ValueError:
+            return None
+
+    session, _, rest = (session_cookie or "").partition("|")
+    source = unquote(rest.partition("|")[0]).strip().lower()[:100] if as_uuid(session) else ""
+    return {"visitor_id": as_uuid(visitor_cookie), "session_id": as_uuid(session), "traffic_source": source or "direct"}
+
+
 def start(account, step, customer: dict, bump_price_ids, coupon_code: str, checkout_key: str | None,
-          tag_names=()) -> tuple[Order, str]:
+          tag_names=(), tracked: dict | None = None) -> tuple[Order, str]:
     """Record the customer and the pending order, open the card's SetupIntent: (order, its client secret).
-    `customer` holds contact fields (email, first_name, last_name, phone, address parts...)."""
+    `customer` holds contact fields (email, first_name, last_name, phone, address parts...); `tracked`, the
+    tracker's visitor, session and source (`attribution`), kept on the order for analytics."""
     email = (customer.get("email") or "").strip()
     if not email:
         raise ValidationError("Enter your e-mail address.", fields={"email": "Enter your e-mail address."})
@@ -76,6 +95,10 @@ def start(account, step, customer: dict, bump_price_ids, coupon_code: str, check
         order = Order(account_id=account.id, number=orders.next_number(account.id), status="pending",
                       checkout_key=_key(), funnel_id=step.funnel_id, step_id=step.id)
         db.session.add(order)
+    if tracked and (is_new or order.visitor_id is None):
+        order.visitor_id = uuid.UUID(tracked["visitor_id"]) if tracked.get("visitor_id") else None
+        order.session_id = tracked.get("session_id")
+        order.traffic_source = tracked.get("traffic_source") or "direct"
     _fill(order, contact, customer, quote)
     db.session.flush()
     if is_new:

@@ -105,8 +105,12 @@ def _json(status: str, http_status: int = 200, **data):
     return jsonify({"status": status, **data}), http_status
 
 
-def _outcome(outcome: checkout.Outcome, next_url: str):
+def _outcome(outcome: checkout.Outcome, next_url: str, order: Order | None = None):
+    """`order`: a paid checkout, which the page's tracker reports as a purchase (counted once per order)."""
     if outcome.status == "succeeded":
+        if order is not None:
+            return _json("succeeded", next_url=next_url,
+                         purchase={"order_id": str(order.id), "value_cents": order.total_cents})
         return _json("succeeded", next_url=next_url)
     if outcome.status == "requires_action":
         return _json("requires_action", client_secret=outcome.client_secret, payment_method=outcome.payment_method,
@@ -169,7 +173,8 @@ def checkout_start(page_id):
     try:
         order, client_secret = checkout.start(
             account, step, customer, request.form.getlist("bumps"), request.form.get("coupon", "")[:40],
-            _checkout_key(), tag_names=(form.get("props") or {}).get("tags") or ())
+            _checkout_key(), tag_names=(form.get("props") or {}).get("tags") or (),
+            tracked=checkout.attribution(request.cookies.get("lf_vid"), request.cookies.get("lf_ses")))
     except ValidationError as error:
         known = {child["id"] for child in submissions.form_fields(form)}
         if set(error.fields or {}) - known - {"", "coupon", "bumps"}:
@@ -211,7 +216,7 @@ def _payment_step(page_id, operation, same_step: bool = False):
         return _json("failed", 503, message=error.message)
     except ServiceError as error:
         return _refused(error)
-    return _outcome(outcome, _url_after(step))
+    return _outcome(outcome, _url_after(step), order)
 
 
 # ---- one-click offers ----------------------------------------------------------------------------------
