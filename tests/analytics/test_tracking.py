@@ -4,7 +4,6 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from app.analytics import ingest
@@ -15,20 +14,6 @@ from tests.analytics.test_ingest import IPHONE, WINDOWS, make_funnel
 
 TRACK = "/api/v1/analytics/track"
 SITE_ORIGIN = "http://pages.example.com"
-
-
-@pytest.fixture
-def endpoint(app):
-    endpoint = app.extensions["analytics_tracking"]
-    endpoint.directory.entries.clear()
-    yield endpoint
-    endpoint.directory.entries.clear()
-
-
-@pytest.fixture
-def funnel(owner, endpoint):
-    user, account = owner
-    return make_funnel(account, user)
 
 
 def event(funnel, kind="page_view", **fields):

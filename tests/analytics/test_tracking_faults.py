@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from app.analytics import ingest
 from app.analytics.models import AnalyticsEvent, AnalyticsInbox
 from app.extensions import db
-from tests.analytics.test_tracking import endpoint, event, funnel, post  # noqa: F401 (fixtures)
+from tests.analytics.test_tracking import event, post
 from tests.support import free_port
 
 REQUESTS = 240
