@@ -61,8 +61,12 @@ def populate_account(account: Account, owner: User) -> dict:
     key, _ = auth_services.create_api_key(account, owner, "Populate key")
     job = jobs.create_job(account, "test", "Test job", user=owner)
     record("test.populated", account, "populated", account=account, user=owner)
+    from app.core import notifications
+
+    notification = notifications.notify(owner.id, account.id, "Populated", url="/")
     db.session.commit()
-    ids = {"member_id": membership.id, "invitation_id": invitation.id, "api_key_id": key.id, "job_id": job.id}
+    ids = {"member_id": membership.id, "invitation_id": invitation.id, "api_key_id": key.id, "job_id": job.id,
+           "notification_id": notification.id}
     ids.update(populate_crm(account, owner))
     ids.update(populate_funnels(account, owner))
     ids.update(populate_orders(account, ids["funnel_id"], ids["step_id"], ids["contact_id"]))

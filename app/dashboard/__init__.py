@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__)
 
-from app.dashboard import views  # noqa: E402,F401
+from app.dashboard import notification_views, views  # noqa: E402,F401

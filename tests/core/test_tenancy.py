@@ -14,6 +14,7 @@ from tests import factories
 
 # GET routes that answer 404 even for the account's own freshly made row, and why.
 OWN_ROW_404 = {"dashboard.job_download": "the populated job has no finished file",
+               "api.analytics_export_status": "the populated job is not an analytics export",
                "orders.checkout_offer": "a route of the published site: only the site's host serves it"}
 
 
