@@ -12,11 +12,11 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Uuid, bindparam, select, text
+from sqlalchemy import Uuid, bindparam, delete, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -43,6 +43,7 @@ NO_TEXT = str(NO_ID)
 BUFFER_KEY = "analytics:buffer"
 DRAIN_LOCK_KEY = "analytics:drain-lock"
 BATCH_ITEMS = 500  # requests per batch (each up to 50 events)
+INBOX_MEMORY = timedelta(days=2)  # drained inbox ids kept this long (see AnalyticsInbox)
 ADVISORY_LOCK = 7_110_411  # pg_advisory_xact_lock key of ingest_events
 EVENT_COLUMNS = [column.name for column in AnalyticsEvent.__table__.columns if column.name != "id"]
 UUID_COLUMNS = {"account_id", "funnel_id", "visitor_id", "page_id", "step_id", "previous_step_id", "next_step_id",
@@ -379,18 +380,32 @@ def drain_inbox(limit: int = 200) -> int:
     """Events stored in the database while Redis was down."""
     total = 0
     while True:
-        items = db.session.execute(select(AnalyticsInbox).order_by(AnalyticsInbox.id).limit(limit)
+        items = db.session.execute(select(AnalyticsInbox).where(AnalyticsInbox.drained_at.is_(None))
+                                   .order_by(AnalyticsInbox.id).limit(limit)
                                    .with_for_update(skip_locked=True)).scalars().all()
         if not items:
+            db.session.execute(delete(AnalyticsInbox).where(
+                AnalyticsInbox.drained_at < datetime.now(UTC) - INBOX_MEMORY))
+            db.session.commit()
             return total
         rows = [row for item in items for row in expand(item.payload)]
         for item in items:
-            db.session.delete(item)
-        total += ingest_events(rows)  # one transaction: the inbox rows go with the events stored
+            item.drained_at = datetime.now(UTC)
+        total += ingest_events(rows, commit=False)  # one transaction: the inbox rows marked with the events
+        db.session.commit()
+
+
+def _not_in_inbox(items: list[dict]) -> list[dict]:
+    """The Redis items that did not also go to the inbox (a push whose reply was lost, see AnalyticsInbox)."""
+    ids = [item["i"] for item in items if item.get("i")]
+    if not ids:
+        return items
+    seen = set(db.session.execute(select(AnalyticsInbox.item_id).where(AnalyticsInbox.item_id.in_(ids))).scalars())
+    return [item for item in items if item.get("i") not in seen]
 
 
 def drain(max_seconds: float | None = None) -> int:
-    """Store everything buffered now (Redis, then the inbox). Returns the number of events stored."""
+    """Store everything buffered now (the inbox, then Redis). Returns the number of events stored."""
     total = drain_inbox()
     redis = None
     try:
@@ -408,9 +423,9 @@ def drain(max_seconds: float | None = None) -> int:
             raw_items = redis.lrange(BUFFER_KEY, 0, BATCH_ITEMS - 1)
             if not raw_items:
                 break
-            rows = [row for raw in raw_items for row in expand(json.loads(raw))]
+            items = _not_in_inbox([json.loads(raw) for raw in raw_items])
             try:
-                total += ingest_events(rows)
+                total += ingest_events([row for item in items for row in expand(item)])
             except Exception:
                 db.session.rollback()
                 raise

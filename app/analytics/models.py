@@ -80,13 +80,19 @@ class AnalyticsEvent(db.Model):
 
 class AnalyticsInbox(db.Model):
     """Events accepted while Redis was unreachable: stored as received (already validated) and drained by
-    the ingest worker like the Redis buffer, so the fallback path loses nothing and shares the pipeline."""
+    the ingest worker like the Redis buffer, so the fallback path loses nothing and shares the pipeline.
+
+    A push whose reply was lost (Redis stopping mid-command) may have reached Redis after all: the same
+    item, by `item_id`, is then skipped when the Redis buffer is drained. Drained rows keep their id for
+    two days (`drained_at`) for that check."""
 
     __tablename__ = "analytics_inbox"
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
-    payload: Mapped[list] = mapped_column(JSONType, nullable=False)
+    item_id: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    payload: Mapped[dict] = mapped_column(JSONType, nullable=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    drained_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class StepHour(TenantMixin, db.Model):

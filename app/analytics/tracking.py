@@ -366,14 +366,18 @@ class TrackingEndpoint:
 
     def _buffer(self, rows: list[dict], client_ip: str) -> bool:
         """Push to Redis (False when over the rate limit); the database inbox when Redis fails."""
-        item = json.dumps({"e": rows}, separators=(",", ":"))
+        item_id = uuid.uuid4().hex
+        item = json.dumps({"i": item_id, "e": rows}, separators=(",", ":"))
         if self.redis_url:
             try:
                 if self.push is None:
                     from redis import Redis
 
                     # Short timeouts: a Redis that hangs must send us to the inbox, not stall the visitor.
-                    client = Redis.from_url(self.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+                    # No retry: a push whose reply was lost may have been done; the inbox copy is then the
+                    # one skipped (by item id, app/analytics/ingest.py), never stored twice.
+                    client = Redis.from_url(self.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5,
+                                            retry=None)
                     self.push = client.register_script(PUSH_SCRIPT)
                 from app.analytics.ingest import BUFFER_KEY
 
@@ -382,15 +386,15 @@ class TrackingEndpoint:
                 return count > 0
             except Exception:
                 log.warning("analytics: Redis unreachable, events kept in the database inbox")
-        self._to_inbox(item)
+        self._to_inbox(item_id, item)
         return True
 
-    def _to_inbox(self, item: str) -> None:
+    def _to_inbox(self, item_id: str, item: str) -> None:
         from app.analytics.models import AnalyticsInbox
         from app.extensions import db
 
         with self.app.app_context():
-            db.session.add(AnalyticsInbox(payload=json.loads(item)))
+            db.session.add(AnalyticsInbox(item_id=item_id, payload=json.loads(item)))
             db.session.commit()
             if not self.redis_url:
                 from app.analytics.tasks import catch_up_rollups

@@ -120,7 +120,10 @@ def upgrade():
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_analytics_inbox'))
+    sa.Column('item_id', sa.String(length=32), nullable=False),
+    sa.Column('drained_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_analytics_inbox')),
+    sa.UniqueConstraint('item_id', name=op.f('uq_analytics_inbox_item_id'))
     )
     op.create_table('scheduled_runs',
     sa.Column('name', sa.String(length=64), nullable=False),
