@@ -152,6 +152,11 @@ def _percent(value: float) -> str:
     return f"{value * 100:+.1f}%"
 
 
+def confidence_text(value: float) -> str:
+    """87.3%; ">99.9%" rather than a rounded "100.0%", which no test can give."""
+    return ">99.9%" if value >= 0.9995 else f"{value * 100:.1f}%"
+
+
 def _interval(values: tuple[float, float] | None, digits: int = 4) -> list[float] | None:
     return [round(values[0], digits), round(values[1], digits)] if values is not None else None
 
@@ -238,9 +243,10 @@ def _winner(test: SplitTest, rows: list[dict], control, fewest: int, srm: dict) 
         best = max(better, key=lambda row: (row["conversion_rate"], row["confidence"]))
         interval = best["improvement_interval"]
         span = f" (95% CI {_percent(interval[0])} to {_percent(interval[1])})" if interval else ""
+        confidence = confidence_text(best["confidence"])
         return {"variant_id": best["variant_id"],
                 "reason": f"{best['variant_name']} converts {_percent(best['improvement_vs_control'] or 0)} "
-                          f"vs {control_row['variant_name']}{span} with {best['confidence'] * 100:.1f}% confidence, "
+                          f"vs {control_row['variant_name']}{span} with {confidence} confidence, "
                           f"and every variant reached the minimum sample of {test.min_sample:,} visitors.{warning}"}
     worse = [row for row in challengers if row["confidence"] >= CONFIDENCE_LEVEL
              and row["conversion_rate"] < control_row["conversion_rate"]]
@@ -249,9 +255,10 @@ def _winner(test: SplitTest, rows: list[dict], control, fewest: int, srm: dict) 
                 "reason": f"{control_row['variant_name']} converts better than every variant with at least "
                           f"{CONFIDENCE_LEVEL * 100:.0f}% confidence.{warning}"}
     leader = max(challengers, key=lambda row: row["confidence"])
+    confidence = confidence_text(leader["confidence"])
     return {**none, "reason": f"No significant difference yet: the most different variant, {leader['variant_name']}, "
-                              f"is at {leader['confidence'] * 100:.1f}% confidence ({CONFIDENCE_LEVEL * 100:.0f}% "
-                              "needed). Let the test run longer."}
+                              f"is at {confidence} confidence ({CONFIDENCE_LEVEL * 100:.0f}% needed). Let the test "
+                              "run longer."}
 
 
 # ---- reading the counts --------------------------------------------------------------------------------

@@ -199,6 +199,7 @@ def test_the_test_page_shows_results_sample_and_actions(client, owner, funnel, a
     assert "No winner yet" in html and "needs 60 more visitors per variant" in html
     assert 'id="sample"' in html and 'value="40"' in html  # 40 of 100 visitors
     assert f'href="/builder/{variant.page_id}" hx-boost="false">Edit in builder' in html
+    assert f'href="/builder/{control.page_id}" hx-boost="false">Edit in builder' in html
     assert "End test" in html and "25.00%" in html and "$1.25" in html
     assert 'id="srm-warning"' not in html
     assert "style=" not in html
