@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("analytics", __name__)
 
-from app.analytics import export_views, privacy_views  # noqa: E402,F401 (their routes)
+from app.analytics import export_views, privacy_views, views  # noqa: E402,F401 (their routes)

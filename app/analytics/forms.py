@@ -18,3 +18,16 @@ class ExportForm(FlaskForm):
     date_to = StringField("To", render_kw={"type": "date", "class": "input"},
                           description="At most a year; days in the workspace's time zone.")
     include_charts = BooleanField("Include charts (PDF and Excel)", default=True)
+
+
+class ReportFilterForm(FlaskForm):
+    """The range of a report tab (and the buckets of its charts): a GET form, read from the address, no CSRF.
+    reports.read_period checks it (at most a year, in order, hour/day/week)."""
+
+    class Meta:
+        csrf = False
+
+    date_from = StringField("From", render_kw={"type": "date"})
+    date_to = StringField("To", render_kw={"type": "date"})
+    granularity = SelectField("Group by", choices=[SelectChoice("hour", "Hour"), SelectChoice("day", "Day"),
+                                              SelectChoice("week", "Week")], validate_choice=False)

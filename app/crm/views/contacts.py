@@ -17,7 +17,7 @@ from app.core.roles import role_required
 from app.core.tenancy import current_account, get_or_404, scoped
 from app.core.validation import get_live
 from app.core.web import redirect_to, render, safe_next_url, wants_fragment
-from app.crm import bp
+from app.crm import bp, hooks
 from app.crm.forms import SOURCE_LABELS, SegmentForm, TagForm, company_choices, contact_form, member_choices
 from app.crm.models import CONTACT_SOURCES, Contact, Deal, Segment, Tag
 from app.crm.services import contacts, custom_fields, timeline
@@ -412,7 +412,7 @@ def _detail_context(contact, **extra) -> dict:
         more_deals=len(deals) > DEALS_SHOWN, timeline_page=_timeline(account, contact, 1),
         tag_form=TagForm(formdata=None), tag_names=[t.name for t in _tags(account)], fmt_phone=format_phone,
         source_labels=SOURCE_LABELS, activity_context={"contact_id": contact.id},
-        restore_days=contacts.RESTORE_DAYS)
+        restore_days=contacts.RESTORE_DAYS, contact_links=hooks.links_for_contact(account, contact))
     context.update(extra)
     if "notes" not in context:
         context["notes"] = notes_panel(contact)
