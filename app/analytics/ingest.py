@@ -366,7 +366,7 @@ def ingest_events(rows: list[dict], commit: bool = True) -> int:
                      [{"funnel_id": as_id(f), "step_id": as_id(s), "variant_id": as_id(v), "hour": h,
                        "account_id": as_id(batch.accounts[key]), **counters}
                       for key, counters in batch.hours.items() for (f, s, v, h) in [key]])
-    _upsert_counters(DimensionDay, ["funnel_id", "step_id", "day", "dimension", "value"], DIMENSION_COUNTERS,
+    _upsert_counters(DimensionDay, ["funnel_id", "step_id", "dimension", "day", "value"], DIMENSION_COUNTERS,
                      [{"funnel_id": as_id(f), "step_id": as_id(s), "day": d, "dimension": dim, "value": val,
                        "account_id": as_id(batch.accounts[key]), **counters}
                       for key, counters in batch.dimensions.items() for (f, s, d, dim, val) in [key]])

@@ -132,8 +132,9 @@ class DimensionDay(TenantMixin, db.Model):
 
     funnel_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     step_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # Key order (funnel, step, dimension, day, value): a report reads one dimension of a step over a range.
     dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
     value: Mapped[str] = mapped_column(String(100), primary_key=True)
     entries: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     drop_offs: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -158,7 +158,7 @@ def upgrade():
     sa.Column('value_cents', sa.BigInteger(), nullable=False),
     sa.Column('account_id', sa.Uuid(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_analytics_dimension_days_account_id_accounts'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('funnel_id', 'step_id', 'day', 'dimension', 'value', name=op.f('pk_analytics_dimension_days'))
+    sa.PrimaryKeyConstraint('funnel_id', 'step_id', 'dimension', 'day', 'value', name=op.f('pk_analytics_dimension_days'))
     )
     with op.batch_alter_table('analytics_dimension_days', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_analytics_dimension_days_account_id'), ['account_id'], unique=False)
