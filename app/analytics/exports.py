@@ -98,10 +98,10 @@ def check(account, data: dict) -> ExportRequest:
         raise ExportError("funnel_id is required.", field="funnel_id")
     funnel = reports.funnel_of(account, data.get("funnel_id"))
     report_type = data.get("report_type")
-    if report_type not in REPORT_TYPES:
+    if not isinstance(report_type, str) or report_type not in REPORT_TYPES:
         raise ExportError(f"report_type must be one of: {', '.join(REPORT_TYPES)}.", field="report_type")
     file_format = data.get("format") or "csv"
-    if file_format not in FORMATS:
+    if not isinstance(file_format, str) or file_format not in FORMATS:
         raise ExportError(f"format must be one of: {', '.join(FORMATS)}.", field="format")
     period = reports.read_period(account, data.get("date_from"), data.get("date_to"), "day")
     return ExportRequest(funnel, report_type, period, file_format, _flag(data.get("include_charts"), True))

@@ -104,6 +104,10 @@ def _fresh(param: str) -> str:
         order = factories.make_order(account, [(price, "main")])
         CRM["order_item_id"] = str(order.items[0].id)
         return str(order.id)
+    if param == "job_id":  # an analytics export of the workspace (GET /analytics/exports/{job_id})
+        from app.core import jobs
+
+        return str(jobs.create_job(account, "analytics_export", f"Fuzz export {n}", user=actor).id)
     return CRM.get(param, "")
 
 
@@ -151,6 +155,15 @@ def before_call(ctx, case, **kwargs):
         today = date.today()
         case.query.update(date_from=(today - timedelta(days=29)).isoformat(), date_to=today.isoformat())
     if isinstance(case.body, dict):
+        if case.operation.path == "/api/v1/analytics/export":
+            # An export of a funnel of the workspace over the last 30 days, as above; other accounts' funnels,
+            # bad report types, formats and ranges are tested in tests/analytics/test_exports.py.
+            if _is_uuid(case.body.get("funnel_id")):
+                case.body["funnel_id"] = _fresh_funnel()["funnel_id"]
+            today = date.today()
+            for name, day in (("date_from", today - timedelta(days=29)), ("date_to", today)):
+                if isinstance(case.body.get(name), str):
+                    case.body[name] = day.isoformat()
         if "tree" in case.body:
             # A drawn object is never a valid element tree; refused trees are tested in test_funnels_api.py.
             case.body["tree"] = _valid_tree()
