@@ -196,6 +196,26 @@ def update_workspace(account: Account, name: str, timezone: str, currency: str) 
     return account
 
 
+ANALYTICS_IP_MODES = {"truncated": "Store them truncated", "none": "Don't store them"}
+
+
+def update_analytics_privacy(account: Account, ip_mode: str, respect_dnt: bool) -> Account:
+    """How the workspace's funnel analytics treat visitors: IP addresses stored truncated (IPv4 without its last
+    part, IPv6 without its last 80 bits) or not at all, and whether Do-Not-Track is respected. Applies to the
+    events taken from then on (the track endpoint reads it again within a minute)."""
+    if ip_mode not in ANALYTICS_IP_MODES:
+        raise ValidationError("Choose how visitors' IP addresses are stored.", field="analytics_ip_mode")
+    respect_dnt = bool(respect_dnt)
+    wanted = (("analytics_ip_mode", ip_mode), ("analytics_respect_dnt", respect_dnt))
+    changes = {key: [getattr(account, key), value] for key, value in wanted if getattr(account, key) != value}
+    account.analytics_ip_mode, account.analytics_respect_dnt = ip_mode, respect_dnt
+    if changes:
+        audit.record("workspace.analytics_privacy_changed", account, "Analytics privacy settings changed",
+                     details=changes, account=account)
+    db.session.commit()
+    return account
+
+
 def delete_workspace(account: Account, confirm_name: str) -> None:
     if (confirm_name or "").strip() != account.name:
         raise ValidationError("Type the workspace name exactly to confirm.", field="confirm_name")

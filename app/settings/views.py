@@ -14,7 +14,7 @@ from app.core.roles import can, role_required
 from app.core.tenancy import current_account, current_membership, get_or_404, scoped
 from app.core.web import redirect_to, render
 from app.settings import bp
-from app.settings.forms import ApiKeyForm, DeleteWorkspaceForm, InviteForm, RoleForm
+from app.settings.forms import AnalyticsPrivacyForm, ApiKeyForm, DeleteWorkspaceForm, InviteForm, RoleForm
 
 
 @bp.route("/workspace", methods=["GET", "POST"])
@@ -34,8 +34,31 @@ def workspace():
             else:
                 flash("Workspace settings saved.", "success")
                 return redirect_to(url_for("settings.workspace"))
-        return render("settings/workspace.html", block="form", status=422, form=form, delete_form=delete_form)
-    return render("settings/workspace.html", form=form, delete_form=delete_form)
+        return render("settings/workspace.html", block="form", status=422, form=form, delete_form=delete_form,
+                      privacy_form=_privacy_form(account))
+    return render("settings/workspace.html", form=form, delete_form=delete_form, privacy_form=_privacy_form(account))
+
+
+def _privacy_form(account) -> AnalyticsPrivacyForm:
+    """The analytics privacy form as the workspace has it (not read from the request)."""
+    return AnalyticsPrivacyForm(prefix="privacy", obj=account, formdata=None)
+
+
+@bp.route("/workspace/analytics-privacy", methods=["POST"])
+@role_required("admin")
+def analytics_privacy():
+    account = current_account()
+    form = AnalyticsPrivacyForm(prefix="privacy", obj=account)
+    if form.validate_on_submit():
+        try:
+            services.update_analytics_privacy(account, form.analytics_ip_mode.data, form.analytics_respect_dnt.data)
+        except ServiceError as error:
+            apply_error(form, error)
+        else:
+            flash("Analytics privacy settings saved.", "success")
+            return redirect_to(url_for("settings.workspace"))
+    return render("settings/workspace.html", block="privacy", status=422, privacy_form=form,
+                  form=WorkspaceForm(obj=account, formdata=None), delete_form=DeleteWorkspaceForm(prefix="delete"))
 
 
 @bp.route("/workspace/delete", methods=["POST"])
@@ -54,7 +77,8 @@ def delete_workspace():
             session.pop("account_id", None)
             flash(f"Workspace {name} and everything in it was deleted.", "success")
             return redirect_to(url_for("dashboard.index"))
-    return render("settings/workspace.html", block="danger", status=422, form=form, delete_form=delete_form)
+    return render("settings/workspace.html", block="danger", status=422, form=form, delete_form=delete_form,
+                  privacy_form=_privacy_form(account))
 
 
 def _team_context(invite_form=None):
