@@ -70,7 +70,23 @@ def populate_account(account: Account, owner: User) -> dict:
     ids.update(populate_crm(account, owner))
     ids.update(populate_funnels(account, owner))
     ids.update(populate_orders(account, ids["funnel_id"], ids["step_id"], ids["contact_id"]))
+    populate_analytics(account, ids["funnel_id"], ids["step_id"])
     return ids
+
+
+def populate_analytics(account: Account, funnel_id, step_id) -> None:
+    """A visitor's events through the ingest: raw events, step hours, dimension days, unique sketches."""
+    import uuid
+
+    from app.analytics import ingest
+
+    visitor = uuid.uuid4()
+    base = {"account_id": account.id, "funnel_id": funnel_id, "step_id": step_id, "visitor_id": visitor,
+            "session_id": f"populate-{visitor}", "user_agent": "Mozilla/5.0 (Windows NT 10.0) Chrome/120.0"}
+    ingest.ingest_events([{**base, "event_type": "page_view", "session_start": True, "is_new_visitor": True},
+                          {**base, "event_type": "step_entry"},
+                          {**base, "event_type": "conversion", "conversion_type": "form_submit"},
+                          {**base, "event_type": "step_exit", "exit_outcome": "bounce", "time_on_step_seconds": 5}])
 
 
 # A valid 1×1 transparent PNG.

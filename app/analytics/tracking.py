@@ -397,10 +397,10 @@ class TrackingEndpoint:
             db.session.add(AnalyticsInbox(item_id=item_id, payload=json.loads(item)))
             db.session.commit()
             if not self.redis_url:
-                from app.analytics.tasks import catch_up_rollups
+                from app.analytics import tasks
                 from app.core.jobs import enqueue
 
-                enqueue(catch_up_rollups)  # the embedded default: no worker drains, a thread does
+                enqueue(tasks.catch_up_rollups)  # the embedded default: no worker drains, a thread does
 
 
 def install(app) -> None:
