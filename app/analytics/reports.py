@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, cast, func, select
 
 from app.analytics.ingest import TIME_BUCKETS
 from app.analytics.models import NO_ID, DimensionDay, StepHour
@@ -221,28 +221,31 @@ def _truncate(local: datetime, granularity: str) -> datetime:
     return datetime.combine(day, time.min)
 
 
-def buckets(period: Period) -> list[datetime]:
-    """The local (naive) starts of every bucket of the period, in order."""
+def timeline(period: Period) -> list[tuple[datetime, str]]:
+    """Every bucket of the period, in order: (its local start, naive: the key of sums_by_bucket; that start as
+    ISO 8601 with the zone's offset, the reports' timestamp)."""
+    zone = dates.zone(period.zone_name)
+    found: list[tuple[datetime, str]] = []
     if period.granularity == "hour":
-        zone, found, moment = dates.zone(period.zone_name), [], period.since
+        moment = period.since
         while moment < period.until:
-            local = _truncate(moment.astimezone(zone).replace(tzinfo=None), "hour")
-            if not found or found[-1] != local:
-                found.append(local)
+            local = moment.astimezone(zone)
+            key = local.replace(minute=0, second=0, microsecond=0, tzinfo=None)
+            if not found or found[-1][0] != key:
+                found.append((key, local.replace(minute=0, second=0, microsecond=0).isoformat()))
             moment += timedelta(hours=1)
         return found
-    first = _truncate(datetime.combine(period.start, time.min), period.granularity)
+    moment = _truncate(datetime.combine(period.start, time.min), period.granularity)
     step = timedelta(days=7 if period.granularity == "week" else 1)
-    found, moment = [], first
     while moment.date() <= period.end:
-        found.append(moment)
+        found.append((moment, moment.replace(tzinfo=zone).isoformat()))
         moment += step
     return found
 
 
-def stamp(local: datetime, period: Period) -> str:
-    """A bucket's start as ISO 8601 with the zone's offset."""
-    return local.replace(tzinfo=dates.zone(period.zone_name)).isoformat()
+def _total(value):
+    """SUM as a bigint (PostgreSQL sums bigints as numeric, which comes back as slow Decimals), 0 when empty."""
+    return cast(func.coalesce(func.sum(value), 0), BigInteger)
 
 
 def sums_by_bucket(period: Period, moment, values: list, *conditions) -> dict[datetime, list[int]]:
@@ -250,7 +253,7 @@ def sums_by_bucket(period: Period, moment, values: list, *conditions) -> dict[da
     time column: grouped by PostgreSQL (timezone() then date_trunc()); on SQLite, in Python."""
     if _is_postgres():
         bucket = func.date_trunc(period.granularity, func.timezone(period.zone_name, moment))
-        rows = db.session.execute(select(bucket, *(func.coalesce(func.sum(value), 0) for value in values))
+        rows = db.session.execute(select(bucket, *(_total(value) for value in values))
                                   .where(*conditions).group_by(bucket))
         return {found: [int(total) for total in totals] for found, *totals in rows}
     zone, grouped = dates.zone(period.zone_name), {}
@@ -271,7 +274,7 @@ def _in_hours(funnel, period: Period) -> list:
 
 def step_sums(funnel, period: Period) -> dict[uuid.UUID, dict]:
     """{step id (NO_ID: events without a step): {counter: total}} over the period, variants added up."""
-    rows = db.session.execute(select(StepHour.step_id, *(func.sum(getattr(StepHour, name)) for name in STEP_COUNTERS))
+    rows = db.session.execute(select(StepHour.step_id, *(_total(getattr(StepHour, name)) for name in STEP_COUNTERS))
                               .where(*_in_hours(funnel, period)).group_by(StepHour.step_id))
     return {step_id: {name: int(value or 0) for name, value in zip(STEP_COUNTERS, values)}
             for step_id, *values in rows}
@@ -412,12 +415,13 @@ def _paths(rows: list[dict], name: str) -> list[dict]:
 def _step_report(funnel, step, period: Period) -> dict:
     counters = step_sums(funnel, period).get(step.id, empty_counters())
     figures = step_figures(counters, 0)
-    over_time = step_counters_over_time(funnel, period, step.id)
-    series = []
-    for local in buckets(period):
-        bucket = over_time.get(local, empty_counters())
+    names = ("page_views", "entries", "exits", "bounces", "closes", "time_total_seconds", "time_samples")
+    over_time = step_counters_over_time(funnel, period, step.id, names)
+    series, empty = [], dict.fromkeys(names, 0)
+    for local, timestamp in timeline(period):
+        bucket = over_time.get(local, empty)
         drop_offs = bucket["bounces"] + bucket["closes"]
-        series.append({"timestamp": stamp(local, period), "visitors": bucket["page_views"],
+        series.append({"timestamp": timestamp, "visitors": bucket["page_views"],
                        "entries": bucket["entries"], "exits": bucket["exits"],
                        "drop_off_rate": rate(drop_offs, bucket["entries"]),
                        "avg_time_seconds": per(bucket["time_total_seconds"], bucket["time_samples"])})

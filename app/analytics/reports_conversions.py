@@ -13,16 +13,15 @@ from sqlalchemy import func, select
 from app.analytics.models import CONVERSION_TYPES, NO_ID, AnalyticsEvent, UniqueSketch
 from app.analytics.reports import (
     Period,
-    buckets,
     cached,
     dimension_sums,
     empty_counters,
     id_text,
     per,
     rate,
-    stamp,
     step_counters_over_time,
     step_sums,
+    timeline,
     total_counters,
     uniques,
 )
@@ -77,10 +76,10 @@ def _conversions(funnel, period: Period, page: int, page_size: int) -> dict:
     grouped = step_counters_over_time(funnel, period, None, ("conversions", "conversion_value_cents", "sessions"))
     per_bucket = unique_by_bucket(funnel, period)
     over_time = []
-    for local in buckets(period):
+    for local, timestamp in timeline(period):
         bucket = grouped.get(local, {"conversions": 0, "conversion_value_cents": 0, "sessions": 0})
         base = bucket["sessions"] if per_bucket is None else per_bucket.get(local, 0)
-        over_time.append({"timestamp": stamp(local, period), "conversions": bucket["conversions"],
+        over_time.append({"timestamp": timestamp, "conversions": bucket["conversions"],
                           "rate": rate(bucket["conversions"], base), "value_cents": bucket["conversion_value_cents"]})
 
     visitors_page, total = converting_visitors(funnel, period, page, page_size)
@@ -103,25 +102,29 @@ def converting_visitors(funnel, period: Period, page: int, page_size: int) -> tu
     conditions = [AnalyticsEvent.account_id == funnel.account_id, AnalyticsEvent.funnel_id == funnel.id,
                   AnalyticsEvent.created_at >= period.since, AnalyticsEvent.created_at < period.until,
                   AnalyticsEvent.event_type == "conversion", AnalyticsEvent.visitor_id.is_not(None)]
-    total = db.session.execute(select(func.count(func.distinct(AnalyticsEvent.visitor_id))).where(*conditions)
-                               ).scalar_one()
-    if not total:
-        return [], 0
     last = func.max(AnalyticsEvent.created_at)
+    # One pass: the page of visitors and, through a window over the groups, how many there are in all.
     rows = db.session.execute(
         select(AnalyticsEvent.visitor_id, func.count(), func.coalesce(func.sum(AnalyticsEvent.value_cents), 0),
-               func.min(AnalyticsEvent.created_at), last)
+               func.min(AnalyticsEvent.created_at), last, func.count().over())
         .where(*conditions).group_by(AnalyticsEvent.visitor_id)
         .order_by(last.desc(), AnalyticsEvent.visitor_id).limit(page_size).offset((page - 1) * page_size)).all()
-    sessions = {}  # the session of each visitor's latest conversion
+    if rows:
+        total = rows[0][-1]
+    elif page == 1:
+        return [], 0
+    else:  # a page past the end: count them alone
+        total = db.session.execute(select(func.count(func.distinct(AnalyticsEvent.visitor_id))).where(*conditions)
+                                   ).scalar_one()
+    sessions = {}  # the session of each visitor's latest conversion (through the index on visitor and time)
     for visitor_id, session_id in db.session.execute(
             select(AnalyticsEvent.visitor_id, AnalyticsEvent.session_id)
             .where(*conditions, AnalyticsEvent.visitor_id.in_([row[0] for row in rows]))
-            .order_by(AnalyticsEvent.created_at)):
+            .order_by(AnalyticsEvent.created_at)) if rows else ():
         sessions[visitor_id] = session_id
     return [{"visitor_id": id_text(visitor_id), "session_id": sessions.get(visitor_id, ""), "conversions": int(count),
              "total_value_cents": int(value), "first_conversion_at": _utc(first), "last_conversion_at": _utc(latest)}
-            for visitor_id, count, value, first, latest in rows], int(total)
+            for visitor_id, count, value, first, latest, _ in rows], int(total)
 
 
 def _utc(moment) -> str:

@@ -15,14 +15,13 @@ from sqlalchemy import and_, exists, func, literal_column, or_, select
 from app.analytics.models import NO_ID
 from app.analytics.reports import (
     Period,
-    buckets,
     cached,
     per,
     percentage,
     rate,
-    stamp,
     step_sums,
     sums_by_bucket,
+    timeline,
     total_counters,
     uniques,
 )
@@ -75,9 +74,9 @@ def _revenue(account, funnel, period: Period) -> dict:
 
     over_time = sums_by_bucket(period, Order.created_at, [NET, literal_column("1")], *conditions)
     series = []
-    for local in buckets(period):
+    for local, timestamp in timeline(period):
         cents, count = over_time.get(local, (0, 0))
-        series.append({"timestamp": stamp(local, period), "revenue_cents": cents, "orders": count,
+        series.append({"timestamp": timestamp, "revenue_cents": cents, "orders": count,
                        "avg_order_value_cents": per(cents, count)})
 
     counted = or_(OrderItem.kind.in_(("main", "bump")), exists().where(

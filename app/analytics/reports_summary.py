@@ -4,7 +4,7 @@ and whether a funnel was ever tracked (the pages' empty state). From the rollups
 from sqlalchemy import exists, func, select
 
 from app.analytics.models import NO_ID, StepHour
-from app.analytics.reports import Period, buckets, cached, rate, stamp, step_counters_over_time
+from app.analytics.reports import Period, cached, rate, step_counters_over_time, timeline
 from app.analytics.sketches import count_unique
 from app.extensions import db
 from app.orders.models import PAID_STATUSES, Order
@@ -21,9 +21,12 @@ def traffic_over_time(account, funnel, period: Period) -> list[dict]:
     def build():
         grouped = step_counters_over_time(funnel, period, None, ("sessions", "conversions", "conversion_value_cents"))
         empty = {"sessions": 0, "conversions": 0, "conversion_value_cents": 0}
-        return [{"timestamp": stamp(local, period), "visits": grouped.get(local, empty)["sessions"],
-                 "conversions": grouped.get(local, empty)["conversions"],
-                 "value_cents": grouped.get(local, empty)["conversion_value_cents"]} for local in buckets(period)]
+        rows = []
+        for local, timestamp in timeline(period):
+            bucket = grouped.get(local, empty)
+            rows.append({"timestamp": timestamp, "visits": bucket["sessions"], "conversions": bucket["conversions"],
+                         "value_cents": bucket["conversion_value_cents"]})
+        return rows
 
     return cached("traffic", account, funnel.id, period.key(), build)
 
