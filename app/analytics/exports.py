@@ -210,7 +210,7 @@ def _overview(account, funnel, period) -> Document:
     return document
 
 
-def _conversions(account, funnel, period, report) -> Document:
+def _conversions(account, funnel, period, report, visitors_limit=None) -> Document:
     from app.analytics.reports_conversions import conversions
 
     data = conversions(account, funnel, period, 1, 1)  # the visitors are streamed below, not paged
@@ -243,7 +243,7 @@ def _conversions(account, funnel, period, report) -> Document:
             Column("conversions", "Conversions", "int"), Column("total_value_cents", "Value", "cents"),
             Column("first_conversion_at", "First conversion (UTC)"),
             Column("last_conversion_at", "Last conversion (UTC)")],
-            converting_visitors(funnel, period, streamed), total=total),
+            converting_visitors(funnel, period, streamed, visitors_limit), total=total),
     ]
     return document
 
@@ -302,10 +302,11 @@ def _revenue(account, funnel, period) -> Document:
     return document
 
 
-def document_of(account, funnel, report_type: str, period: Period, report=None) -> Document:
-    """The report's data as a document to write; `report(done, total)` hears of the streamed rows."""
+def document_of(account, funnel, report_type: str, period: Period, report=None, visitors_limit=None) -> Document:
+    """The report's data as a document to write; `report(done, total)` hears of the streamed rows, of which
+    `visitors_limit` are read at most (a PDF's)."""
     if report_type == "conversions":
-        return _conversions(account, funnel, period, report)
+        return _conversions(account, funnel, period, report, visitors_limit)
     builders = {"overview": _overview, "dropoffs": _dropoffs, "revenue": _revenue}
     if report_type not in builders:
         raise ExportError(f"report_type must be one of: {', '.join(REPORT_TYPES)}.", field="report_type")
@@ -314,32 +315,41 @@ def document_of(account, funnel, report_type: str, period: Period, report=None) 
 
 def converting_visitors(funnel, period: Period, report: Callable | None = None,
                         limit: int | None = None) -> Iterator[dict]:
-    """Every visitor who converted in the range (latest conversion first), as REQ-07's converting_visitors,
-    read through a server-side cursor VISITOR_CHUNK rows at a time; anonymized visitors are left out."""
+    """Every visitor who converted in the range (latest conversion first), as REQ-07's converting_visitors, with
+    the session of their latest conversion; anonymized visitors are left out. On PostgreSQL one grouped query read
+    through a server-side cursor VISITOR_CHUNK rows at a time (the session picked by the grouping itself)."""
     conditions = [AnalyticsEvent.account_id == funnel.account_id, AnalyticsEvent.funnel_id == funnel.id,
                   AnalyticsEvent.created_at >= period.since, AnalyticsEvent.created_at < period.until,
                   AnalyticsEvent.event_type == "conversion", AnalyticsEvent.visitor_id.is_not(None)]
     last = func.max(AnalyticsEvent.created_at)
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+        session = func.array_agg(aggregate_order_by(AnalyticsEvent.session_id, AnalyticsEvent.created_at.desc()))[1]
+    else:
+        session = func.max(AnalyticsEvent.session_id)  # replaced below: SQLite has no ordered aggregate
     query = (select(AnalyticsEvent.visitor_id, func.count(), func.coalesce(func.sum(AnalyticsEvent.value_cents), 0),
-                    func.min(AnalyticsEvent.created_at), last)
+                    func.min(AnalyticsEvent.created_at), last, session)
              .where(*conditions).group_by(AnalyticsEvent.visitor_id).order_by(last.desc(), AnalyticsEvent.visitor_id))
     if limit is not None:
         query = query.limit(limit)
-    done = 0
-    if db.session.get_bind().dialect.name == "postgresql":
+    if postgres:
         chunks = db.session.execute(query.execution_options(yield_per=VISITOR_CHUNK)).partitions()
     else:  # SQLite (`make run`): read at once (an open read would keep progress, another writer, waiting)
         found = db.session.execute(query).all()
         chunks = (found[index:index + VISITOR_CHUNK] for index in range(0, len(found), VISITOR_CHUNK))
+    done = 0
     for chunk in chunks:
-        sessions = {}  # the session of each visitor's latest conversion
-        for visitor_id, session_id in db.session.execute(
-                select(AnalyticsEvent.visitor_id, AnalyticsEvent.session_id)
-                .where(*conditions, AnalyticsEvent.visitor_id.in_([row[0] for row in chunk]))
-                .order_by(AnalyticsEvent.created_at)):
-            sessions[visitor_id] = session_id
-        for visitor_id, count, value, first, latest in chunk:
-            yield {"visitor_id": str(visitor_id), "session_id": sessions.get(visitor_id, ""),
+        sessions = {}
+        if not postgres:  # the session of each visitor's latest conversion
+            for visitor_id, session_id in db.session.execute(
+                    select(AnalyticsEvent.visitor_id, AnalyticsEvent.session_id)
+                    .where(*conditions, AnalyticsEvent.visitor_id.in_([row[0] for row in chunk]))
+                    .order_by(AnalyticsEvent.created_at)):
+                sessions[visitor_id] = session_id
+        for visitor_id, count, value, first, latest, session_id in chunk:
+            yield {"visitor_id": str(visitor_id), "session_id": sessions.get(visitor_id, session_id) or "",
                    "conversions": int(count), "total_value_cents": int(value),
                    "first_conversion_at": first.isoformat(), "last_conversion_at": latest.isoformat()}
         done += len(chunk)
@@ -516,8 +526,9 @@ def write_pdf(document: Document, path: Path, include_charts: bool) -> int:
                 rows.append(row)
         count += seen
         note = table.note
-        if seen > len(rows):
-            note = f"The first {len(rows):,} of {seen:,}: the CSV and Excel exports list them all."
+        if max(seen, table.total or 0) > len(rows):
+            note = (f"The first {len(rows):,} of {max(seen, table.total or 0):,}: the CSV and Excel exports list "
+                    "them all.")
         shown = [column for column in table.columns if column.field not in ("step_id", "product_id")]
         sections.append({
             "title": table.title, "note": note, "columns": shown,
@@ -548,7 +559,8 @@ def write(job_id: str, account, funnel, report_type: str, period: Period, file_f
         total = max(total, done)
         _progress_while_streaming(job_id, 20 + 75 * done // max(total, 1), f"{done:,} of {total:,} converting visitors")
 
-    document = document_of(account, funnel, report_type, period, report)
+    document = document_of(account, funnel, report_type, period, report,
+                           PDF_VISITORS if file_format == "pdf" else None)
     jobs.progress(job_id, 20, f"Writing the {FORMATS[file_format]} file")
     writers = {"csv": lambda: write_csv(document, path), "xlsx": lambda: write_xlsx(document, path, include_charts),
                "pdf": lambda: write_pdf(document, path, include_charts)}

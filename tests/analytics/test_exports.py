@@ -225,6 +225,12 @@ def test_pdf_draws_the_charts_as_svg_and_names_the_funnel(app, sales, monkeypatc
     assert "Overview: Spring sale" in html and "Unique visitors" in html
     assert html.count("<svg") == 1 and "Visitors per step" in html and "<script" not in html
     assert "style=" not in html.split("<body>")[1]
+    # a PDF lists the first converting visitors only, and says so
+    monkeypatch.setattr(exports, "PDF_VISITORS", 1)
+    document = exports.document_of(account, funnel, "conversions", reports.last_days(account, 30), None, 1)
+    exports.write_pdf(document, Path(app.config["EXPORTS_DIR"]) / "y.pdf", include_charts=True)
+    assert "The first 1 of 2: the CSV and Excel exports list them all." in seen["html"]
+    assert seen["html"].count("<svg") == 2  # conversions per day, per step
 
 
 def test_bad_requests_are_refused_with_the_reason(client, sales):
