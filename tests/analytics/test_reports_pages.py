@@ -197,6 +197,8 @@ def test_journey_page(client, sales):
     text = text_of(response.text)
     assert 'id="fig-sessions">2<' in response.text and 'id="fig-page-views">4<' in response.text
     assert "Conversion · Order form" in text and "Step entry · Thanks" in text
+    assert f'action="/analytics/visitors/{visitor}/anonymize"' in response.text  # the owner may anonymize
+    assert 'name="next" value="/analytics"' in response.text
     assert client.get(f"/analytics/visitors/{visitor}?funnel={funnel.id}").status_code == 200
     assert client.get(f"/analytics/visitors/{visitor}?funnel={sales['other'].id}").status_code == 404
     assert client.get(f"/analytics/visitors/{uuid.uuid4()}").status_code == 404
@@ -229,6 +231,8 @@ def test_viewers_see_the_pages_and_visitors_log_in_first(client, sales, app, log
     viewer = factories.add_member(sales["account"], "viewer", email="viewer@example.com")
     login(viewer, sales["account"])
     assert client.get(f"/analytics/funnels/{sales['funnel'].id}").status_code == 200
+    journey = client.get(f"/analytics/visitors/{report_data.VISITORS[0]}")
+    assert journey.status_code == 200 and "/anonymize" not in journey.text  # admins only
     anonymous = app.test_client().get(f"/analytics/funnels/{sales['funnel'].id}")
     assert anonymous.status_code in (302, 303) and "/login" in anonymous.headers["Location"]
 
