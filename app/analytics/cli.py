@@ -2,6 +2,7 @@
 import click
 from flask.cli import AppGroup
 
+PROGRESS_SECONDS = 5.0
 analytics_cli = AppGroup("analytics", help="Funnel analytics: generated traffic, the ingest worker.")
 
 
@@ -23,10 +24,13 @@ def generate_command(funnel_ref, event_count, days, seed):
     if funnel is None:
         raise click.ClickException(f"No funnel {funnel_ref!r} (give its id or its slug).")
     started = time.monotonic()
+    shown = [0.0]
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int) -> None:  # a line every few seconds, and the last one
         elapsed = time.monotonic() - started
-        click.echo(f"  {done:>12,} of {total:,} events  ({done / max(elapsed, 1e-9):,.0f}/s)")
+        if elapsed - shown[0] >= PROGRESS_SECONDS or done >= total:
+            shown[0] = elapsed
+            click.echo(f"  {done:>12,} of {total:,} events  ({done / max(elapsed, 1e-9):,.0f}/s)")
 
     stats = generator.generate(funnel, event_count, days, seed=seed, progress=progress)
     elapsed = time.monotonic() - started
