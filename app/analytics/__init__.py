@@ -3,4 +3,5 @@ from flask import Blueprint
 
 bp = Blueprint("analytics", __name__)
 
-from app.analytics import export_views, privacy_views, views  # noqa: E402,F401 (their routes)
+# Their routes; abtests registers the split-test results with app.funnels.splittests.
+from app.analytics import abtests, export_views, privacy_views, views  # noqa: E402,F401

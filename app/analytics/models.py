@@ -11,7 +11,7 @@ import re
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, LargeBinary, String, Text, Uuid
+from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, LargeBinary, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import JSONType, TenantMixin, UTCDateTime, utcnow
@@ -44,6 +44,10 @@ class AnalyticsEvent(db.Model):
     __table_args__ = (
         Index("ix_analytics_events_funnel_created", "funnel_id", "created_at"),
         Index("ix_analytics_events_visitor", "visitor_id", "created_at"),
+        # The converting visitors of a range read only this (conversions are a sliver of the events).
+        Index("ix_analytics_events_conversions", "funnel_id", "created_at",
+              postgresql_include=["visitor_id", "session_id", "value_cents", "account_id"],
+              postgresql_where=text("event_type = 'conversion'"), sqlite_where=text("event_type = 'conversion'")),
     )
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
