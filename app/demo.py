@@ -18,11 +18,12 @@ TEAM = [("maria@example.com", "Maria Lopez", "admin"), ("sam@example.com", "Sam 
         ("viewer@example.com", "Vic Viewer", "viewer")]
 
 def _seeders() -> list:
+    from app.analytics.demo import seed_analytics
     from app.crm.demo import seed_crm
     from app.funnels.demo import seed_funnels
     from app.orders.demo import seed_orders
 
-    return [seed_crm, seed_funnels, seed_orders]
+    return [seed_crm, seed_funnels, seed_orders, seed_analytics]
 
 
 def seed_demo() -> tuple[Account, User]:
