@@ -1,12 +1,13 @@
 """Every workspace has a pipeline: new ones get "Sales pipeline" when they are made (the CRM subscribes to
 workspace.created), and migration 3c1e8a5d9f20 gave one to the workspaces made before, on PostgreSQL and
 SQLite alike."""
+import uuid
+
 import pytest
 from sqlalchemy import select, text
 
 from app import create_app
 from app.auth import services as auth_services
-from app.auth.models import Account
 from app.core import events
 from app.core.models import AuditEvent
 from app.crm.models import Pipeline, Stage
@@ -40,13 +41,24 @@ def test_a_workspace_is_made_with_its_pipeline(owner):
 
 
 def _accounts_before_the_migration():
-    """Two workspaces as they were before every workspace had a pipeline: one without, one with its own."""
-    bare = Account(name="Never opened the board")
-    busy = Account(name="Has a pipeline")
-    db.session.add_all([bare, busy])
+    """Two workspaces as they were before every workspace had a pipeline: one without, one with its own.
+    Written with the columns accounts had then (the model has more since: the schema here is older)."""
+    from types import SimpleNamespace
+
+    from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid
+
+    from app.core.db import utcnow
+
+    bare, busy = uuid.uuid4(), uuid.uuid4()
+    accounts = Table("accounts", MetaData(), Column("id", Uuid, primary_key=True), Column("name", String),
+                     Column("timezone", String), Column("currency", String), Column("created_at", DateTime(True)),
+                     Column("updated_at", DateTime(True)))
+    db.session.execute(accounts.insert(), [
+        {"id": id_, "name": name, "timezone": "UTC", "currency": "USD", "created_at": utcnow(), "updated_at": utcnow()}
+        for id_, name in ((bare, "Never opened the board"), (busy, "Has a pipeline"))])
     db.session.commit()
-    deals.create_pipeline(busy, "Partners", stages=[("Intro", 20)])
-    return bare.id, busy.id
+    deals.create_pipeline(SimpleNamespace(id=busy), "Partners", stages=[("Intro", 20)])
+    return bare, busy
 
 
 def test_the_migration_gives_older_workspaces_their_pipeline_on_postgresql(app):
