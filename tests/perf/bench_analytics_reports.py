@@ -146,8 +146,8 @@ def run() -> list[dict]:
         print(f"   generating {EVENTS:,} events over {DAYS} days (several minutes)...", flush=True)
         rate = fill(url)
         have = events_in_place(url)
-        rows.append({"figure": "generator + ingest, a day at a time (app/analytics/generator.py)", "value": f"{rate:,.0f} events/s",
-                     "target": "", "passed": None})
+        rows.append({"figure": "generator + ingest, a day at a time (app/analytics/generator.py)",
+                     "value": f"{rate:,.0f} events/s", "target": "", "passed": None})
     figures = measure(url)
     rows += [
         {"figure": f"events in the funnel (one year; {figures['visitors']:,} unique visitors)",
