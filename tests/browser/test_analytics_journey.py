@@ -243,3 +243,31 @@ def test_visitors_of_a_published_funnel_show_up_in_its_reports(live_server, new_
     expect(page.locator("#fig-active")).to_have_text("5")
     expect(page.locator("#fig-recent-conversions")).to_have_text("3")
     screenshot(page, "realtime")
+
+
+def test_a_paid_order_reported_by_the_page_is_one_purchase(live_server, open_visitor):
+    """checkout.js tells the tracker of a paid order ("lf:purchase", as after /pay): a purchase conversion with
+    its value and order id, and the visitor goes on to the step the checkout sends them to. The same order
+    reported again (the server's order.paid job does) is not counted twice."""
+    owner = factories.make_user("paula@example.com", name="Paula Purchases")
+    account = factories.make_account(owner, "Paula's Shop")
+    funnel = make_funnel_from(account, owner, "lead-magnet", slug="paid-playbook")
+    publish_funnel(account, funnel, owner)
+    first, second = funnel.steps
+    order_id = "5d6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b"
+    page = open_visitor(CHROME_WINDOWS)
+    page.goto(f"{live_server.site_url}/paid-playbook?utm_source=youtube")
+    page.evaluate("""([orderId, nextUrl]) => document.dispatchEvent(new CustomEvent("lf:purchase", {detail: {
+        order_id: orderId, value_cents: 4700, next_url: nextUrl}}))""",
+                  [order_id, f"{live_server.site_url}/paid-playbook/{second.slug}"])
+    leave(page)
+    events = drain_until(funnel, 4)  # page view, entry, purchase, exit
+    purchase = [event for event in events if event.event_type == "conversion"]
+    assert [(event.conversion_type, event.value_cents, event.event_metadata["order_id"], event.source)
+            for event in purchase] == [("purchase", 4700, order_id, "youtube")]
+    exit_event = next(event for event in events if event.event_type == "step_exit")
+    assert (exit_event.step_id, exit_event.exit_outcome, exit_event.next_step_id) == (first.id, "forward", second.id)
+    again = {column: getattr(purchase[0], column) for column in ("account_id", "funnel_id", "event_type",
+                                                               "conversion_type", "value_cents", "visitor_id",
+                                                               "session_id", "step_id")}
+    assert ingest.ingest_events([{**again, "metadata": {"order_id": order_id}}]) == 0
