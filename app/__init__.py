@@ -68,6 +68,7 @@ def _init_extensions(app: Flask) -> None:
     from app.core import models  # noqa: F401 (register the core tables)
     from app.crm import models as crm_models  # noqa: F401
     from app.funnels import models as funnel_models  # noqa: F401
+    from app.integrations import models as integration_models  # noqa: F401
     from app.orders import models as order_models  # noqa: F401
 
     @login_manager.user_loader
@@ -92,13 +93,14 @@ def _register_blueprints(app: Flask) -> None:
     from app.crm import bp as crm_bp
     from app.dashboard import bp as dashboard_bp
     from app.funnels import bp as funnels_bp
+    from app.integrations import bp as integrations_bp
     from app.orders import bp as orders_bp
     from app.settings import bp as settings_bp
     from app.site import bp as site_bp
 
     csrf.exempt(api_bp)  # machines authenticate with API keys, not cookies
     for blueprint in (auth_bp, dashboard_bp, crm_bp, funnels_bp, builder_bp, assets_bp, orders_bp, analytics_bp,
-                      site_bp, settings_bp, api_bp, docs_bp):
+                      integrations_bp, site_bp, settings_bp, api_bp, docs_bp):
         app.register_blueprint(blueprint)
 
 

@@ -23,6 +23,13 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _json(name: str) -> dict:
+    import json
+
+    value = os.environ.get(name)
+    return json.loads(value) if value else {}
+
+
 def load_config() -> dict:
     """Read the environment now (not at import), so tests and CLI see the current values."""
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'leadforge.db'}"
@@ -93,6 +100,17 @@ def load_config() -> dict:
         "CHECKOUT_ABANDON_MINUTES": _int("CHECKOUT_ABANDON_MINUTES", 60),
         # Builder saves of one page by one person within this many minutes are one version (0: one each).
         "VERSION_COALESCE_MINUTES": _int("VERSION_COALESCE_MINUTES", 5),
+        # Integrations (app/integrations). Keys that encrypt stored credentials and secrets: comma-separated
+        # Fernet keys, the first encrypts, all decrypt (rotation: put the new key first, run `flask
+        # integrations rotate-keys`, then drop the old one). Unset: one key derived from SECRET_KEY.
+        "INTEGRATIONS_KEYS": os.environ.get("INTEGRATIONS_KEYS") or None,
+        # Hosts that outgoing webhooks may reach over http:// and on private addresses (development only).
+        "WEBHOOK_DEV_HOSTS": os.environ.get("WEBHOOK_DEV_HOSTS", "localhost,127.0.0.1" if debug else ""),
+        "WEBHOOK_TIMEOUT": _int("WEBHOOK_TIMEOUT", 15),
+        "PROVIDER_TIMEOUT": _int("PROVIDER_TIMEOUT", 10),
+        # Provider API base URLs by adapter key, as JSON ({"sendgrid": "http://127.0.0.1:9000"}): tests and
+        # staging point adapters at stand-ins; unset, each adapter uses the provider's documented URL.
+        "PROVIDER_BASE_URLS": _json("PROVIDER_BASE_URLS"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         "LOG_FORMAT": os.environ.get("LOG_FORMAT") or ("text" if debug else "json"),
     }

@@ -84,3 +84,29 @@ class ScheduledRun(db.Model):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_run_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     last_status: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+
+
+MAIL_STATUSES = ("queued", "sending", "sent", "failed")
+
+
+class MailMessage(UUIDPrimaryKey, db.Model):
+    """An e-mail the app sends (password reset, invitation, receipt, export ready): queued by `core.mail`,
+    sent by a job through the workspace's channel, every attempt counted. The bodies are erased once sent
+    (a reset link must not outlive its use in the database)."""
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (Index("ix_mail_messages_account_created", "account_id", "created_at"),)
+
+    account_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("accounts.id", ondelete="CASCADE"))
+    to: Mapped[str] = mapped_column(String(254), nullable=False)
+    subject: Mapped[str] = mapped_column(String(255), nullable=False)
+    template: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    text_body: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    html_body: Mapped[str | None] = mapped_column(Text)
+    reply_to: Mapped[str | None] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
+    channel: Mapped[str] = mapped_column(String(32), nullable=False, default="")  # smtp, sendgrid, outbox...
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -124,6 +124,8 @@ class Contact(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
     country: Mapped[str | None] = mapped_column(String(2))  # ISO 3166-1 alpha-2
     custom_fields: Mapped[dict] = mapped_column(JSONType, nullable=False, default=dict)
     search_text: Mapped[str] = mapped_column(Text, nullable=False, default="")  # lower-cased, for search
+    # subscribed | unsubscribed | bounced | complained: set by the e-mail provider's callbacks (SendGrid's events).
+    email_status: Mapped[str] = mapped_column(String(16), nullable=False, default="subscribed")
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     company: Mapped[Company | None] = relationship()
