@@ -71,7 +71,62 @@ def populate_account(account: Account, owner: User) -> dict:
     ids.update(populate_funnels(account, owner))
     ids.update(populate_orders(account, ids["funnel_id"], ids["step_id"], ids["contact_id"]))
     populate_analytics(account, ids["funnel_id"], ids["step_id"])
+    ids.update(populate_integrations(account, owner, ids["funnel_id"], ids["contact_id"]))
     return ids
+
+
+def populate_integrations(account: Account, owner: User, funnel_id, contact_id) -> dict:
+    """A connection with a call and a sync record, an SMS, a webhook endpoint with a message and an attempt,
+    an inbound hook with a call, a workspace pixel and a funnel pixel, a mail of the workspace."""
+    import secrets
+
+    from app.core import crypto
+    from app.core.models import MailMessage
+    from app.integrations.models import (
+        Connection,
+        InboundCall,
+        InboundHook,
+        ProviderCall,
+        SmsMessage,
+        SyncRecord,
+        TrackingPixel,
+        WebhookAttempt,
+        WebhookEndpoint,
+        WebhookMessage,
+    )
+
+    suffix = account.id.hex[:6]
+    connection = Connection(account_id=account.id, kind="email", provider="sendgrid", name=f"SendGrid {suffix}",
+                            credentials_encrypted=crypto.encrypt('{"api_key": "SG.populated"}'),
+                            credential_hints={"api_key": crypto.hint("SG.populated")}, created_by_id=owner.id)
+    sms = Connection(account_id=account.id, kind="sms", provider="twilio", name=f"Twilio {suffix}",
+                     credentials_encrypted=crypto.encrypt('{"auth_token": "populated"}'), created_by_id=owner.id)
+    endpoint = WebhookEndpoint(account_id=account.id, url=f"https://hooks.example.com/{suffix}",
+                               events=["contact.created"], secret_encrypted=crypto.encrypt("whsec_" + "A" * 32),
+                               created_by_id=owner.id)
+    token = secrets.token_urlsafe(24)
+    hook = InboundHook(account_id=account.id, name="Zapier", token_hash=crypto.digest(token),
+                       token_encrypted=crypto.encrypt(token), field_map={"email": "email"}, created_by_id=owner.id)
+    db.session.add_all([connection, sms, endpoint, hook])
+    db.session.flush()
+    message = WebhookMessage(account_id=account.id, endpoint_id=endpoint.id, webhook_id=f"msg_{secrets.token_hex(12)}",
+                             event_type="contact.created", payload={"type": "contact.created", "data": {}})
+    record = SyncRecord(account_id=account.id, connection_id=connection.id, contact_id=contact_id,
+                        email="populated@example.com", list_id="list-1", trigger="contact.created", status="synced")
+    text = SmsMessage(account_id=account.id, connection_id=sms.id, to="+15555550100", body="Hello",
+                      provider_message_id=f"SM{suffix}")
+    workspace_pixel = TrackingPixel(account_id=account.id, provider="facebook", pixel_code="123456789012345")
+    funnel_pixel = TrackingPixel(account_id=account.id, funnel_id=funnel_id, provider="ga4", pixel_code="G-ABC123XYZ")
+    db.session.add_all([message, record, text, workspace_pixel, funnel_pixel,
+                        ProviderCall(account_id=account.id, connection_id=connection.id, operation="check", ok=True),
+                        InboundCall(account_id=account.id, hook_id=hook.id, source="inbound", status_code=202),
+                        MailMessage(account_id=account.id, to="someone@example.com", subject="Populated")])
+    db.session.flush()
+    db.session.add(WebhookAttempt(account_id=account.id, message_id=message.id, endpoint_id=endpoint.id, number=1,
+                                  url=endpoint.url, status_code=200, ok=True))
+    db.session.commit()
+    return {"connection_id": connection.id, "endpoint_id": endpoint.id, "message_id": message.id,
+            "hook_id": hook.id, "sms_id": text.id, "pixel_id": workspace_pixel.id, "sync_record_id": record.id}
 
 
 def populate_analytics(account: Account, funnel_id, step_id) -> None:
