@@ -110,6 +110,12 @@ class Provider:
     def send_sms(self, to: str, body: str, status_callback_url: str | None = None) -> Sent:
         raise ProviderError(f"{self.name} does not send SMS.")
 
+    def read_status_callback(self, *, url: str, headers: dict, body: bytes) -> tuple[str, str]:
+        """A delivery-status callback the provider sent us: check its signature (where the provider signs
+        them; a mismatch raises ProviderError with status_code 403), then return (provider message id, one
+        of SMS_STATUSES: queued, sent, delivered, undelivered, failed)."""
+        raise ProviderError(f"{self.name} sends no status callbacks.", status_code=404)
+
     # -- the HTTP client they share --
     def request(self, method: str, path: str, *, expected=(200, 201, 202, 204), **kwargs) -> httpx.Response:
         """One call to the provider's API with the adapter's auth (`auth_headers`/`auth`), mapped errors."""
