@@ -6,6 +6,9 @@ def register_cli(app) -> None:
     from app.analytics.cli import analytics_cli
 
     app.cli.add_command(analytics_cli)  # flask analytics generate / ingest ... (app/analytics/cli.py)
+    from app.integrations.cli import integrations_cli
+
+    app.cli.add_command(integrations_cli)  # flask integrations rotate-keys (app/integrations/cli.py)
 
     @app.cli.command("seed-demo")
     def seed_demo_command():
