@@ -64,9 +64,12 @@ def create_job(account, kind: str, title: str, user=None) -> Job:
     return job
 
 
-def enqueue(func, *args, job: Job | None = None, timeout: int = DEFAULT_TIMEOUT, retry: bool = True):
+def enqueue(func, *args, job: Job | None = None, timeout: int = DEFAULT_TIMEOUT, retry: bool = True,
+            delay: float = 0):
     """Run `func(*args)` in the background; with `job`, run `func(job.id, *args)` and track it.
 
+    `delay` (seconds): start it no sooner than that from now — RQ's scheduled-job registry (the worker runs
+    RQ's scheduler), a timer thread in "thread" mode; "sync" mode runs it at once all the same.
     Returns the Job when tracked. Arguments must be plain values (ids, strings, numbers).
     """
     args = tuple(str(a) if isinstance(a, uuid.UUID) else a for a in args)
@@ -75,12 +78,12 @@ def enqueue(func, *args, job: Job | None = None, timeout: int = DEFAULT_TIMEOUT,
     if mode == "rq":
         from rq import Retry
 
-        queue().enqueue(
-            run_job, _path(func), job_id, args,
-            job_id=job_id, job_timeout=timeout,
-            retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS) if retry else None,
-            failure_ttl=7 * 24 * 3600,
-        )
+        options = dict(job_id=job_id, job_timeout=timeout, failure_ttl=7 * 24 * 3600,
+                       retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS) if retry else None)
+        if delay > 0:
+            queue().enqueue_in(timedelta(seconds=delay), run_job, _path(func), job_id, args, **options)
+        else:
+            queue().enqueue(run_job, _path(func), job_id, args, **options)
     elif mode == "sync":
         run_job(_path(func), job_id, args)
     else:
@@ -93,7 +96,12 @@ def enqueue(func, *args, job: Job | None = None, timeout: int = DEFAULT_TIMEOUT,
                 except Exception:
                     log.exception("in-process job failed", extra={"job": _path(func)})
 
-        threading.Thread(target=target, name=f"job-{func.__name__}", daemon=True).start()
+        if delay > 0:
+            timer = threading.Timer(delay, target)
+            timer.name, timer.daemon = f"job-{func.__name__}", True
+            timer.start()
+        else:
+            threading.Thread(target=target, name=f"job-{func.__name__}", daemon=True).start()
     return job
 
 

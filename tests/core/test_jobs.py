@@ -122,3 +122,44 @@ def test_thread_mode_runs_in_the_background(app, account):
 
     assert wait_for(finished)
     assert Queue(app.config["RQ_QUEUE"], connection=jobs.redis_connection()).count == 0
+
+
+def test_a_delayed_job_waits_in_rqs_scheduled_registry(app):
+    import time
+
+    from rq.registry import ScheduledJobRegistry
+
+    CALLS.clear()
+    before = time.time()
+    jobs.enqueue(untracked, "later", delay=90)
+    queue = jobs.queue()
+    assert queue.count == 0  # not startable yet
+    registry = ScheduledJobRegistry(queue=queue)
+    (rq_id,) = registry.get_job_ids()
+    when = registry.get_scheduled_time(rq_id).timestamp()
+    assert before + 89 <= when <= time.time() + 91
+    run_jobs(app)  # a burst worker does not start it before its time
+    assert CALLS == []
+    # Its time come (RQ's scheduler moves it to the queue), it runs like any other job.
+    queue.enqueue_job(queue.fetch_job(rq_id))
+    registry.remove(rq_id)
+    run_jobs(app)
+    assert CALLS == ["later"]
+
+
+def test_a_delayed_job_runs_at_once_in_sync_mode_and_after_its_delay_in_thread_mode(app):
+    import time
+
+    CALLS.clear()
+    app.config["JOBS_MODE"] = "sync"
+    try:
+        jobs.enqueue(untracked, "now", delay=60)
+        assert CALLS == ["now"]
+        app.config["JOBS_MODE"] = "thread"
+        started = time.monotonic()
+        jobs.enqueue(untracked, "soon", delay=0.3)
+        assert CALLS == ["now"]
+        assert wait_for(lambda: "soon" in CALLS)
+        assert time.monotonic() - started >= 0.3
+    finally:
+        app.config["JOBS_MODE"] = "rq"
