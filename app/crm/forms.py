@@ -88,7 +88,7 @@ def stage_choices(account, deal: Deal | None = None):
 # ---- contacts --------------------------------------------------------------------------------------
 
 SOURCE_LABELS = {"manual": "Added by hand", "import": "Import", "form": "Form", "api": "API",
-                 "checkout": "Checkout", "referral": "Referral", "other": "Other"}
+                 "checkout": "Checkout", "referral": "Referral", "webhook": "Inbound webhook", "other": "Other"}
 
 
 class ContactForm(FlaskForm):

@@ -92,7 +92,7 @@ class Company(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):
     owner: Mapped[User | None] = relationship()
 
 
-CONTACT_SOURCES = ("manual", "import", "form", "api", "checkout", "referral", "other")
+CONTACT_SOURCES = ("manual", "import", "form", "api", "checkout", "referral", "webhook", "other")
 
 
 class Contact(UUIDPrimaryKey, TenantMixin, Timestamps, db.Model):

@@ -12,8 +12,12 @@ from tests.api.conftest import assert_json_error
 API_PREFIX = "/api/v1"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 # Routes under /api/v1 that are not the JSON API of API keys: Stripe's webhook, signed by Stripe (no key;
-# a bad or missing signature is a 400), on the orders blueprint (tests/orders/test_webhooks.py).
-OUTSIDE_THE_API = {"orders.stripe_webhook"}
+# a bad or missing signature is a 400), on the orders blueprint (tests/orders/test_webhooks.py); an inbound
+# webhook's secret URL, whose token is its credential (tests/integrations/test_inbound.py); the addresses
+# providers call back, SMS delivery reports and SendGrid's events, signed by the provider
+# (tests/integrations/test_sms.py, test_callbacks_sendgrid.py).
+OUTSIDE_THE_API = {"orders.stripe_webhook", "integrations.inbound_receive", "integrations.sms_status_callback",
+                   "integrations.sendgrid_events"}
 
 
 @pytest.fixture
