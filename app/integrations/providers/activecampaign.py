@@ -71,6 +71,7 @@ class ActiveCampaignProvider(Provider):
         return found
 
     def subscribe(self, list_id: str, subscriber: Subscriber) -> str | None:
+        list_id = _id(list_id)
         contact = {"email": subscriber.email}
         if subscriber.first_name:
             contact["firstName"] = subscriber.first_name
@@ -86,7 +87,7 @@ class ActiveCampaignProvider(Provider):
         if not contact_id:
             raise ProviderError("ActiveCampaign did not return the contact's id.", retryable=True)
         self.request("POST", "/api/3/contactLists",
-                     json={"contactList": {"list": _id(list_id), "contact": contact_id, "status": 1}})
+                     json={"contactList": {"list": list_id, "contact": contact_id, "status": 1}})
         for tag in subscriber.tags:
             self.request("POST", "/api/3/contactTags",
                          json={"contactTag": {"contact": contact_id, "tag": self._tag_id(tag)}})

@@ -53,8 +53,9 @@ class SendGridProvider(Provider):
             username = self.request("GET", "/v3/user/username").json().get("username")
             if username:
                 who = f"Account: {username}"
-        can_send = "mail.send" in scopes
-        return f"{who}; {'may' if can_send else 'may not (no Mail Send permission)'} send e-mail."
+        if "mail.send" in scopes:
+            return f"{who}; it may send e-mail."
+        return f"{who}; it may not send e-mail (the key lacks the Mail Send permission)."
 
     def send_email(self, email: Email) -> Sent:
         to_name, to_address = parseaddr(email.to)

@@ -163,6 +163,8 @@ class SMTPProvider(Provider):
             code = exc.smtp_code
             return ProviderError(f"The SMTP server answered {code}: {_text(exc.smtp_error)}", status_code=code,
                                  retryable=not 500 <= code < 600)
+        if isinstance(exc, smtplib.SMTPServerDisconnected) and isinstance(exc.__context__, TimeoutError):
+            exc = exc.__context__  # smtplib reports a reply that never came as a disconnection
         if isinstance(exc, smtplib.SMTPServerDisconnected):
             return ProviderError(f"The SMTP server {where} closed the connection: {exc}", retryable=True)
         if isinstance(exc, smtplib.SMTPNotSupportedError):
