@@ -163,3 +163,38 @@ def inbound_hook_values(form) -> dict:
 
 
 # -- tracking pixels --
+# A pixel: provider, id, where (the whole workspace or one funnel) and active. The id's pattern is checked by the
+# service (app.integrations.pixels.clean), which names the field at fault.
+
+
+def pixel_form(providers, funnels, pixel=None, formdata=None):
+    """`providers`: (key, label) pairs; `funnels`: the workspace's funnels; `pixel`: an edit's pixel."""
+    from flask_wtf import FlaskForm
+    from wtforms import BooleanField, SelectField, StringField
+    from wtforms.fields.choices import SelectChoice
+    from wtforms.validators import Length
+
+    class PixelForm(FlaskForm):
+        provider = SelectField("Provider", validate_choice=False,
+                               choices=[SelectChoice(key, label) for key, label in providers])
+        pixel_code = StringField("Pixel ID", validators=[Length(max=64)],
+                                 render_kw={"autocomplete": "off", "spellcheck": "false"},
+                                 description="As the provider shows it: Meta 15–16 digits, GA4 G-XXXXXXXXXX, TikTok "
+                                             "20 characters, Pinterest 13 digits, X 5–6 characters.")
+        funnel_id = SelectField("Where", validate_choice=False, choices=[
+            SelectChoice("", "Every funnel of the workspace"),
+            *(SelectChoice(str(funnel.id), f"Only “{funnel.name}”") for funnel in funnels)],
+            description="A funnel's own pixel replaces the workspace's of the same provider on its pages.")
+        is_active = BooleanField("Active", default=True)
+
+    if formdata is not None:
+        return PixelForm(formdata=formdata)
+    if pixel is not None:
+        return PixelForm(formdata=None, provider=pixel.provider, pixel_code=pixel.pixel_code,
+                         funnel_id=str(pixel.funnel_id or ""), is_active=pixel.is_active)
+    return PixelForm(formdata=None)
+
+
+def pixel_values(form) -> dict:
+    return {"provider": form.provider.data or "", "pixel_code": form.pixel_code.data or "",
+            "funnel_id": form.funnel_id.data or None, "is_active": bool(form.is_active.data)}

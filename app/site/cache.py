@@ -15,7 +15,7 @@ the version lives in the process.
 
 Anything that changes those rows goes through the session listener below, so every change, made by
 app/builder/publishing.py or elsewhere (an admin script, `funnels.set_status`), invalidates once, after
-its commit.
+its commit. A higher package whose rows change the pages (tracking pixels) adds its model with `watch`.
 """
 from __future__ import annotations
 
@@ -44,6 +44,18 @@ WATCHED = {
     "SplitVariant": ("weight", "page_id"),
     "Account": ("analytics_respect_dnt",),  # the tracker's tag says it (data-dnt)
 }
+# Kinds whose rows, when added or deleted, change some address's answer (beside a Page with a document).
+ADDED_OR_DELETED = {"Funnel", "FunnelStep", "SplitTest", "SplitVariant"}
+
+
+def watch(kind: str, attributes: tuple[str, ...], added_or_deleted: bool = True) -> None:
+    """Another domain's model whose rows change what published pages answer (a higher package registers it,
+    so that site never imports it: integrations' tracking pixels, app/integrations/pixels.py). Any committed
+    change of these `attributes` of a row of class `kind` (and, with `added_or_deleted`, a row added or
+    deleted) renews the version, as the site's own rows do."""
+    WATCHED[kind] = tuple(dict.fromkeys((*WATCHED.get(kind, ()), *attributes)))
+    if added_or_deleted:
+        ADDED_OR_DELETED.add(kind)
 
 
 @dataclass
@@ -297,8 +309,7 @@ def _changed(obj) -> bool:
 def _alters_site(obj) -> bool:
     """Adding or deleting it changes some address's answer (a new slug, a page gone)."""
     kind = type(obj).__name__
-    return (kind in ("Funnel", "FunnelStep", "SplitTest", "SplitVariant")
-            or (kind == "Page" and obj.published_html is not None))
+    return kind in ADDED_OR_DELETED or (kind == "Page" and obj.published_html is not None)
 
 
 def _after_flush(session, flush_context) -> None:

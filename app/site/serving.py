@@ -114,20 +114,41 @@ def _site_csp(stripe_js_url: str, stripe_api_base: str, base_url: str = "") -> s
                       track=f" {track}" if track and track not in api.split() else "")
 
 
-def security_headers() -> list[tuple[str, str]]:
+@lru_cache(maxsize=64)
+def with_sources(csp: str, sources: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    """The policy with more sources in some of its directives: ((directive, (source, ...)), ...). A source
+    the directive has already is not repeated; a directive the policy lacks is added."""
+    directives = [part.strip() for part in csp.split(";") if part.strip()]
+    for name, extra in sources:
+        for index, directive in enumerate(directives):
+            words = directive.split()
+            if words[0] == name:
+                directives[index] = " ".join([*words, *(source for source in extra if source not in words)])
+                break
+        else:
+            directives.append(" ".join([name, *extra]))
+    return "; ".join(directives)
+
+
+def security_headers(csp_sources: tuple = ()) -> list[tuple[str, str]]:
+    """The published pages' security headers; `csp_sources` are the page's extra CSP sources (PageExtras)."""
     config = current_app.config
     csp = _site_csp(config.get("STRIPE_JS_URL") or "", config.get("STRIPE_API_BASE") or "",
                     config.get("BASE_URL") or "")
+    if csp_sources:
+        csp = with_sources(csp, csp_sources)
     return [("Content-Security-Policy", csp), *OTHER_SECURITY_HEADERS]
 
 
 def make_entry(status: int, body: bytes, etag: str = "", cache_control: str = PAGE_CACHE_CONTROL,
-               version: str = "", refresh_at: float = float("inf"), vary_cookie: bool = False) -> Entry:
+               version: str = "", refresh_at: float = float("inf"), vary_cookie: bool = False,
+               csp_sources: tuple = ()) -> Entry:
     """A response with every header computed once: plain and gzip'd bodies, and the 304's headers.
-    `vary_cookie`: the answer depends on the visitor's cookie (a split test's variant)."""
+    `vary_cookie`: the answer depends on the visitor's cookie (a split test's variant). `csp_sources`: what
+    the page's CSP allows beyond the site's (PageExtras.csp)."""
     from http import HTTPStatus
 
-    base = [("Content-Type", HTML_TYPE), ("Cache-Control", cache_control), *security_headers()]
+    base = [("Content-Type", HTML_TYPE), ("Cache-Control", cache_control), *security_headers(csp_sources)]
     gzip_body = gzip.compress(body, 6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
     vary = [name for name, wanted in (("Accept-Encoding", gzip_body is not None), ("Cookie", vary_cookie)) if wanted]
     if vary:
@@ -407,6 +428,58 @@ def with_tracker(document: str, tracking: Tracking, page_id, variant_id=None) ->
     return document + tag if index < 0 else f"{document[:index]}{tag}\n{document[index:]}"
 
 
+# ---- what other domains add to a published page ---------------------------------------------------------
+# EXTRAS. A higher package that must add markup to the published pages (integrations: the tracking pixels'
+# script tag) registers a provider with `page_extras_provider`; site never imports it. When a page's cached
+# entry is built (`entry_for`), each provider is asked once for the page's funnel and step: its markup goes
+# at the end of the document's <head> and the sources it names are added to the page's CSP, so a page
+# without extras keeps the site's policy unchanged. A provider must also make its rows' changes renew the
+# cache version (`app.site.cache.watch`). A provider that fails is logged and left out: the page is served.
+
+@dataclasses.dataclass(frozen=True)
+class PageExtras:
+    html: str = ""  # markup for the end of <head>: built by the provider, escaped there (trusted here)
+    csp: tuple[tuple[str, tuple[str, ...]], ...] = ()  # ((directive, (source, ...)), ...) the CSP adds
+
+    def __bool__(self) -> bool:
+        return bool(self.html or self.csp)
+
+
+_extras_providers: list = []
+
+
+def page_extras_provider(func):
+    """Register func(funnel_id: str, step_id: str) -> PageExtras | None, asked when a published page's
+    cached entry is built (app/integrations/pixels.py registers the tracking pixels). A decorator."""
+    if func not in _extras_providers:
+        _extras_providers.append(func)
+    return func
+
+
+def page_extras(funnel_id: str, step_id: str) -> PageExtras:
+    """What every registered provider adds to this step's published page, together."""
+    html, csp = [], []
+    for provider in list(_extras_providers):
+        try:
+            extras = provider(funnel_id, step_id)
+        except Exception:
+            log.exception("site: a page extras provider failed; the page is served without its extras")
+            continue
+        if extras and extras.html:
+            html.append(extras.html)
+        if extras:
+            csp.extend(extras.csp)
+    return PageExtras(html="\n".join(html), csp=tuple(csp))
+
+
+def with_extras(document: str, extras: PageExtras | None) -> str:
+    """The document with the extras' markup at the end of its head."""
+    if not extras or not extras.html:
+        return document
+    index = document.find("</head>")
+    return extras.html + document if index < 0 else f"{document[:index]}{extras.html}\n{document[index:]}"
+
+
 # ---- the lookup (inside a Flask request: app context, database) ---------------------------------------
 
 def _page_query(kind: str, segments: list[str]):
@@ -472,14 +545,18 @@ def fill_tokens(document: str, page_id: str, export: bool = False) -> str:
 
 
 def page_entry(page_id, stored: str, stored_etag: str, version: str = "", variant_id=None,
-               tracking: Tracking | None = None) -> Entry:
+               tracking: Tracking | None = None, extras: PageExtras | None = None) -> Entry:
     """The response of a published page. `variant_id`: the page is served as this variant of a running
     split test (the tracker's script tag carries it as data-variant): its answer varies with the visitor's
-    cookie and its ETag is its own. `tracking`: the page gets the tracker's tag (TRACKER above)."""
+    cookie and its ETag is its own. `tracking`: the page gets the tracker's tag (TRACKER above). `extras`:
+    what other domains add (EXTRAS above): markup in the head, sources in the CSP."""
     document = visible_document(stored)
     if tracking is not None:
         document = with_tracker(document, tracking, page_id, variant_id)
         stored_etag = ""  # not the stored document any more
+    if extras:
+        document = with_extras(document, extras)
+        stored_etag = ""
     if FORM_TOKEN_SLOT.search(document):
         body = fill_tokens(document, str(page_id)).encode("utf-8")
         etag, refresh_at = etag_of(body), time.monotonic() + TOKEN_REFRESH_SECONDS
@@ -487,10 +564,12 @@ def page_entry(page_id, stored: str, stored_etag: str, version: str = "", varian
         body, etag, refresh_at = document.encode("utf-8"), stored_etag or etag_of(document), float("inf")
     if variant_id:
         etag = etag_of(body + f":{variant_id}".encode())
-    return make_entry(200, body, etag, version=version, refresh_at=refresh_at, vary_cookie=bool(variant_id))
+    return make_entry(200, body, etag, version=version, refresh_at=refresh_at, vary_cookie=bool(variant_id),
+                      csp_sources=extras.csp if extras else ())
 
 
-def split_test_entry(row, version: str = "", tracking: Tracking | None = None) -> Entry:
+def split_test_entry(row, version: str = "", tracking: Tracking | None = None,
+                     extras: PageExtras | None = None) -> Entry:
     """The entry of an address whose step has a running split test (row: find_published's): every
     published variant's response and weight. A variant whose page is not published is left out (the others
     share its traffic by their weights; the test's page says so)."""
@@ -510,9 +589,10 @@ def split_test_entry(row, version: str = "", tracking: Tracking | None = None) -
             continue
         served.append((variant.id, variant.weight,
                        page_entry(variant.page_id, stored, stored_etag, version, variant_id=variant.id,
-                                  tracking=tracking)))
+                                  tracking=tracking, extras=extras)))
     if not served:
-        return page_entry(row.id, row.published_html, row.published_etag, version, tracking=tracking)
+        return page_entry(row.id, row.published_html, row.published_etag, version, tracking=tracking,
+                          extras=extras)
     return split_entry(served[0][2], row.test_id, served)
 
 
@@ -555,10 +635,12 @@ def entry_for(kind: str, path: str, version: str | None) -> Entry:
             cache.put(NOT_FOUND_KEY, entry)
         return entry
     tracking = tracking_of(row)
+    extras = page_extras(str(row.funnel_id), str(row.step_id))
     if row.test_id is not None:
-        entry = split_test_entry(row, version or "", tracking)
+        entry = split_test_entry(row, version or "", tracking, extras)
     else:
-        entry = page_entry(row.id, row.published_html, row.published_etag, version or "", tracking=tracking)
+        entry = page_entry(row.id, row.published_html, row.published_etag, version or "", tracking=tracking,
+                           extras=extras)
     cache.put(key, entry)
     return entry
 
