@@ -3,6 +3,22 @@ and the schedules integrations registers."""
 
 # -- contact sync (connections) --
 
+def sync_contact(record_id: str) -> None:
+    """Push one queued SyncRecord's contact to its list (`sync.push`). A retryable provider failure is raised so
+    RQ runs it again (60/120/240 s); a record already done is left as it is, so running twice is safe."""
+    from app.integrations import sync
+
+    sync.push(record_id)
+
+
+def sync_all(job_id: str, connection_id: str) -> dict:
+    """Tracked job: push every contact with an e-mail to the connection's chosen lists (`sync.run_sync_all`),
+    with progress; run again, it goes on after the contacts it has done."""
+    from app.integrations import sync
+
+    return sync.run_sync_all(job_id, connection_id)
+
+
 # -- SMS --
 
 def send_sms(sms_id: str) -> str:
