@@ -630,8 +630,8 @@ def deliver(job_id: str, result: dict, user_id: str | None) -> dict:
     notifications.notify(user.id, job.account_id, "Your export is ready",
                          f"{job.title}: download it within 24 hours.", url)
     try:
-        mail.send_template(user.email, "Your export is ready", "export_ready", user=user, job=job, url=url,
-                           account=account, hours=int(LINK_LIFETIME.total_seconds() // 3600))
+        mail.send_template(user.email, "Your export is ready", "export_ready", account_id=job.account_id, user=user,
+                           job=job, url=url, account=account, hours=int(LINK_LIFETIME.total_seconds() // 3600))
     except (smtplib.SMTPException, OSError) as error:
         log.warning("export e-mail not sent: %s", error, extra={"job": str(job.id)})
     return result

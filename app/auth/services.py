@@ -109,7 +109,8 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def request_password_reset(email: str, reset_url_for) -> bool:
-    """E-mail a reset link if the address belongs to a user. Says nothing either way to the caller."""
+    """E-mail a reset link if the address belongs to a user (queued: a job sends it through the app's own
+    channel, so a slow mail server never slows the request). Says nothing either way to the caller."""
     user = user_by_email(email or "")
     if user is None:
         return False
@@ -302,8 +303,9 @@ def invite(account: Account, inviter: User, actor_role: str, email: str, role: s
 
 
 def send_invitation(invitation: Invitation, token: str, accept_url: str) -> None:
+    """Queue the invitation's e-mail; a job sends it through the workspace's channel."""
     mail.send_template(invitation.email, f"You are invited to {invitation.account.name} on Leadforge",
-                       "invitation", invitation=invitation, accept_url=accept_url)
+                       "invitation", account_id=invitation.account_id, invitation=invitation, accept_url=accept_url)
 
 
 class InvitationError(ValueError):

@@ -1,5 +1,6 @@
 """What core.jobs runs for integrations (each takes ids, loads, calls a service, and is safe to run twice),
 and the schedules integrations registers."""
+from app.integrations import channel  # noqa: F401  (registers the workspace's mail channel with core.mail)
 
 # -- contact sync (connections) --
 

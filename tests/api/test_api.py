@@ -8,6 +8,7 @@ from app.core.security import sha256_hex
 from app.extensions import db
 from tests import factories
 from tests.api.conftest import assert_json_error, bearer, make_key, revoke
+from tests.conftest import run_jobs
 from tests.support import free_port
 
 # ---- /me and authentication -----------------------------------------------------------------------
@@ -217,7 +218,9 @@ def invite(client, headers, body=None, **kwargs):
         kwargs["json"] = {"email": "new.person@example.com", "role": "user"}
     elif body is not None:
         kwargs["json"] = body
-    return client.post("/api/v1/invitations", headers=headers, **kwargs)
+    response = client.post("/api/v1/invitations", headers=headers, **kwargs)
+    run_jobs(client.application)  # the e-mail is sent by a job
+    return response
 
 
 def invitations() -> list[Invitation]:

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import wait_for
+from tests.conftest import run_jobs, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -31,8 +31,11 @@ def call_api(url: str, secret: str) -> tuple[int, dict]:
             return error.code, json.loads(error.read())
 
 
-def received_mail(outbox, count: int, to: str, subject: str):
-    """The count-th message at the SMTP server: to whom and about what a person would look at."""
+def received_mail(outbox, count: int, to: str, subject: str, app=None):
+    """The count-th message at the SMTP server: to whom and about what a person would look at. E-mails are
+    sent by jobs: with `app`, its queued jobs run first (what `flask worker` does)."""
+    if app is not None:
+        run_jobs(app)
     assert wait_for(lambda: len(outbox) >= count, timeout=5), f"no e-mail #{count} arrived ({len(outbox)} so far)"
     message = outbox[count - 1]
     assert message["To"] == to
@@ -115,7 +118,7 @@ def test_foundation_journey(live_server, new_context, screenshot, outbox):
     expect(page.locator("#reset-sent")).to_contain_text(f"If an account exists for {OWNER['email']}")
     screenshot(page, "reset-link-sent")
 
-    reset_mail = received_mail(outbox, 1, OWNER["email"], "Reset your Leadforge password")
+    reset_mail = received_mail(outbox, 1, OWNER["email"], "Reset your Leadforge password", live_server.app)
     reset_link = link_in(reset_mail, base, "/reset-password/")
     page.goto(reset_link)
     expect(heading("Choose a new password")).to_be_visible()
@@ -156,7 +159,7 @@ def test_foundation_journey(live_server, new_context, screenshot, outbox):
     screenshot(page, "team-invitation-pending", phone=True)
 
     invite_mail = received_mail(outbox, 2, TEAMMATE["email"],
-                                f"You are invited to {OWNER['workspace']} on Leadforge")
+                                f"You are invited to {OWNER['workspace']} on Leadforge", live_server.app)
     assert f"{OWNER['name']} invited you" in invite_mail.get_body(preferencelist=("plain",)).get_content()
     invite_link = link_in(invite_mail, base, "/invitations/")
 

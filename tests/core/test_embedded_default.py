@@ -49,6 +49,9 @@ def test_embedded_app_migrates_seeds_serves_and_runs_jobs(tmp_path):
         assert download.status_code == 200 and b"member.joined" in download.data
         download.close()
         client.post("/forgot-password", data={"email": DEMO_EMAIL})
+        deadline = time.monotonic() + 10  # the e-mail is written by a job, in a thread here
+        while not list((tmp_path / "outbox").glob("*.eml")) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert list((tmp_path / "outbox").glob("*.eml"))
         assert "schedule_ticker" in app.extensions  # no worker: the web process runs the scheduled work
         with app.app_context():

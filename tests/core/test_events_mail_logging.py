@@ -2,6 +2,7 @@ import json
 import logging
 
 from app.core import events, mail
+from tests.conftest import run_jobs
 
 
 def test_publish_reaches_named_and_wildcard_subscribers_with_string_ids():
@@ -44,6 +45,7 @@ def test_a_failing_subscriber_does_not_break_the_publisher(caplog):
 
 def test_send_delivers_html_and_text_over_smtp(app, outbox):
     mail.send("someone@example.com", "Hello", "Plain body", "<p>HTML body</p>")
+    run_jobs(app)  # queued, sent by a job
     assert len(outbox) == 1
     message = outbox[0]
     assert message["Subject"] == "Hello"
@@ -57,6 +59,7 @@ def test_without_smtp_mail_goes_to_the_outbox_and_the_dev_page(app, tmp_path, ca
     try:
         with caplog.at_level(logging.INFO):
             mail.send("dev@example.com", "Dev mail", "Read me in the outbox")
+            run_jobs(app)
         assert "mail written to outbox" in caplog.text
         messages = mail.outbox_messages()
         assert messages[0]["subject"] == "Dev mail" and "Read me" in messages[0]["text"]

@@ -7,6 +7,7 @@ from app.auth.models import Invitation, Membership
 from app.core.models import AuditEvent
 from app.extensions import db
 from tests import factories
+from tests.conftest import run_jobs
 
 
 def invitation_path(message) -> str:
@@ -16,7 +17,9 @@ def invitation_path(message) -> str:
 
 
 def invite(client, email="new@example.com", role="user"):
-    return client.post("/settings/team/invite", data={"email": email, "role": role})
+    response = client.post("/settings/team/invite", data={"email": email, "role": role})
+    run_jobs(client.application)  # the e-mail is sent by a job
+    return response
 
 
 def test_admin_invites_and_new_person_joins_with_a_password(app, client, owner, login, outbox):
@@ -107,6 +110,7 @@ def test_reinviting_replaces_the_pending_invitation(client, owner, login, outbox
     invite(client)
     first = invitation_path(outbox[0])
     client.post(f"/settings/team/invitations/{db.session.execute(select(Invitation)).scalar_one().id}/resend")
+    run_jobs(client.application)
     assert len(outbox) == 2
     assert client.get(first).status_code == 410
     assert client.get(invitation_path(outbox[1])).status_code == 200

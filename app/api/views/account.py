@@ -75,10 +75,8 @@ def create_invitation():
     fields = body_strings(json_body(), email="", role="user")
     email, role = fields["email"], fields["role"]
     invitation, token = auth_services.invite(current_account(), g.actor, g.membership.role, email, role)
-    try:
-        auth_services.send_invitation(invitation, token, url_for("auth.accept_invitation", token=token, _external=True))
-    except OSError:
-        pass  # the invitation stands; an admin can resend it from the Team page
+    # queued: a job sends it through the workspace's channel
+    auth_services.send_invitation(invitation, token, url_for("auth.accept_invitation", token=token, _external=True))
     return jsonify(serialize_invitation(invitation)), 201
 
 

@@ -1,7 +1,6 @@
 """Receipts: the e-mail that tells the customer what they bought and paid, and the PDF invoice of an order."""
 from __future__ import annotations
 
-import smtplib
 from pathlib import Path
 
 from flask import current_app, render_template
@@ -27,10 +26,10 @@ def _context(order: Order) -> dict:
 
 
 def send_receipt(order: Order, actor=None) -> None:
-    """E-mail the receipt (HTML and text) to the order's customer and note when it was sent.
+    """E-mail the receipt (HTML and text) to the order's customer and note when it was sent: queued, a job sends
+    it through the workspace's channel (retried when the mail server fails; the mail log shows it).
 
-    ValidationError when the order has no e-mail address; ConflictError when it was not paid or the mail
-    server refused."""
+    ValidationError when the order has no e-mail address; ConflictError when it was not paid."""
     if not order.email:
         raise ValidationError("This order has no e-mail address to send the receipt to.", field="email")
     if order.status not in PAID_STATUSES:
@@ -40,12 +39,7 @@ def send_receipt(order: Order, actor=None) -> None:
     subject = f"Your receipt for order #{order.number}"
     if context["account"] is not None:
         subject += f" from {context['account'].name}"
-    try:
-        mail.send_template(order.email, subject, "receipt", **context)
-    except (smtplib.SMTPException, OSError) as error:
-        current_app.logger.warning("receipt not sent: %s", error)
-        raise ConflictError("The receipt could not be sent: the mail server did not answer. Try again later.") \
-            from error
+    mail.send_template(order.email, subject, "receipt", account_id=order.account_id, **context)
     order.receipt_sent_at = utcnow()
     orders.log(order, "receipt.sent", f"Receipt sent to {order.email}",
                by=str(actor.id) if getattr(actor, "id", None) else None)
