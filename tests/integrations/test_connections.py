@@ -4,6 +4,7 @@ editing with blank secrets kept, deleting, the sending channel, roles and other 
 
 The adapters are the fakes of tests/integrations/connection_fakes.py, talking HTTP to a local stand-in."""
 import json
+import re
 
 import pytest
 from sqlalchemy import func, select, text
@@ -362,3 +363,24 @@ def test_another_workspaces_connection_is_not_found(client, owner, login, fake_p
     assert connections.credentials(connection) == {"api_key": SECRET}
     assert SECRET not in client.get("/integrations").text
     assert "FakeMail" not in client.get("/integrations").text.split("<main")[1]
+
+
+def test_every_installed_provider_has_a_working_form(client, owner, login):
+    """The real adapters' fields make a form: one input per field, secrets as empty password inputs."""
+    from app.integrations import providers
+
+    login(*owner)
+    assert {"smtp", "sendgrid", "mailchimp", "activecampaign", "convertkit", "getresponse", "aweber", "twilio",
+            "plivo", "messagebird", "bandwidth", "telnyx"} <= set(providers.REGISTRY)
+    for key, cls in providers.REGISTRY.items():
+        page = client.get(f"/integrations/connections/new/{key}")
+        assert page.status_code == 200, key
+        for item in cls.fields:
+            found = re.search(rf'<(input|select)[^>]*name="{item.key}"[^>]*>', page.text)
+            assert found, (key, item.key)
+            if item.secret:
+                assert 'type="password"' in found.group(0) and 'value=""' in found.group(0), (key, item.key)
+        # Nothing filled in: every required field is named, nothing is stored or asked of the provider.
+        refused = client.post(f"/integrations/connections/new/{key}", data={})
+        assert refused.status_code == 422, key
+    assert db.session.execute(select(func.count()).select_from(Connection)).scalar_one() == 0

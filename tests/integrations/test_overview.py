@@ -64,6 +64,7 @@ def test_an_empty_workspace_is_invited_to_connect_a_provider(client, owner, logi
     assert "No events sent yet" in page.text
     # The other integrations pages are linked (those that exist).
     assert 'href="/integrations/inbound"' in page.text and 'href="/integrations/mail"' in page.text
+    assert 'href="/integrations/pixels"' in page.text
 
 
 def test_the_figures_count_the_last_30_days_of_this_workspace(client, owner, login, fake_providers):

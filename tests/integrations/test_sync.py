@@ -417,3 +417,45 @@ def test_the_sync_log_lists_filters_and_pages_the_records(app, client, login, se
     second = client.get(f"/integrations/connections/{connection.id}?sync_page=2").text
     assert "21–24 of 24" in second
     assert SECRET not in first and SECRET not in second
+
+
+# ---- with a real adapter ---------------------------------------------------------------------------------------
+
+def test_the_sendgrid_adapter_connects_and_syncs_through_these_pages(app, client, owner, login):
+    """The whole path with SendGrid's own adapter against a stand-in: connect, choose a list, a new contact
+    pushed by a job with the documented upsert (PUT /v3/marketing/contacts)."""
+    from app.integrations import providers
+    from app.integrations.models import Connection
+    from tests.integrations.standin import StandIn
+
+    if "sendgrid" not in providers.REGISTRY:
+        pytest.skip("the SendGrid adapter is not installed")
+    user, account = owner
+    login(user, account)
+    saved = app.config.get("PROVIDER_BASE_URLS")
+    with StandIn() as server:
+        app.config["PROVIDER_BASE_URLS"] = {**(saved or {}), "sendgrid": server.url}
+        try:
+            server.expect("GET", "/v3/scopes", json={"scopes": ["marketing.read", "mail.send"]})
+            server.expect("GET", "/v3/marketing/lists", json={"result": [{"id": "abc-1", "name": "Leads",
+                                                                         "contact_count": 3}], "_metadata": {}})
+            server.expect("PUT", "/v3/marketing/contacts", 202, json={"job_id": "j1"})
+            response = client.post("/integrations/connections/new/sendgrid",
+                                   data={"api_key": "SG.test-key-7788", "region": "global"})
+            assert response.status_code == 303
+            connection = db.session.execute(select(Connection)).scalar_one()
+            assert connection.status == "connected"
+            assert connection.status_message == "API key accepted; it may send e-mail."
+            assert "SG.test-key-7788" not in client.get(response.headers["Location"]).text
+            saved_settings = client.post(f"/integrations/connections/{connection.id}/sync", data={
+                "lists": ["abc-1"], "events": ["contact.created"], "map_city": "city"})
+            assert saved_settings.status_code == 303
+            factories.make_contact(account, user, email="sg@example.com", first_name="Sam", city="Paris")
+            run_jobs(app)
+            [upsert] = server.received("PUT", "/v3/marketing/contacts")
+            assert upsert.headers["Authorization"] == "Bearer SG.test-key-7788"
+            assert upsert.json == {"list_ids": ["abc-1"], "contacts": [
+                {"email": "sg@example.com", "first_name": "Sam", "last_name": "Archer", "city": "Paris"}]}
+            assert [r.status for r in records()] == ["synced"]
+        finally:
+            app.config["PROVIDER_BASE_URLS"] = saved

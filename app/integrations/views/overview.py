@@ -17,7 +17,7 @@ SECTIONS = (
     ("Inbound webhooks", "Create or update contacts from n8n, Zapier and your own tools.", "code",
      ("integrations.inbound_hooks", "integrations.inbound")),
     ("Tracking pixels", "Facebook, Google Analytics 4, TikTok, Pinterest and X on your published pages.", "chart",
-     ("integrations.pixels", "integrations.pixel_list")),
+     ("integrations.pixels_page", "integrations.pixels")),
     ("Mail log", "Every e-mail the workspace sent, and how it went.", "mail",
      ("integrations.mail_log", "integrations.mail")),
 )
