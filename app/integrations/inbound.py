@@ -7,8 +7,8 @@ URL again; regenerating it makes the old one stop working at once. The hook's fi
 contact field is in the body: a path of keys and list indexes, "email", "data.email", "contact.first_name",
 "fields[0].value". Custom fields are mapped as "custom:<key>".
 
-`receive` answers a call, in this order: an unknown or inactive token 404 (the same answer for both; logged
-to the app's log only, since it names no workspace), over the hook's rate limit 429, a body over
+`receive` answers a call, in this order: an unknown or inactive token 404 (the same answer for both; an
+unknown one is logged to the app's log only, since it names no workspace), over the hook's rate limit 429, a body over
 MAX_BODY_BYTES 413, not JSON or not a JSON object 400, no e-mail address after mapping 422, a contact the
 CRM refuses 422 with its fields; else the contact is created (201) or updated (200) with the CRM's
 services (source "webhook", which publish contact.created / contact.updated), the hook's tags are added
@@ -359,12 +359,19 @@ def _within_rate_limit(hook: InboundHook) -> tuple[bool, bool]:
 def receive(token: str, read_body, content_length: int | None, ip: str | None) -> Answer:
     """Answer one call of an inbound hook's URL. `read_body(limit)` returns up to `limit` bytes of the body."""
     hook = find_hook(token)
-    if hook is None or not hook.is_active:
-        # No workspace to log it in (or one whose hook is off: the same answer, so a token's state is not
-        # revealed). The token itself is a secret: never logged.
-        log.info("inbound webhook: call for an unknown or inactive hook from %s", ip)
-        return Answer(404, message="No inbound webhook at this address.")
+    not_found = Answer(404, message="No inbound webhook at this address.")
+    if hook is None:
+        # No workspace to log it in. The token itself is a secret: never logged.
+        log.info("inbound webhook: call for an unknown hook from %s", ip)
+        return not_found
     allowed, log_refusal = _within_rate_limit(hook)
+    if not hook.is_active:
+        # The same answer as an unknown token (a token's state is not revealed), logged in the workspace.
+        if allowed or log_refusal:
+            _log(hook, not_found, read_body(EXCERPT_BYTES) if (content_length or 0) <= MAX_BODY_BYTES else b"",
+                 ip, outcome="refused: the webhook is inactive")
+            db.session.commit()
+        return not_found
     if not allowed:
         answer = Answer(429, message="Too many calls: this webhook takes "
                                      f"{current_app.config.get('INBOUND_RATE_LIMIT') or DEFAULT_RATE_LIMIT}. "
@@ -406,6 +413,8 @@ def _parse(raw: bytes):
         return None, f"The body is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})."
     except RecursionError:
         return None, "The body is not valid JSON: it is nested too deeply."
+    except ValueError as error:  # e.g. an integer of more than 4,300 digits
+        return None, f"The body is not valid JSON: {str(error)[:120]}"
     if not isinstance(body, dict):
         kind = {list: "a list", str: "a string", bool: "true or false", type(None): "null"}.get(type(body), "a number")
         return None, f"The body must be a JSON object ({{...}}), not {kind}."

@@ -97,12 +97,16 @@ def test_an_inactive_hook_answers_like_an_unknown_one(client, owner, hook):
     assert response.status_code == 404
     assert response.get_json() == send(client, "unknown-token").get_json()
     assert db.session.execute(select(Contact)).first() is None
+    [call] = calls_of(hook)  # logged in the workspace (the caller cannot tell)
+    assert (call.status_code, call.outcome) == (404, "refused: the webhook is inactive")
+    assert json.loads(call.body_excerpt) == BODY
 
 
 @pytest.mark.parametrize("data, reason", [
     ("not json at all", "The body is not valid JSON: Expecting value (line 1, column 1)."),
     ('{"email": "a@example.com",}', "The body is not valid JSON"),
     ("", "The body is empty"),
+    ('{"n": ' + "9" * 5000 + "}", "The body is not valid JSON"),
     (b"\xff\xfe{}", "The body is not UTF-8 text"),
 ])
 def test_a_body_that_is_not_json_is_400_with_the_reason(client, hook, data, reason):
