@@ -110,6 +110,7 @@ def test_the_settings_page_fetches_the_lists_and_saves(client, owner, login, fak
     block = client.get(f"/integrations/connections/{connection.id}/sync", headers={"HX-Request": "true"})
     assert block.status_code == 200 and block.text.lstrip().startswith('<div id="sync-settings"')
     assert 'value="L1"' in block.text and "Customers" in block.text and "hx-trigger" not in block.text
+    assert "To fill a field of FakeMail's list" in block.text and 'placeholder="FakeMail field"' in block.text
     [lists_call] = fake_providers.received("GET", "/v1/lists")
     assert lists_call.headers["Authorization"] == f"Bearer {SECRET}"
 

@@ -86,7 +86,8 @@ def connection_create(provider):
 def _detail_context(connection: Connection, **overrides) -> dict:
     account = current_account()
     cls = connections.provider_class(connection.provider)
-    context = dict(connection=connection, provider=cls, action_form=ActionForm(),
+    context = dict(connection=connection, provider=cls, provider_name=cls.name if cls else connection.provider,
+                   action_form=ActionForm(),
                    usage=connections.usage(connection, 30, account=account), status_kinds=STATUS_KINDS,
                    kind_labels=connections.KIND_LABELS, status_labels=connections.STATUS_LABELS,
                    edit_form=connection_form(cls, connection) if cls is not None else None,
