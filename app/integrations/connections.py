@@ -451,6 +451,8 @@ class WebhookHealth:
     delivered: int = 0
     failed: int = 0
     pending: int = 0
+    attempts: int = 0  # HTTP requests made (retries included), when the webhooks module counts them
+    failed_attempts: int = 0
 
     @property
     def messages(self) -> int:
@@ -463,15 +465,28 @@ class WebhookHealth:
 
 
 def webhook_health(account, days: int = 30) -> WebhookHealth:
-    """The webhook delivery figures of the overview, from the workspace's messages (test events left out)."""
+    """The webhook delivery figures of the overview (test events left out): `webhooks.delivery_stats`, the
+    outgoing webhooks' own count, when that module is installed; else counted here from the messages."""
     from app.integrations.models import WebhookEndpoint, WebhookMessage
 
-    since = utcnow() - timedelta(days=days)
     endpoints = dict(db.session.execute(select(WebhookEndpoint.is_active, func.count()).where(
         WebhookEndpoint.account_id == account.id).group_by(WebhookEndpoint.is_active)).all())
+    health = WebhookHealth(days=days, endpoints=sum(endpoints.values()), active_endpoints=endpoints.get(True, 0))
+    try:
+        from app.integrations import webhooks
+
+        stats = webhooks.delivery_stats(account, days)
+    except (ImportError, AttributeError):
+        stats = None
+    if stats is not None:
+        health.delivered, health.failed = stats.get("delivered", 0), stats.get("failed", 0)
+        health.pending = stats.get("waiting", 0)
+        health.attempts, health.failed_attempts = stats.get("attempts", 0), stats.get("failed_attempts", 0)
+        return health
+    since = utcnow() - timedelta(days=days)
     by_status = dict(db.session.execute(select(WebhookMessage.status, func.count()).where(
         WebhookMessage.account_id == account.id, WebhookMessage.created_at >= since,
         WebhookMessage.is_test.is_(False)).group_by(WebhookMessage.status)).all())
-    return WebhookHealth(days=days, endpoints=sum(endpoints.values()), active_endpoints=endpoints.get(True, 0),
-                         delivered=by_status.get("delivered", 0), failed=by_status.get("failed", 0),
-                         pending=by_status.get("pending", 0) + by_status.get("retrying", 0))
+    health.delivered, health.failed = by_status.get("delivered", 0), by_status.get("failed", 0)
+    health.pending = by_status.get("pending", 0) + by_status.get("retrying", 0)
+    return health
