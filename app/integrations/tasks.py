@@ -43,3 +43,19 @@ def _retries_left() -> int:
 
 
 # -- outgoing webhooks --
+
+from app.core.schedule import scheduled  # noqa: E402
+from app.integrations import webhooks  # noqa: E402  (its subscriber of every event fans out the messages)
+
+
+def deliver_webhook(message_id: str, trigger: str = "auto") -> str:
+    """One attempt of an outgoing webhook message (`webhooks.deliver`): skipped unless it is due (a manual
+    redelivery is due at once) and no other run holds it; a failure schedules the next attempt itself (no RQ
+    retry), so running twice is safe."""
+    return webhooks.deliver(message_id, trigger)
+
+
+@scheduled("webhooks-due", "* * * * *")
+def webhooks_due() -> int:
+    """Start the webhook messages whose next attempt is due and that no queued job holds (a lost job's)."""
+    return webhooks.enqueue_due()
