@@ -107,6 +107,43 @@ def sms_test_form(bind: bool = False):
 
 
 # -- outgoing webhooks --
+# The endpoint form: URL, description, the events as checkboxes grouped as the catalogue groups them
+# (webhooks.EVENT_GROUPS), and per group an "all of them" box that subscribes to every event of the group (no
+# script needed). The service (webhooks.create_endpoint / update_endpoint) checks the URL and the events.
+
+def webhook_endpoint_form(endpoint=None, bind: bool = False):
+    """The form of a webhook endpoint; `endpoint` (an edit) gives the current values. `bind`: read the post."""
+    from flask_wtf import FlaskForm
+    from wtforms import SelectMultipleField, StringField
+    from wtforms.fields.choices import SelectChoice
+
+    from app.integrations import webhooks
+
+    class WebhookEndpointForm(FlaskForm):
+        url = StringField("Endpoint URL", default=endpoint.url if endpoint else "",
+                          description="Where the events are POSTed. https:// is required.",
+                          render_kw={"inputmode": "url", "autocomplete": "off", "spellcheck": "false",
+                                     "placeholder": "https://example.com/webhooks/leadforge"})
+        description = StringField("Description (optional)", default=endpoint.description if endpoint else "",
+                                  description="What receives them, for your team: “Zapier: new leads”.")
+        events = SelectMultipleField("Events", validate_choice=False,
+                                     choices=[SelectChoice(name, label) for name, label in webhooks.EVENTS.items()],
+                                     default=list(endpoint.events or []) if endpoint else [])
+        groups = SelectMultipleField("All events of", validate_choice=False,
+                                     choices=[SelectChoice(key, label) for key, label, _ in webhooks.EVENT_GROUPS])
+
+    return WebhookEndpointForm() if bind else WebhookEndpointForm(formdata=None)
+
+
+def webhook_endpoint_values(form) -> dict:
+    """The form's values as the service takes them: the events ticked, and every event of each group ticked."""
+    from app.integrations import webhooks
+
+    chosen = list(form.events.data or [])
+    for group in form.groups.data or []:
+        chosen += webhooks.GROUP_EVENTS.get(group, [])
+    return {"url": form.url.data or "", "description": form.description.data or "", "events": chosen}
+
 
 # -- inbound webhooks --
 # The hook form: name, tags, active, and the field map as rows of (contact field, path in the body); two blank

@@ -284,8 +284,15 @@ def timestamp_text(moment: datetime) -> str:
 @events.subscribe(events.ALL)
 def on_event(name: str, payload: dict) -> None:
     """Every published event: a message for each endpoint of its workspace that asked for it."""
-    if name in EVENTS and payload.get("account_id"):
+    if name in EVENTS and _uuid_or_none(payload.get("account_id")) is not None:
         fan_out(name, payload)
+
+
+def _uuid_or_none(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def fan_out(name: str, payload: dict, now: datetime | None = None) -> list[uuid.UUID]:
