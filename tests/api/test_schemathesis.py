@@ -104,6 +104,11 @@ def _fresh(param: str) -> str:
         order = factories.make_order(account, [(price, "main")])
         CRM["order_item_id"] = str(order.items[0].id)
         return str(order.id)
+    if param in ("endpoint_id", "message_id"):  # a webhook endpoint of the workspace; a (test) delivery of one
+        from app.integrations import webhooks
+
+        endpoint = webhooks.create_endpoint(account, {"url": WEBHOOK_URL, "events": ["contact.created"]}, actor)
+        return str(endpoint.id if param == "endpoint_id" else webhooks.send_test(account, endpoint, actor).id)
     if param == "job_id":  # an analytics export of the workspace (GET /analytics/exports/{job_id})
         from app.core import jobs
 
@@ -111,6 +116,9 @@ def _fresh(param: str) -> str:
     return CRM.get(param, "")
 
 
+# A webhook endpoint's URL: a public address (an IP, so no DNS is asked). A drawn URL is almost never one whose
+# host resolves to public addresses only; refused URLs are tested in tests/api/test_webhooks_api.py.
+WEBHOOK_URL = "https://93.184.215.14/leadforge-hooks"
 BODY_IDS = {"company_id": "company_id", "parent_id": "company_id", "contact_id": "contact_id",
             "owner_id": "owner_id", "pipeline_id": "pipeline_id", "stage_id": "next_stage_id"}
 
@@ -164,6 +172,8 @@ def before_call(ctx, case, **kwargs):
             for name, day in (("date_from", today - timedelta(days=29)), ("date_to", today)):
                 if isinstance(case.body.get(name), str):
                     case.body[name] = day.isoformat()
+        if case.operation.path.startswith("/api/v1/webhooks/endpoints") and isinstance(case.body.get("url"), str):
+            case.body["url"] = WEBHOOK_URL
         if "tree" in case.body:
             # A drawn object is never a valid element tree; refused trees are tested in test_funnels_api.py.
             case.body["tree"] = _valid_tree()
