@@ -617,15 +617,16 @@ def deliver(message_id, trigger: str = "auto", now: datetime | None = None) -> s
     now = now or utcnow()
     message_id = str(message_id)
     _release(message_id)
-    message = db.session.execute(
-        select(WebhookMessage).where(WebhookMessage.id == uuid.UUID(message_id))
-        .with_for_update(skip_locked=trigger != "manual").execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    found = db.session.execute(
+        select(WebhookMessage, WebhookEndpoint).join(WebhookEndpoint, WebhookEndpoint.id == WebhookMessage.endpoint_id)
+        .where(WebhookMessage.id == uuid.UUID(message_id))
+        .with_for_update(of=WebhookMessage, skip_locked=trigger != "manual")
+        .execution_options(populate_existing=True)).first()
+    message, endpoint = found if found is not None else (None, None)
     if message is None or message.status not in PENDING or (trigger != "manual" and (
             message.next_attempt_at is None or message.next_attempt_at > now)):
         db.session.rollback()
         return "skipped"
-    endpoint = db.session.get(WebhookEndpoint, message.endpoint_id, populate_existing=True)
     if not endpoint.is_active and not message.is_test:
         message.status, message.next_attempt_at = "failed", None
         message.last_error = "Not sent: the endpoint is disabled."
@@ -651,7 +652,8 @@ def deliver(message_id, trigger: str = "auto", now: datetime | None = None) -> s
     disabled_reason, delay = None, None
     if answer.ok:
         message.status, message.delivered_at, message.next_attempt_at = "delivered", now, None
-        if not message.is_test:
+        if not message.is_test and (endpoint.failing_since is not None or endpoint.last_delivery_at is None
+                                    or endpoint.last_delivery_at < now - SUCCESS_WRITE_INTERVAL):
             _endpoint_succeeded(endpoint.id, now)
     elif answer.status_code == 410 and not message.is_test:
         message.status, message.next_attempt_at = "failed", None
