@@ -1,6 +1,6 @@
 """The integrations overview: each connection's state and use over the last 30 days, the webhook delivery
 success rate, and the way to every integrations page."""
-from flask import current_app, request, url_for
+from flask import request, url_for
 
 from app.core.pagination import paginate, parse_page_args
 from app.core.roles import role_required
@@ -10,26 +10,20 @@ from app.integrations import bp, connections
 
 DAYS = 30
 STATUS_KINDS = {"connected": "success", "failed": "danger", "untested": "warning"}
-# The other integrations pages, by the endpoint names they may have (linked only once they exist).
+# The other integrations pages: (title, text, icon, endpoint).
 SECTIONS = (
-    ("Webhooks", "Send the workspace's events to your own URLs, signed.", "webhook",
-     ("integrations.webhooks", "integrations.webhook_endpoints")),
+    ("Webhooks", "Send the workspace's events to your own URLs, signed.", "webhook", "integrations.webhooks"),
     ("Inbound webhooks", "Create or update contacts from n8n, Zapier and your own tools.", "code",
-     ("integrations.inbound_hooks", "integrations.inbound")),
+     "integrations.inbound_hooks"),
     ("Tracking pixels", "Facebook, Google Analytics 4, TikTok, Pinterest and X on your published pages.", "chart",
-     ("integrations.pixels_page", "integrations.pixels")),
-    ("Mail log", "Every e-mail the workspace sent, and how it went.", "mail",
-     ("integrations.mail_log", "integrations.mail")),
+     "integrations.pixels_page"),
+    ("Mail log", "Every e-mail the workspace sent, and how it went.", "mail", "integrations.mail_log"),
 )
 
 
 def _sections() -> list[dict]:
-    found = []
-    for title, text, glyph, endpoints in SECTIONS:
-        endpoint = next((name for name in endpoints if name in current_app.view_functions), None)
-        found.append({"title": title, "text": text, "glyph": glyph,
-                      "href": url_for(endpoint) if endpoint else None})
-    return found
+    return [{"title": title, "text": text, "glyph": glyph, "href": url_for(endpoint)}
+            for title, text, glyph, endpoint in SECTIONS]
 
 
 @bp.route("/integrations")
