@@ -21,7 +21,6 @@ import uuid
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
@@ -32,6 +31,7 @@ from app.crm.models import Contact
 from app.crm.services import timeline
 from app.extensions import db
 from app.integrations.models import Connection, InboundCall
+from app.integrations.providers.sendgrid import event_webhook_key
 
 log = logging.getLogger(__name__)
 
@@ -108,16 +108,6 @@ def refuse(connection: Connection, error: ServiceError, body: bytes, ip: str | N
 
 # ---- SendGrid's Event Webhook -------------------------------------------------------------------------------
 
-def _public_key(text: str) -> ec.EllipticCurvePublicKey:
-    """The verification key SendGrid shows: base64 of its DER SubjectPublicKeyInfo (PEM accepted too)."""
-    text = text.strip()
-    key = (load_pem_public_key(text.encode()) if text.startswith("-----BEGIN")
-           else load_der_public_key(base64.b64decode(text, validate=True)))
-    if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise ValueError("not an elliptic-curve key")
-    return key
-
-
 def verify_sendgrid(public_key: str, signature: str, timestamp: str, body: bytes) -> None:
     """SendGrid's signed Event Webhook: an ECDSA (P-256, SHA-256) signature, base64, of timestamp + raw body.
     ForbiddenError when the key is missing or unusable, or the signature does not match."""
@@ -126,8 +116,8 @@ def verify_sendgrid(public_key: str, signature: str, timestamp: str, body: bytes
                              "cannot be verified: turn on Signed Event Webhook Requests in SendGrid and paste "
                              "the verification key into the connection.")
     try:
-        key = _public_key(public_key)
-    except (ValueError, TypeError, binascii.Error):
+        key = event_webhook_key(public_key)
+    except ValueError:
         raise ForbiddenError("The Event Webhook verification key of this connection is not a valid public key.") \
             from None
     if not signature or not timestamp:

@@ -173,6 +173,8 @@ def clean_values(cls: type[Provider], values: dict, stored_secrets: dict | None 
         if value is None:
             continue
         (secrets if field.secret else settings)[field.key] = value
+    for key, message in cls.settings_errors(settings).items():
+        errors.setdefault(key, message)
     if errors:
         raise ValidationError("Some fields are not valid.", fields=errors)
     return settings, secrets

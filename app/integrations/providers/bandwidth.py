@@ -31,6 +31,10 @@ class Bandwidth(Provider):
     docs_url = "https://dev.bandwidth.com/docs/messaging/createMessage/"
     default_base_url = "https://messaging.bandwidth.com"
     has_status_callbacks = True
+    status_callback_setup = ("Bandwidth sends delivery reports to the callback URL of the messaging application, not "
+                             "to an address given with each message: in the Bandwidth App, set this as the "
+                             "application's callback URL, with the callback user name and password entered in "
+                             "the credentials below.")
     fields = (
         Field("account_id", "Account ID", help="The number at the top of the Bandwidth App."),
         Field("username", "API user name", help="A user with the Messaging role."),

@@ -85,6 +85,9 @@ class Provider:
     can_send_email: bool = False  # SMTP and SendGrid: may be the workspace's sending channel
     has_lists: bool = False  # e-mail marketing tools: lists, subscribers
     has_status_callbacks: bool = False  # SMS providers that report delivery
+    # Where the provider takes its status callback address when it is not given with each message (Bandwidth: the
+    # messaging application's callback URL); shown on the connection's page beside the address to paste.
+    status_callback_setup: str = ""
 
     def __init__(self, credentials: dict, settings: dict, base_url: str | None = None, timeout: float = 10):
         self.credentials = credentials
@@ -93,6 +96,12 @@ class Provider:
         self.timeout = timeout
 
     # -- what adapters implement (those their provider offers) --
+    @classmethod
+    def settings_errors(cls, settings: dict) -> dict:
+        """What is wrong with the (already cleaned) settings that only the provider knows, as {field key:
+        message}: a value that has the field's kind but cannot work (a verification key that is not a key)."""
+        return {}
+
     def check(self) -> str:
         """Prove the credentials work with a harmless call; returns what to show ("Account: Acme Inc.")."""
         raise NotImplementedError

@@ -7,9 +7,19 @@ regional subusers).
 - lists: GET /v3/marketing/lists?page_size=1000, following `_metadata.next` (page_token).
 - subscribe: PUT /v3/marketing/contacts {list_ids, contacts: [...]} — an upsert by e-mail, answered 202 with a
   job id (the contact's id is not known yet, so none is returned). Marketing Campaigns has no tags.
+- Event Webhook: SendGrid posts bounces, spam reports and unsubscribes to the connection's address
+  (`app.integrations.callbacks`), signed with ECDSA; the setting `event_webhook_public_key` is the verification
+  key SendGrid shows under "Signed Event Webhook Requests" (`event_webhook_key` reads it).
 """
+import base64
+import binascii
+import re
 from email.utils import parseaddr
 from urllib.parse import parse_qs, urlsplit
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from app.integrations.providers.base import Email, Field, ListInfo, Provider, ProviderError, Sent, Subscriber, register
 
@@ -37,11 +47,25 @@ class SendGridProvider(Provider):
               help="A verified sender or an address of an authenticated domain; needed to send e-mail"),
         Field("from_name", "From name", required=False),
         Field("region", "Region", kind="select", choices=REGIONS, default="global", required=False),
+        Field("event_webhook_public_key", "Event Webhook verification key", kind="text", required=False,
+              help="Event Webhook settings → Signed Event Webhook Requests: the verification key SendGrid shows. "
+                   "Needed to accept its bounces, spam reports and unsubscribes."),
     )
 
     def __init__(self, credentials: dict, settings: dict, base_url: str | None = None, timeout: float = 10):
         super().__init__(credentials, settings,
                          base_url or BASE_URLS.get(settings.get("region") or "global", BASE_URLS["global"]), timeout)
+
+    @classmethod
+    def settings_errors(cls, settings: dict) -> dict:
+        key = settings.get("event_webhook_public_key")
+        if key:
+            try:
+                event_webhook_key(key)
+            except ValueError:
+                return {"event_webhook_public_key": "This is not a verification key: copy the whole key SendGrid "
+                                                    "shows under Signed Event Webhook Requests."}
+        return {}
 
     def auth_headers(self) -> dict:
         return {"Authorization": f"Bearer {self.credentials.get('api_key', '')}"}
@@ -111,6 +135,24 @@ class SendGridProvider(Provider):
         self.request("PUT", "/v3/marketing/contacts", json={"list_ids": [list_id], "contacts": [contact]},
                      expected=(200, 202))
         return None  # SendGrid processes the upsert later; the contact id is not known yet
+
+
+PEM_MARKER = re.compile(r"-----(BEGIN|END) [A-Z ]+-----")
+
+
+def event_webhook_key(text: str) -> ec.EllipticCurvePublicKey:
+    """The Event Webhook verification key: base64 of a DER SubjectPublicKeyInfo, as SendGrid shows it, or the
+    same as PEM (with or without its line breaks, which a one-line input drops). ValueError for anything else."""
+    encoded = "".join(PEM_MARKER.sub("", text or "").split())
+    if not encoded:
+        raise ValueError("no key")
+    try:
+        key = load_der_public_key(base64.b64decode(encoded, validate=True))
+    except (binascii.Error, ValueError, TypeError, UnsupportedAlgorithm):
+        raise ValueError("not a public key") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ValueError("not an elliptic-curve key")
+    return key
 
 
 def _address(email: str, name: str = "") -> dict:

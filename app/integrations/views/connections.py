@@ -15,7 +15,7 @@ from app.core.roles import role_required
 from app.core.tenancy import current_account, get_or_404
 from app.core.web import redirect_to, render
 from app.extensions import db
-from app.integrations import bp, connections, sync
+from app.integrations import bp, callbacks, connections, sync
 from app.integrations.forms import (
     CONNECTION_NAME_FIELD,
     connection_form,
@@ -93,6 +93,11 @@ def _detail_context(connection: Connection, **overrides) -> dict:
                    edit_form=connection_form(cls, connection) if cls is not None else None,
                    can_send=bool(cls and cls.can_send_email and connection.kind == "email"),
                    can_sync=bool(cls and cls.has_lists), is_sms=connection.kind == "sms")
+    if cls is not None and connection.provider == "sendgrid":
+        context["events_url"] = callbacks.sendgrid_events_url(connection)
+        context["events_key_set"] = bool((connection.settings or {}).get("event_webhook_public_key"))
+    if cls is not None and connection.kind == "sms":
+        context["status_url"] = callbacks.sms_status_url(connection)
     if context["can_sync"]:
         context.update(_sync_context(connection))
     if context["is_sms"]:
