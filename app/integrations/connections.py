@@ -56,12 +56,17 @@ def adapter_for(connection: Connection) -> Provider:
 def call(connection: Connection, operation: str, fn):
     """Run `fn(adapter)` against the connection's provider and record the call; ProviderError propagates.
 
-    The record is added to the session and committed with the caller's work (or by `commit=True` callers)."""
+    The record is added to the session and committed with the caller's work (or by `commit=True` callers).
+    Credentials the adapter renewed on the way (`adapter.updated_credentials`: AWeber's expired access token
+    refreshed) replace the stored ones in the same session, whether the call then succeeded or not, so the next
+    call uses them (a refresh token the provider rotated is not lost)."""
     started = time.monotonic()
     record = ProviderCall(account_id=connection.account_id, connection_id=connection.id, operation=operation,
                           ok=False)
+    adapter = None
     try:
-        result = fn(adapter_for(connection))
+        adapter = adapter_for(connection)
+        result = fn(adapter)
     except ProviderError as error:
         record.status_code, record.error = error.status_code, error.message[:500]
         connection.last_error, connection.last_error_at = error.message[:500], utcnow()
@@ -73,6 +78,9 @@ def call(connection: Connection, operation: str, fn):
         record.duration_ms = int((time.monotonic() - started) * 1000)
         connection.last_used_at = utcnow()
         db.session.add(record)
+        renewed = getattr(adapter, "updated_credentials", None)
+        if renewed:
+            store_credentials(connection, {**credentials(connection), **renewed})
 
 
 # ---- the providers on offer -------------------------------------------------------------------------------

@@ -648,6 +648,40 @@ def test_aweber_renews_an_expired_token_once_and_hands_the_new_one_back(server):
                                            "client_secret": "app-secret"}
 
 
+def test_aweber_renewed_tokens_are_stored_for_the_next_call(app, owner, server, monkeypatch):
+    """Through `connections.call`: 401, the renewal, the retried call; the connection then holds the new tokens
+    (encrypted) and the next call goes out with the new access token, without renewing again."""
+    from app.extensions import db
+    from app.integrations import connections
+    from app.integrations.providers.aweber import AWeberProvider
+
+    user, account = owner
+    monkeypatch.setitem(app.config, "PROVIDER_BASE_URLS", {"aweber": server.url})
+    monkeypatch.setattr(AWeberProvider, "token_url", f"{server.url}/oauth2/token")
+    connection = connections.create(account, user, "aweber", {
+        "access_token": "old-token-0001", "refresh_token": "refresh-1", "client_id": "app-id",
+        "client_secret": "app-secret"})
+    server.expect("GET", "/1.0/accounts", 401, times=1, json={"error": {
+        "status": 401, "message": "Expired access token", "type": "UnauthorizedError"}})
+    server.expect("POST", "/oauth2/token", json={"access_token": "new-token-0002", "refresh_token": "refresh-2",
+                                                 "token_type": "bearer", "expires_in": 7200})
+    server.expect("GET", "/1.0/accounts", json={"entries": [{"id": 123}], "total_size": 1})
+
+    assert connections.test(connection), connection.status_message
+    assert [(r.method, r.path) for r in server.requests] == [
+        ("GET", "/1.0/accounts"), ("POST", "/oauth2/token"), ("GET", "/1.0/accounts")]
+    db.session.expire_all()
+    connection = db.session.get(type(connection), connection.id)
+    assert connections.credentials(connection) == {"access_token": "new-token-0002", "refresh_token": "refresh-2",
+                                                   "client_secret": "app-secret"}
+    assert connection.credential_hints["access_token"] == "••••0002"
+
+    server.requests.clear()
+    assert connections.test(connection)
+    [again] = server.requests
+    assert header(again, "Authorization") == "Bearer new-token-0002"
+
+
 def test_aweber_refused_renewal_is_reported(server):
     server.expect("GET", "/1.0/accounts", 401, json={"error": {"status": 401, "message": "Expired access token"}})
     server.expect("POST", "/oauth2/token", 400, json={"error": "invalid_grant",
