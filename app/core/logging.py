@@ -5,6 +5,10 @@ import sys
 
 from flask import g, has_request_context, request
 
+# Libraries whose INFO/DEBUG lines carry request URLs, which for webhooks and providers may hold secret tokens
+# (httpx logs every request's URL at INFO): only their warnings are logged, whatever LOG_LEVEL says.
+QUIET_LOGGERS = ("httpx", "httpcore")
+
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
@@ -45,3 +49,5 @@ def configure_logging(app) -> None:
     handler._leadforge = True
     root.addHandler(handler)
     root.setLevel(app.config["LOG_LEVEL"])
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -97,6 +97,23 @@ def test_json_log_lines_carry_the_request_id(app):
     assert entry["path"] == "/probe" and entry["level"] == "INFO"
 
 
+def test_httpx_request_lines_are_not_logged(app, caplog):
+    """httpx logs every request's URL at INFO, and a webhook's or provider's URL may carry a secret token."""
+    import httpx
+
+    from app.core.logging import configure_logging
+
+    configure_logging(app)  # as create_app does
+    with caplog.at_level(logging.INFO):
+        with httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200))) as client:
+            assert client.get("https://hooks.example.com/catch/secret-token-9f8e7d").status_code == 200
+        logging.getLogger("app.probe").info("an app line at INFO")
+    assert "an app line at INFO" in caplog.text
+    assert "secret-token-9f8e7d" not in caplog.text and "HTTP Request" not in caplog.text
+    assert logging.getLogger("httpx").getEffectiveLevel() == logging.WARNING
+    assert logging.getLogger("httpcore").getEffectiveLevel() == logging.WARNING
+
+
 def test_every_response_carries_a_request_id(client):
     given = client.get("/login", headers={"X-Request-ID": "req-12345678"})
     assert given.status_code == 200 and "Log in" in given.text
