@@ -108,6 +108,10 @@ def load_config() -> dict:
         "WEBHOOK_DEV_HOSTS": os.environ.get("WEBHOOK_DEV_HOSTS", "localhost,127.0.0.1" if debug else ""),
         "WEBHOOK_TIMEOUT": _int("WEBHOOK_TIMEOUT", 15),
         "PROVIDER_TIMEOUT": _int("PROVIDER_TIMEOUT", 10),
+        # Calls a minute to one inbound webhook URL (per hook); more are answered 429.
+        "INBOUND_RATE_LIMIT": os.environ.get("INBOUND_RATE_LIMIT", "60 per minute"),
+        # Calls a minute to one provider callback address (SMS delivery reports, SendGrid's Event Webhook).
+        "PROVIDER_CALLBACK_RATE_LIMIT": os.environ.get("PROVIDER_CALLBACK_RATE_LIMIT", "600 per minute"),
         # Provider API base URLs by adapter key, as JSON ({"sendgrid": "http://127.0.0.1:9000"}): tests and
         # staging point adapters at stand-ins; unset, each adapter uses the provider's documented URL.
         "PROVIDER_BASE_URLS": _json("PROVIDER_BASE_URLS"),

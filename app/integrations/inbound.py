@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 URL_PATH = "/api/v1/hooks/inbound/"
 MAX_BODY_BYTES = 256 * 1024
 EXCERPT_BYTES = 2048
-DEFAULT_RATE_LIMIT = "60/minute"
+DEFAULT_RATE_LIMIT = "60 per minute"  # INBOUND_RATE_LIMIT's default (app/config.py)
 MAX_TAGS = 20
 MAX_MAP_ROWS = 30
 MAX_PATH_LENGTH = 200
@@ -338,7 +338,7 @@ def find_hook(token: str) -> InboundHook | None:
 
 
 def _within_rate_limit(hook: InboundHook) -> tuple[bool, bool]:
-    """(allowed, log the refusal): per hook, INBOUND_RATE_LIMIT (60/minute), in the rate limiter's storage;
+    """(allowed, log the refusal): per hook, INBOUND_RATE_LIMIT (60 a minute), in the rate limiter's storage;
     a refusal is logged once a minute. When the storage cannot be reached the call is let through."""
     from limits import parse
 

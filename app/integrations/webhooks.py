@@ -596,6 +596,8 @@ def post(url: str, body: bytes, headers: dict, now: datetime) -> Answer:
 
 
 def retry_delays() -> tuple[float, ...]:
+    # WEBHOOK_RETRY_DELAYS is a knob for tests and benchmarks only, on purpose not in app/config.py nor
+    # .env.example: the retry schedule is part of what receivers are promised (RETRY_DELAYS).
     return tuple(current_app.config.get("WEBHOOK_RETRY_DELAYS") or RETRY_DELAYS)
 
 

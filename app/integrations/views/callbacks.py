@@ -16,7 +16,7 @@ from app.core.web import json_error
 from app.extensions import csrf, limiter
 from app.integrations import bp, callbacks, sms
 
-DEFAULT_RATE_LIMIT = "600 per minute"
+DEFAULT_RATE_LIMIT = "600 per minute"  # PROVIDER_CALLBACK_RATE_LIMIT's default (app/config.py)
 
 
 def _rate_limit() -> str:
