@@ -119,10 +119,13 @@ class Provider:
     def send_sms(self, to: str, body: str, status_callback_url: str | None = None) -> Sent:
         raise ProviderError(f"{self.name} does not send SMS.")
 
-    def read_status_callback(self, *, url: str, headers: dict, body: bytes) -> tuple[str, str]:
+    def read_status_callback(self, *, url: str, headers: dict, body: bytes) -> tuple[str, str | None]:
         """A delivery-status callback the provider sent us: check its signature (where the provider signs
-        them; a mismatch raises ProviderError with status_code 403), then return (provider message id, one
-        of SMS_STATUSES: queued, sent, delivered, undelivered, failed)."""
+        them; a mismatch raises ProviderError with status_code 403; a body that cannot be read, 400), then
+        return (provider message id, one of SMS_STATUSES: queued, sent, delivered, undelivered, failed).
+        The status may be None, meaning "nothing to apply": the call is genuine but reports no delivery (an
+        inbound message, or an event without a status, sent to the same address); it is logged and answered
+        200 so the provider does not retry it, and changes no SMS."""
         raise ProviderError(f"{self.name} sends no status callbacks.", status_code=404)
 
     # -- the HTTP client they share --
