@@ -157,20 +157,31 @@ def _field_value(field: Field, raw):
     return text
 
 
-def clean_values(cls: type[Provider], values: dict, stored_secrets: dict | None = None) -> tuple[dict, dict]:
+def clean_values(cls: type[Provider], values: dict, stored_secrets: dict | None = None,
+                 clear=()) -> tuple[dict, dict]:
     """Check every field of the adapter; returns (settings, secrets). With `stored_secrets` (an edit), a
-    blank secret field keeps the stored value. Unknown keys are refused; every error is reported at once."""
+    blank secret field keeps the stored value, unless its key is in `clear` (only optional secrets may be
+    cleared; a value typed in the field replaces the stored one either way). Unknown keys are refused; every
+    error is reported at once."""
     values = dict(values or {})
     known = {field.key for field in cls.fields}
     unknown = sorted(set(values) - known)
     errors: dict = {}
     for key in unknown:
         errors[key] = f"{cls.name} has no field “{key}”."
+    clear = set(clear or ())
+    for field in cls.fields:
+        if field.key in clear and (field.required or not field.secret):
+            errors[field.key] = f"The {field.label} cannot be cleared" + (
+                ": it is required." if field.required else ": leave it blank instead.")
+    for key in sorted(clear - known):
+        errors[key] = f"{cls.name} has no field “{key}”."
     settings: dict = {}
     secrets: dict = {}
     for field in cls.fields:
         raw = values.get(field.key)
-        if field.secret and stored_secrets is not None and _is_blank(raw) and stored_secrets.get(field.key):
+        if (field.secret and stored_secrets is not None and _is_blank(raw) and stored_secrets.get(field.key)
+                and field.key not in clear):
             secrets[field.key] = stored_secrets[field.key]
             continue
         try:
@@ -227,9 +238,10 @@ def create(account, user, provider_key: str, values: dict, name: str | None = No
     return connection
 
 
-def update(account, user, connection: Connection, values: dict, name: str | None = None) -> bool:
-    """Change the name and the fields; a blank secret field keeps the stored value. Changing the credentials or
-    settings resets the status to "untested". Returns True when the credentials or settings changed."""
+def update(account, user, connection: Connection, values: dict, name: str | None = None, clear=()) -> bool:
+    """Change the name and the fields; a blank secret field keeps the stored value, unless it is an optional
+    secret named in `clear` (the form's "Clear" box), which is removed. Changing the credentials or settings
+    resets the status to "untested". Returns True when the credentials or settings changed."""
     cls = provider_class(connection.provider)
     if cls is None:
         raise ValidationError("This provider is no longer available; delete the connection.")
@@ -243,7 +255,7 @@ def update(account, user, connection: Connection, values: dict, name: str | None
     except DecryptionError:
         stored = {}  # unreadable with the current keys: the secrets must be entered again
     try:
-        settings, secrets = clean_values(cls, values, stored_secrets=stored)
+        settings, secrets = clean_values(cls, values, stored_secrets=stored, clear=clear)
     except ValidationError as error:
         errors.update(error.fields)
     if errors:

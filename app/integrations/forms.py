@@ -3,9 +3,11 @@
 # -- connections and contact sync --
 # The connection form is made from the adapter's `fields` (one form class per provider, built here); the fields
 # only carry the values, the service (app.integrations.connections.clean_values) checks them. Secret inputs are
-# password inputs that never render a value: on an edit, blank keeps the stored secret.
+# password inputs that never render a value: on an edit, blank keeps the stored secret, and an optional secret that
+# is stored gets a "Clear" checkbox under it (blank cannot mean "remove" since it means "keep").
 
 CONNECTION_NAME_FIELD = "connection_name"
+CLEAR_PREFIX = "clear__"  # the "Clear" checkbox of an optional secret: "clear__" + the field's key
 MAP_PREFIX = "map_"  # the field map's inputs: "map_" + the contact field's key ("map_city", "map_custom.plan")
 
 
@@ -30,9 +32,16 @@ def connection_form(cls, connection=None, bind: bool = False):
         render_kw = {"autocomplete": "off"}
         if item.secret or item.kind == "password":
             stored = hints.get(item.key) if connection is not None else None
-            description = f"{stored} — leave blank to keep" if stored else item.help
+            clearable = bool(stored) and item.secret and not item.required
+            description = (f"{stored} — leave blank to keep" + (", or tick Clear to remove it" if clearable else "")
+                           if stored else item.help)
             render_kw["autocomplete"] = "new-password"
             field = PasswordField(label, description=description, render_kw=render_kw)
+            if clearable:
+                setattr(ConnectionForm, item.key, field)  # the checkbox comes right after its input
+                setattr(ConnectionForm, CLEAR_PREFIX + item.key,
+                        BooleanField(f"Clear the {item.label} ({stored})", default=False))
+                continue
         elif item.kind == "bool":
             default = settings.get(item.key) if connection is not None else str(item.default).lower() in (
                 "1", "true", "yes", "on")
@@ -55,6 +64,12 @@ def connection_form(cls, connection=None, bind: bool = False):
 def connection_values(form, cls) -> dict:
     """The provider fields' values as the service takes them."""
     return {item.key: form[item.key].data for item in cls.fields}
+
+
+def connection_clears(form, cls) -> list[str]:
+    """The optional secrets whose "Clear" box is ticked (connections.update's `clear`)."""
+    return [item.key for item in cls.fields
+            if CLEAR_PREFIX + item.key in form and form[CLEAR_PREFIX + item.key].data]
 
 
 def sync_settings_form(connection, lists, contact_fields, bind: bool = False):

@@ -9,6 +9,7 @@ import re
 import pytest
 from sqlalchemy import func, select, text
 
+from app.core.errors import ValidationError
 from app.core.models import AuditEvent
 from app.extensions import db
 from app.integrations import connections
@@ -248,6 +249,75 @@ def test_an_edit_with_errors_is_shown_again_without_the_secret(client, owner, lo
     assert OTHER_SECRET not in response.text and SECRET not in response.text
     db.session.refresh(connection)
     assert connections.credentials(connection) == {"api_key": SECRET} and connection.settings["port"] == 2525
+
+
+def test_an_optional_secret_can_be_cleared_with_its_box(app, client, owner, login, smtp_server):
+    """The SMTP password is optional: blank keeps it, so it is cleared with the "Clear" box under it (here the
+    relay stopped asking for a login). The real SMTP adapter, against the tests' local SMTP server."""
+    user, account = owner
+    login(user, account)
+    values = {"host": "127.0.0.1", "port": str(smtp_server[0].port), "security": "none", "username": "relay-user",
+              "password": "relay-pass-4321", "from_email": "news@example.com", "from_name": ""}
+    connection = connections.create(account, user, "smtp", values, name="Relay")
+    assert connections.credentials(connection) == {"password": "relay-pass-4321"}
+    page = client.get(f"/integrations/connections/{connection.id}").text
+    assert re.search(r'<input[^>]*name="clear__password"[^>]*type="checkbox"|'
+                     r'<input[^>]*type="checkbox"[^>]*name="clear__password"', page)
+    assert "Clear the Password (••••4321)" in page and "or tick Clear to remove it" in page
+    assert page.index('name="password"') < page.index('name="clear__password"') < page.index('name="from_email"')
+    assert "relay-pass-4321" not in page
+
+    form = {**values, "username": "", "password": "", "connection_name": "Relay"}
+    # Blank without the box: the password is kept.
+    assert client.post(f"/integrations/connections/{connection.id}/edit", data=form).status_code == 303
+    db.session.refresh(connection)
+    assert connections.credentials(connection) == {"password": "relay-pass-4321"}
+    # With the box: removed, and the connection tested again without a login.
+    response = client.post(f"/integrations/connections/{connection.id}/edit", data={**form, "clear__password": "y"})
+    assert response.status_code == 303
+    db.session.refresh(connection)
+    assert connections.credentials(connection) == {} and connection.credential_hints == {}
+    assert connection.status == "connected" and "(no login)" in connection.status_message
+    assert "clear__password" not in client.get(f"/integrations/connections/{connection.id}").text  # nothing stored
+    event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "integration.updated")
+                               .order_by(AuditEvent.created_at.desc()).limit(1)).scalar_one()
+    assert "password" in event.details["fields"] and "relay-pass-4321" not in json.dumps(event.details)
+
+
+def test_a_value_typed_with_the_clear_box_ticked_replaces_the_secret(owner, smtp_server):
+    user, account = owner
+    values = {"host": "127.0.0.1", "port": str(smtp_server[0].port), "security": "none", "password": "old-pass-1111",
+              "from_email": "news@example.com"}
+    connection = connections.create(account, user, "smtp", values)
+    assert connections.update(account, user, connection, {**values, "password": "new-pass-2222"},
+                              clear=["password"]) is True
+    assert connections.credentials(connection) == {"password": "new-pass-2222"}
+
+
+@pytest.mark.parametrize("clear,field,message", [
+    (["host"], "host", "The SMTP host cannot be cleared: it is required."),
+    (["from_name"], "from_name", "The From name cannot be cleared: leave it blank instead."),
+    (["nothing"], "nothing", "SMTP has no field “nothing”."),
+])
+def test_only_optional_secrets_can_be_cleared(owner, smtp_server, clear, field, message):
+    user, account = owner
+    values = {"host": "127.0.0.1", "port": "2525", "security": "none", "password": "old-pass-1111",
+              "from_email": "news@example.com"}
+    connection = connections.create(account, user, "smtp", values)
+    with pytest.raises(ValidationError) as caught:
+        connections.update(account, user, connection, values, clear=clear)
+    assert caught.value.fields[field] == message
+    db.session.refresh(connection)
+    assert connections.credentials(connection) == {"password": "old-pass-1111"}
+    assert connection.settings["host"] == "127.0.0.1"
+
+
+def test_a_required_secret_has_no_clear_box(client, owner, login, fake_providers):
+    user, account = owner
+    login(user, account)
+    connection = make_connection(account, user, fake_providers)
+    page = client.get(f"/integrations/connections/{connection.id}").text
+    assert "leave blank to keep" in page and "clear__" not in page
 
 
 def test_deleting_removes_the_connection_and_its_log(client, owner, login, fake_providers):

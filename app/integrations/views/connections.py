@@ -18,6 +18,7 @@ from app.extensions import db
 from app.integrations import bp, callbacks, connections, sync
 from app.integrations.forms import (
     CONNECTION_NAME_FIELD,
+    connection_clears,
     connection_form,
     connection_values,
     field_map_values,
@@ -154,7 +155,7 @@ def connection_edit(connection_id):
     if form.validate_on_submit():
         try:
             changed = connections.update(current_account(), current_user, connection, connection_values(form, cls),
-                                         name=form[CONNECTION_NAME_FIELD].data)
+                                         name=form[CONNECTION_NAME_FIELD].data, clear=connection_clears(form, cls))
         except ServiceError as error:
             if "name" in error.fields:
                 error.fields[CONNECTION_NAME_FIELD] = error.fields.pop("name")
