@@ -92,7 +92,8 @@ def relative_time(value: datetime, now: datetime | None = None) -> str:
     for limit, size, unit in ((60, 1, None), (3600, 60, "min"), (86400, 3600, "h"), (7 * 86400, 86400, "d")):
         if seconds < limit:
             if unit is None:
-                return "just now"
+                # A moment ahead (a retry's next attempt) is not "just now"; a few seconds are clock skew.
+                return "in under a minute" if future and seconds >= 5 else "just now"
             amount = f"{seconds // size} {unit}"
             return f"in {amount}" if future else f"{amount} ago"
     return format_datetime(value, "%b %-d, %Y")
