@@ -26,7 +26,7 @@ from app.core import audit, events, jobs
 from app.core.errors import ConflictError, ValidationError
 from app.crm.models import Contact, CustomField
 from app.extensions import db
-from app.integrations import connections
+from app.integrations import connections, interest
 from app.integrations.models import SYNC_STATUSES, Connection, SyncRecord
 from app.integrations.providers.base import ListInfo, ProviderError, Subscriber
 
@@ -241,7 +241,7 @@ def _enqueue_push(record: SyncRecord) -> None:
 @events.subscribe("contact.updated")
 @events.subscribe("tag.added")
 def on_contact_event(name: str, payload: dict) -> None:
-    if payload.get("account_id") and payload.get("contact_id"):
+    if payload.get("account_id") and payload.get("contact_id") and interest.wants(payload["account_id"], name):
         queue_for_event(name, payload["account_id"], payload["contact_id"], tag=payload.get("tag"))
 
 

@@ -60,7 +60,7 @@ from app.core.errors import ConflictError, ValidationError
 from app.core.tenancy import scoped
 from app.core.validation import FieldErrors, text_value
 from app.extensions import db
-from app.integrations import safehttp
+from app.integrations import interest, safehttp
 from app.integrations.models import MESSAGE_STATUSES, WebhookAttempt, WebhookEndpoint, WebhookMessage
 
 log = logging.getLogger(__name__)
@@ -284,7 +284,8 @@ def timestamp_text(moment: datetime) -> str:
 @events.subscribe(events.ALL)
 def on_event(name: str, payload: dict) -> None:
     """Every published event: a message for each endpoint of its workspace that asked for it."""
-    if name in EVENTS and _uuid_or_none(payload.get("account_id")) is not None:
+    account_id = _uuid_or_none(payload.get("account_id"))
+    if name in EVENTS and account_id is not None and interest.wants(account_id, name):
         fan_out(name, payload)
 
 

@@ -24,7 +24,7 @@ def fake_providers(app):
 
 
 def add_calls(connection, ok: int, failed: int, at=None, error="FakeMail answered 500: boom"):
-    at = at or utcnow() - timedelta(hours=1)
+    at = at or utcnow()  # today, like the connection test made just before (an hour ago is yesterday after midnight)
     for _ in range(ok):
         db.session.add(ProviderCall(account_id=connection.account_id, connection_id=connection.id,
                                     operation="subscribe", ok=True, created_at=at))
