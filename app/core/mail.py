@@ -100,8 +100,15 @@ def start_job(mail_id) -> bool:
 
 def requeue_stalled(now=None) -> int:
     """Queue again the messages still queued STALLED_AFTER after they were written (their job was lost, or
-    never enqueued). A message whose job still exists is then claimed by one of the two runs only."""
-    cutoff = (now or utcnow()) - STALLED_AFTER
+    never enqueued), and those left "sending" by a worker that died: claimed longer ago than the job's
+    timeout and STALLED_AFTER more (a live attempt is over by then, RQ kills it at the timeout). The second
+    kind is at least once: the server may have taken the message before the worker died. A message whose job
+    still exists is then claimed by one of the two runs only."""
+    now = now or utcnow()
+    cutoff = now - STALLED_AFTER
+    abandoned = now - STALLED_AFTER - timedelta(seconds=JOB_TIMEOUT)
+    db.session.execute(update(MailMessage).where(
+        MailMessage.status == "sending", MailMessage.claimed_at <= abandoned).values(status="queued"))
     ids = db.session.execute(select(MailMessage.id).where(
         MailMessage.status == "queued", MailMessage.created_at <= cutoff).limit(1000)).scalars().all()
     db.session.commit()
@@ -145,7 +152,7 @@ def deliver_now(mail_id) -> str | None:
     mail_id = _uuid(mail_id)
     claimed = db.session.execute(
         update(MailMessage).where(MailMessage.id == mail_id, MailMessage.status == "queued")
-        .values(status="sending", attempts=MailMessage.attempts + 1)).rowcount
+        .values(status="sending", attempts=MailMessage.attempts + 1, claimed_at=utcnow())).rowcount
     db.session.commit()
     if not claimed:
         return None

@@ -109,4 +109,5 @@ class MailMessage(UUIDPrimaryKey, db.Model):
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when the last attempt started
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from rq.registry import ScheduledJobRegistry
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.core import jobs, mail, tasks
 from app.core.db import utcnow
@@ -228,6 +228,21 @@ def test_a_lost_job_is_started_again_by_the_schedule(app, client, outbox, monkey
     run_jobs(app)
     assert only_message().status == "sent" and [m["To"] for m in outbox] == ["bob@example.com"]
     assert mail.requeue_stalled(now=utcnow() + timedelta(minutes=16)) == 0  # sent: never again
+
+
+def test_a_message_left_sending_by_a_dead_worker_is_sent_again_later(app, client, outbox):
+    factories.make_user("bob@example.com")
+    client.post("/forgot-password", data={"email": "bob@example.com"})
+    db.session.execute(update(MailMessage).values(status="sending", attempts=1, claimed_at=utcnow()))
+    db.session.commit()  # as a worker leaves it when it dies in the middle of an attempt
+    jobs.queue().empty()
+
+    assert mail.requeue_stalled(now=utcnow() + timedelta(minutes=16)) == 0  # may still be sending
+    assert only_message().status == "sending"
+    assert mail.requeue_stalled(now=utcnow() + timedelta(minutes=21)) == 1  # past the job's timeout as well
+    run_jobs(app)
+    assert only_message().status == "sent" and only_message().attempts == 2
+    assert [m["To"] for m in outbox] == ["bob@example.com"]
 
 
 # ---- through the workspace's channel --------------------------------------------------------------------------
