@@ -74,6 +74,14 @@ def stand_ins(live_server):
             config.update(saved)
 
 
+
+def htmx_settled(page) -> None:
+    """Wait until htmx has settled the page: a change made before it processed a boosted swap would go unheard
+    (a person is never that quick)."""
+    page.wait_for_function(
+        "() => window.htmx && !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+
+
 def test_an_admin_connects_sendgrid_and_follows_a_form_webhook_through_failure_and_redelivery(
         live_server, new_context, screenshot, stand_ins):
     sendgrid, receiver = stand_ins
@@ -200,6 +208,7 @@ def test_an_admin_connects_sendgrid_and_follows_a_form_webhook_through_failure_a
     expect(retrying).to_contain_text("next in under a minute")  # the first retry: 60 s later
     expect(page.locator("#endpoint-rate")).to_contain_text("2 waiting")
     expect(page.locator("#failing-since")).to_contain_text("the endpoint is disabled and you are told")
+    htmx_settled(page)
     page.get_by_label("Event", exact=True).select_option(label="Form submitted on a published page")
     expect(rows).to_have_count(2)
     expect(rows.filter(has_text="Contact created")).to_have_count(0)
@@ -245,6 +254,7 @@ def test_an_admin_connects_sendgrid_and_follows_a_form_webhook_through_failure_a
 
     page.get_by_role("link", name="← Studio CRM receiver").click()
     expect(heading("Studio CRM receiver")).to_be_visible()
+    htmx_settled(page)
     page.get_by_label("Status", exact=True).select_option(label="Delivered")
     expect(rows).to_have_count(3)
     expect(rows.filter(has_text=failed_form_id)).to_contain_text("Delivered")
