@@ -13,14 +13,10 @@ import json
 
 import httpx
 
-from app.integrations.providers.base import Field, Provider, ProviderError, Sent, register
+from app.integrations.providers.base import Field, Provider, ProviderError, Sent, header, register
 
 EVENTS = {"message-sending": "queued", "message-delivered": "delivered", "message-read": "delivered",
           "message-failed": "failed"}
-
-
-def header(headers: dict, name: str) -> str:
-    return next((value for key, value in headers.items() if key.lower() == name.lower()), "")
 
 
 @register

@@ -181,3 +181,8 @@ def _first_message(body) -> str:
                 if found:
                     return found
     return ""
+
+
+def header(headers: dict, name: str) -> str:
+    """A request header by its name in any case (callbacks hand headers over as a plain dict)."""
+    return next((value for key, value in headers.items() if key.lower() == name.lower()), "")

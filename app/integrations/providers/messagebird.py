@@ -14,17 +14,13 @@ import json
 import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from app.integrations.providers.base import Field, Provider, ProviderError, Sent, register
+from app.integrations.providers.base import Field, Provider, ProviderError, Sent, header, register
 
 STATUSES = {"scheduled": "queued", "buffered": "queued", "sent": "sent", "delivered": "delivered",
             "expired": "undelivered", "delivery_failed": "undelivered"}
 JWT_ALGORITHMS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 LEEWAY = 1  # seconds of clock difference allowed on the JWT's nbf/exp, as MessageBird's own libraries do
 TIMESTAMP_TOLERANCE = 300  # seconds, for the older HMAC signature
-
-
-def header(headers: dict, name: str) -> str:
-    return next((value for key, value in headers.items() if key.lower() == name.lower()), "")
 
 
 @register

@@ -13,14 +13,10 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import httpx
 
-from app.integrations.providers.base import Field, Provider, ProviderError, Sent, register
+from app.integrations.providers.base import Field, Provider, ProviderError, Sent, header, register
 
 STATUSES = {"queued": "queued", "sent": "sent", "delivered": "delivered", "read": "delivered",
             "undelivered": "undelivered", "failed": "failed", "rejected": "failed"}
-
-
-def header(headers: dict, name: str) -> str:
-    return next((value for key, value in headers.items() if key.lower() == name.lower()), "")
 
 
 def plivo_number(number: str) -> str:

@@ -14,17 +14,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from app.integrations.providers.base import Field, Provider, ProviderError, Sent, register
+from app.integrations.providers.base import Field, Provider, ProviderError, Sent, header, register
 
 # A recipient's status -> ours. "delivery_unconfirmed" is final without a receipt: it left Telnyx, so "sent".
 STATUSES = {"queued": "queued", "sending": "queued", "sent": "sent", "delivery_unconfirmed": "sent",
             "delivered": "delivered", "delivery_failed": "undelivered", "expired": "undelivered",
             "sending_failed": "failed"}
 TIMESTAMP_TOLERANCE = 300  # seconds, as Telnyx's own libraries check
-
-
-def header(headers: dict, name: str) -> str:
-    return next((value for key, value in headers.items() if key.lower() == name.lower()), "")
 
 
 @register

@@ -11,16 +11,12 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from app.integrations.providers.base import Field, Provider, ProviderError, Sent, register
+from app.integrations.providers.base import Field, Provider, ProviderError, Sent, header, register
 
 # Twilio's MessageStatus -> ours; read receipts count as delivered, "receiving"/"received" are inbound.
 STATUSES = {"accepted": "queued", "scheduled": "queued", "queued": "queued", "sending": "queued",
             "sent": "sent", "delivered": "delivered", "read": "delivered", "undelivered": "undelivered",
             "failed": "failed", "canceled": "failed"}
-
-
-def header(headers: dict, name: str) -> str:
-    return next((value for key, value in headers.items() if key.lower() == name.lower()), "")
 
 
 @register
