@@ -227,6 +227,26 @@ def count_queries(app):
 
 
 @pytest.fixture
+def empty_site_cache(app):
+    """The published site's page cache emptied before and after the test (its entries outlive a request)."""
+    app.extensions["site_cache"].clear()
+    yield
+    app.extensions["site_cache"].clear()
+
+
+@pytest.fixture
+def live(owner):
+    """The opt-in funnel of tests.site.conftest.make_funnel, published."""
+    from app.funnels import publishing
+    from tests.site.conftest import make_funnel
+
+    user, account = owner
+    funnel = make_funnel(account, user)
+    publishing.publish_funnel(account, funnel, user)
+    return funnel
+
+
+@pytest.fixture
 def published():
     """Every domain event published during the test: [(name, payload)]."""
     from app.core import events

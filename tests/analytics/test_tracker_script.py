@@ -18,19 +18,7 @@ TRACK_JS = Path(__file__).resolve().parents[2] / "static" / "site" / "track.js"
 TAG = re.compile(r'<script defer src="(/_track\.js\?v=[0-9a-f]{12})"((?: data-[a-z]+="[^"]*")+)></script>')
 
 
-@pytest.fixture(autouse=True)
-def _empty_site_cache(app):
-    app.extensions["site_cache"].clear()
-    yield
-    app.extensions["site_cache"].clear()
-
-
-@pytest.fixture
-def live(owner):
-    user, account = owner
-    funnel = make_funnel(account, user)
-    publishing.publish_funnel(account, funnel, user)
-    return funnel
+pytestmark = pytest.mark.usefixtures("empty_site_cache")
 
 
 def tag_of(document: str) -> tuple[str, dict]:

@@ -20,19 +20,7 @@ META, GA4, TIKTOK, PINTEREST, X = "123456789012345", "G-ABC123XYZ9", "C4ABCDEFGH
 TAG = re.compile(r'<script async src="/static/site/pixels\.js\?v=[0-9a-f]{12}"[^>]*></script>')
 
 
-@pytest.fixture(autouse=True)
-def _empty_site_cache(app):
-    app.extensions["site_cache"].clear()
-    yield
-    app.extensions["site_cache"].clear()
-
-
-@pytest.fixture
-def live(owner):
-    user, account = owner
-    funnel = make_funnel(account, user)
-    publishing.publish_funnel(account, funnel, user)
-    return funnel
+pytestmark = pytest.mark.usefixtures("empty_site_cache")
 
 
 def add(account, provider, code, funnel=None, **data):

@@ -8,10 +8,8 @@ SITE = "http://pages.example.com"
 
 
 @pytest.fixture(autouse=True)
-def _empty_site_cache(app):
-    app.extensions["site_cache"].clear()
-    yield
-    app.extensions["site_cache"].clear()
+def _empty_site_cache(empty_site_cache):
+    """Every site test starts and ends with an empty page cache (tests/conftest.py)."""
 
 
 def opt_in_form(tags=("lead-magnet",), action="next_step", **props):
@@ -55,12 +53,3 @@ def site_get(client, path, **kwargs):
     return client.get(path, base_url=SITE, **kwargs)
 
 
-@pytest.fixture
-def live(owner):
-    """The opt-in funnel of make_funnel, published."""
-    from app.funnels import publishing
-
-    user, account = owner
-    funnel = make_funnel(account, user)
-    publishing.publish_funnel(account, funnel, user)
-    return funnel
