@@ -153,18 +153,26 @@
   // SortableJS is loaded once, by this file, from the address the page gives (data-sortable-src): a
   // <script> tag in the body would run again at every boosted navigation, and two copies of the library
   // fight over the same drag.
-  var sortableScript = null;
-
   function withSortable(callback) {
     if (window.Sortable) { callback(window.Sortable); return; }
     var holder = document.querySelector("[data-sortable-src]");
-    if (!holder) return;
-    if (!sortableScript) {
-      sortableScript = document.createElement("script");
-      sortableScript.src = holder.getAttribute("data-sortable-src");
-      document.head.appendChild(sortableScript);
+    if (holder) withLibrary("Sortable", holder.getAttribute("data-sortable-src"), callback);
+  }
+
+  // A vendored library (SortableJS, Chart.js) loaded once per document from `src`, then callback(window[name]).
+  // Pages' scripts ask for it here, so two of them never load it twice.
+  var libraryScripts = {};
+
+  function withLibrary(name, src, callback) {
+    if (window[name]) { callback(window[name]); return; }
+    var script = libraryScripts[name] || document.querySelector('script[src="' + src + '"]');
+    if (!script) {
+      script = document.createElement("script");
+      script.src = src;
+      document.head.appendChild(script);
     }
-    sortableScript.addEventListener("load", function () { callback(window.Sortable); }, { once: true });
+    libraryScripts[name] = script;
+    script.addEventListener("load", function () { callback(window[name]); }, { once: true });
   }
 
   function sortableItems(list) {
@@ -247,5 +255,5 @@
   document.addEventListener("htmx:afterSwap", function (event) { init(event.target); });
   document.addEventListener("DOMContentLoaded", function () { init(document); });
 
-  window.Leadforge = { csrfHeaders: csrfHeaders, toast: toast, withSortable: withSortable };
+  window.Leadforge = { csrfHeaders: csrfHeaders, toast: toast, withSortable: withSortable, withLibrary: withLibrary };
 })();

@@ -8,17 +8,7 @@
   "use strict";
   if (window.leadforgeCharts) { window.leadforgeCharts.drawAll(document); return; }
 
-  var loading = null;
-
-  function withChart(src, callback) {
-    if (window.Chart) { callback(window.Chart); return; }
-    if (!loading) {
-      loading = document.createElement("script");
-      loading.src = src;
-      document.head.appendChild(loading);
-    }
-    loading.addEventListener("load", function () { callback(window.Chart); }, { once: true });
-  }
+  function withChart(src, callback) { window.Leadforge.withLibrary("Chart", src, callback); }
 
   function readData(canvas) {
     var holder = document.getElementById(canvas.getAttribute("data-chart"));

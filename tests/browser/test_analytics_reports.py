@@ -116,3 +116,13 @@ def test_analytics_pages(live_server, new_context, screenshot, app):
     expect(page.locator("#analytics-empty")).to_contain_text("Tracking starts when the funnel is published")
     shot("never-visited")
     assert traffic["at"] < reports.now() - timedelta(days=1)
+
+    # the order analytics chart (static/js/charts.js), reached by a boosted navigation from pages whose charts
+    # already loaded Chart.js (Leadforge.withLibrary loads it once per document), and on a page of its own
+    page.goto(base + f"/analytics/funnels/{funnel.id}")
+    charts_drawn(page, 2)
+    page.get_by_role("link", name="Order analytics", exact=True).click()
+    expect(page.locator("canvas#analytics-chart[data-chart-drawn]")).to_have_count(1)
+    page.goto(base + "/orders/analytics")
+    expect(page.locator("canvas#analytics-chart[data-chart-drawn]")).to_have_count(1)
+    assert page.evaluate("document.querySelectorAll('script[src*=\"chart.umd\"]').length") == 1
