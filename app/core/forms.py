@@ -10,7 +10,7 @@ They are the one place views roll back; a ServiceError no view answers is rolled
 error handler (app/core/errorpages.py). No view calls `db.session.rollback()` itself."""
 from contextlib import contextmanager
 
-from flask import flash
+from flask import abort, flash
 from flask_wtf import FlaskForm
 
 from app.core.errors import ServiceError
@@ -19,6 +19,12 @@ from app.extensions import db
 
 class ActionForm(FlaskForm):
     """A form with nothing but the CSRF token, for buttons that post."""
+
+
+def checked_action() -> None:
+    """A button's post must carry a valid CSRF token: otherwise the 400 page says what to do."""
+    if not ActionForm().validate_on_submit():
+        abort(400, description="The form expired. Reload the page and try again.")
 
 
 def _discard_changes() -> None:

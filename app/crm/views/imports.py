@@ -2,7 +2,7 @@
 the background job to its result."""
 from pathlib import Path
 
-from flask import abort, current_app, flash, redirect, request, send_file, url_for
+from flask import current_app, flash, redirect, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -10,7 +10,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from app.auth.models import User
 from app.core.errors import ServiceError, ValidationError
 from app.core.formatting import size_label
-from app.core.forms import ActionForm, apply_error, flashed_refusal
+from app.core.forms import ActionForm, apply_error, checked_action, flashed_refusal
 from app.core.models import Job
 from app.core.pagination import paginate, parse_page_args
 from app.core.roles import role_required
@@ -175,8 +175,7 @@ def contact_import_report(import_id):
 @role_required("user")
 def contact_import_discard(import_id):
     upload = get_or_404(ContactImport, import_id)
-    if not ActionForm().validate_on_submit():
-        abort(400, description="The form expired. Reload the page and try again.")
+    checked_action()
     filename = upload.filename
     with flashed_refusal() as refused:
         files.discard(current_account(), upload, actor=current_user)

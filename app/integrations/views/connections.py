@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.core.errors import ServiceError
-from app.core.forms import ActionForm, apply_error, flashed_refusal
+from app.core.forms import ActionForm, apply_error, checked_action, flashed_refusal
 from app.core.pagination import paginate, parse_page_args
 from app.core.roles import role_required
 from app.core.tenancy import current_account, get_or_404
@@ -33,11 +33,6 @@ STATUS_KINDS = {"connected": "success", "failed": "danger", "untested": "warning
 SYNC_STATUS_KINDS = {"synced": "success", "failed": "danger", "queued": "accent", "skipped": ""}
 SMS_STATUS_KINDS = {"delivered": "success", "sent": "accent", "queued": "", "undelivered": "danger",
                     "failed": "danger"}
-
-
-def _checked_action() -> None:
-    if not ActionForm().validate_on_submit():
-        abort(400, description="The form expired. Reload the page and try again.")
 
 
 def _connection(connection_id) -> Connection:
@@ -136,7 +131,7 @@ def connection_detail(connection_id):
 @role_required("admin")
 def connection_test(connection_id):
     connection = _connection(connection_id)
-    _checked_action()
+    checked_action()
     if connections.provider_class(connection.provider) is None:
         flash("This provider is not available any more.", "error")
     else:
@@ -173,7 +168,7 @@ def connection_edit(connection_id):
 @role_required("admin")
 def connection_delete(connection_id):
     connection = _connection(connection_id)
-    _checked_action()
+    checked_action()
     name = connection.name
     connections.delete(current_account(), current_user, connection)
     flash(f"Connection “{name}” deleted.", "success")
@@ -184,7 +179,7 @@ def connection_delete(connection_id):
 @role_required("admin")
 def connection_sending(connection_id):
     connection = _connection(connection_id)
-    _checked_action()
+    checked_action()
     use = request.form.get("use") == "1"
     with flashed_refusal():
         connections.set_sending_channel(current_account(), connection if use else None, user=current_user)
@@ -239,7 +234,7 @@ def connection_sync(connection_id):
 @role_required("admin")
 def connection_sync_all(connection_id):
     connection = _connection(connection_id)
-    _checked_action()
+    checked_action()
     with flashed_refusal():
         sync.start_sync_all(current_account(), current_user, connection)
         flash("Syncing every contact with an e-mail address: the progress shows below.", "success")

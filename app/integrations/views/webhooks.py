@@ -7,7 +7,7 @@ from flask import abort, flash, request, url_for
 from flask_login import current_user
 
 from app.core.errors import ServiceError
-from app.core.forms import ActionForm, apply_error, flashed_refusal
+from app.core.forms import apply_error, checked_action, flashed_refusal
 from app.core.pagination import paginate, parse_page_args
 from app.core.roles import role_required
 from app.core.tenancy import current_account, get_or_404
@@ -21,11 +21,6 @@ MESSAGE_TEMPLATE = "integrations/webhooks/message.html"
 STATUS_KINDS = {"delivered": "success", "failed": "danger", "retrying": "warning", "pending": "accent"}
 STATUS_LABELS = {"delivered": "Delivered", "failed": "Failed", "retrying": "Retrying", "pending": "Pending"}
 POLL_SECONDS = 3
-
-
-def _checked_action() -> None:
-    if not ActionForm().validate_on_submit():
-        abort(400, description="The form expired. Reload the page and try again.")
 
 
 def _endpoint(endpoint_id) -> WebhookEndpoint:
@@ -134,7 +129,7 @@ def webhook(endpoint_id):
 def webhook_secret(endpoint_id):
     """The signing secret, shown because the admin asked (a POST: never in a link, a history or a cache)."""
     endpoint = _endpoint(endpoint_id)
-    _checked_action()
+    checked_action()
     return _no_store(_endpoint_page(endpoint, block="secret", revealed=webhooks.secret_of(endpoint)))
 
 
@@ -142,7 +137,7 @@ def webhook_secret(endpoint_id):
 @role_required("admin")
 def webhook_rotate(endpoint_id):
     endpoint = _endpoint(endpoint_id)
-    _checked_action()
+    checked_action()
     with flashed_refusal():
         webhooks.rotate_secret(current_account(), endpoint, current_user)
         flash("New signing secret made. Reveal it and put it in your receiver: the old one keeps signing "
@@ -154,7 +149,7 @@ def webhook_rotate(endpoint_id):
 @role_required("admin")
 def webhook_active(endpoint_id):
     endpoint = _endpoint(endpoint_id)
-    _checked_action()
+    checked_action()
     active = request.form.get("active") == "1"
     with flashed_refusal():
         webhooks.set_active(current_account(), endpoint, active, current_user)
@@ -167,7 +162,7 @@ def webhook_active(endpoint_id):
 @role_required("admin")
 def webhook_test(endpoint_id):
     endpoint = _endpoint(endpoint_id)
-    _checked_action()
+    checked_action()
     message = webhooks.send_test(current_account(), endpoint, current_user)
     flash("Test event sent: its attempt shows below in a moment.", "success")
     return redirect_to(url_for("integrations.webhook_message", endpoint_id=endpoint.id, message_id=message.id))
@@ -177,7 +172,7 @@ def webhook_test(endpoint_id):
 @role_required("admin")
 def webhook_delete(endpoint_id):
     endpoint = _endpoint(endpoint_id)
-    _checked_action()
+    checked_action()
     url = endpoint.url
     webhooks.delete_endpoint(current_account(), endpoint, current_user)
     flash(f"Endpoint {url} deleted, with its delivery history.", "success")
@@ -202,7 +197,7 @@ def webhook_message(endpoint_id, message_id):
 def webhook_redeliver(endpoint_id, message_id):
     endpoint = _endpoint(endpoint_id)
     message = _message(endpoint, message_id)
-    _checked_action()
+    checked_action()
     with flashed_refusal():
         webhooks.redeliver(current_account(), message, current_user)
         flash(f"Redelivering {message.webhook_id}: the new attempt shows below in a moment.", "success")

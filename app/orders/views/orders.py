@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from app.core import jobs
 from app.core.errors import ServiceError, ValidationError
 from app.core.formatting import format_money
-from app.core.forms import ActionForm, apply_error, flashed_refusal, refusal
+from app.core.forms import ActionForm, apply_error, checked_action, flashed_refusal, refusal
 from app.core.models import Job
 from app.core.pagination import Page, paginate, parse_page_args
 from app.core.roles import role_required
@@ -62,8 +62,7 @@ def orders_list():
 @bp.route("/orders/export", methods=["POST"])
 @role_required("viewer")
 def orders_export():
-    if not ActionForm().validate_on_submit():
-        abort(400, description="The form expired. Reload the page and try again.")
+    checked_action()
     account = current_account()
     file_format = request.form.get("format", "csv")
     if file_format not in tasks.EXPORT_FORMATS:
@@ -107,11 +106,6 @@ def order_detail(order_id):
     return render("orders/orders/detail.html", **_detail_context(_order(order_id)))
 
 
-def _checked_action() -> None:
-    if not ActionForm().validate_on_submit():
-        abort(400, description="The form expired. Reload the page and try again.")
-
-
 @bp.route("/orders/<uuid:order_id>/fulfil", methods=["POST"])
 @role_required("user")
 def order_fulfil(order_id):
@@ -127,7 +121,7 @@ def order_cancel(order_id):
 def _status_action(order_id, change, done: str):
     """A button of the order page that moves its status (a refusal is flashed), then back to the order."""
     order = _order(order_id)
-    _checked_action()
+    checked_action()
     with flashed_refusal():
         change(current_account(), order, actor=current_user)
         flash(f"Order #{order.number} {done}.", "success")
@@ -160,7 +154,7 @@ def order_refund(order_id):
 @role_required("user")
 def order_receipt(order_id):
     order = _order(order_id)
-    _checked_action()
+    checked_action()
     with flashed_refusal():
         receipts.send_receipt(order, actor=current_user)
         flash(f"Receipt sent to {order.email}.", "success")
